@@ -1,0 +1,79 @@
+"""What every nubis console script does before its own work.
+
+:func:`parse_config` registers nubis's and oslo.messaging's options, parses the command
+line and config files and sets up logging. :func:`run_services` composes the named
+services from configuration, checks the configuration first and serves them until
+SIGTERM. A :class:`~nubis.core.exception.NubisException` raised before the services are
+up is printed as one line on stderr and the process exits with :data:`EXIT_CONFIG`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from nubis.core import exception, rpc, version
+from nubis.core.conf import CONF
+from nubis.core.conf import check as config_check
+
+EXIT_CONFIG = 2
+
+LOG = logging.getLogger(__name__)
+
+
+def parse_config(argv: Sequence[str] | None, prog: str) -> None:
+    """Parse *argv* (without the program name) and config files into CONF; set up logs."""
+    logging.register_options(CONF)
+    rpc.register_opts(CONF)
+    CONF(
+        list(sys.argv[1:] if argv is None else argv),
+        project="nubis",
+        prog=prog,
+        version=version.VERSION,
+    )
+    logging.setup(CONF, "nubis")
+
+
+def fail(exc: BaseException) -> int:
+    """Print *exc* as one line on stderr and return EXIT_CONFIG."""
+    print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def guarded(main: Callable[[], int]) -> int:
+    """Run *main*; turn configuration and plugin errors into exit code 2."""
+    try:
+        return main()
+    except (exception.NubisException, cfg.Error) as exc:
+        return fail(exc)
+
+
+def run_services(
+    services: Sequence[str] | Callable[[], Sequence[str]],
+    argv: Sequence[str] | None,
+    prog: str,
+    before_start: Callable[[], None] | None = None,
+) -> int:
+    """Compose *services* from configuration in this process and serve until stopped.
+
+    *services* may be a callable, evaluated after the configuration is parsed.
+    *before_start* runs after the start-up check and before any service is composed.
+    """
+    from nubis.core.launcher import Launcher
+    from nubis.core.objects.base import install_indirection
+    from nubis.core.service import Service
+
+    def main() -> int:
+        parse_config(argv, prog)
+        names = list(services() if callable(services) else services)
+        config_check.check(CONF, names)
+        install_indirection(CONF)
+        if before_start is not None:
+            before_start()
+        launcher = Launcher([Service.create(name) for name in names])
+        return launcher.run()
+
+    return guarded(main)

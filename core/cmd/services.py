@@ -1,0 +1,34 @@
+"""The service binaries: ``nubis-conductor``, ``nubis-all-in-one`` (and, as their
+managers land, ``nubis-compute`` and ``nubis-scheduler``)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from nubis.core.cmd import common
+from nubis.core.conf import CONF
+
+
+def conductor(argv: Sequence[str] | None = None) -> int:
+    """nubis-conductor: the DB conductor; any number may share the topic."""
+    return common.run_services(["conductor"], argv, "nubis-conductor")
+
+
+def all_in_one(argv: Sequence[str] | None = None) -> int:
+    """nubis-all-in-one: every service ``[all_in_one] services`` names, in one process.
+
+    Being the embedded default, it brings its own database schema up to date first.
+    """
+    from nubis.core.db import migration
+
+    return common.run_services(
+        lambda: list(CONF.all_in_one.services),
+        argv,
+        "nubis-all-in-one",
+        before_start=migration.db_sync,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(all_in_one())

@@ -1,0 +1,18 @@
+"""[conductor] options: the conductor service."""
+
+from oslo_config import cfg
+
+from nubis.core.conf._service_group import service_group_opts
+
+GROUP = cfg.OptGroup("conductor", title="Conductor service options")
+
+OPTS = service_group_opts("conductor", "conductor", periodic_tasks=[])
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(GROUP)
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts() -> dict[str, list[cfg.Opt]]:
+    return {GROUP.name: OPTS}

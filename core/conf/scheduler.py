@@ -1,0 +1,18 @@
+"""[scheduler] options: the scheduler service."""
+
+from oslo_config import cfg
+
+from nubis.core.conf._service_group import service_group_opts
+
+GROUP = cfg.OptGroup("scheduler", title="Scheduler service options")
+
+OPTS = service_group_opts("scheduler", "scheduler", periodic_tasks=[])
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(GROUP)
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts() -> dict[str, list[cfg.Opt]]:
+    return {GROUP.name: OPTS}

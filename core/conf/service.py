@@ -1,0 +1,75 @@
+"""[DEFAULT] options shared by every nubis service."""
+
+import socket
+
+from oslo_config import cfg
+
+OPTS = [
+    cfg.StrOpt(
+        "state_path",
+        default="/var/lib/nubis",
+        help="Directory where nubis keeps its state (the SQLite database of the embedded "
+        "default, among others). Other options may refer to it as $state_path.",
+    ),
+    cfg.HostAddressOpt(
+        "host",
+        default=socket.gethostname(),
+        sample_default="<current_hostname>",
+        help="Name of this host as services and the message bus know it. Must be "
+        "unique among compute hosts and valid as an AMQP routing key.",
+    ),
+    cfg.IntOpt(
+        "report_interval",
+        default=10,
+        min=1,
+        help="Seconds between a service's state reports to the servicegroup driver.",
+    ),
+    cfg.IntOpt(
+        "service_down_time",
+        default=60,
+        min=1,
+        help="Seconds since the last report after which a service counts as down. "
+        "Values not above report_interval are raised to 2.5 x report_interval.",
+    ),
+    cfg.BoolOpt(
+        "periodic_enable",
+        default=True,
+        help="Run the manager's periodic tasks.",
+    ),
+    cfg.IntOpt(
+        "periodic_fuzzy_delay",
+        default=60,
+        min=0,
+        help="Largest random delay, in seconds, before a service's first periodic "
+        "task run, so that services started together do not run them in step.",
+    ),
+    cfg.IntOpt(
+        "periodic_interval_max",
+        default=60,
+        min=1,
+        help="Longest time the periodic task runner sleeps between checks.",
+    ),
+    cfg.IntOpt(
+        "graceful_shutdown_timeout",
+        default=60,
+        min=0,
+        mutable=True,
+        help="Seconds a stopping service waits for in-flight calls to finish; 0 "
+        "waits for ever.",
+    ),
+    cfg.IntOpt(
+        "rpc_response_timeout_startup",
+        default=60,
+        min=1,
+        help="Longest time a service waits at start for the services it depends on "
+        "(the conductor, for nubis-compute) to answer a ping.",
+    ),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_opts(OPTS)
+
+
+def list_opts() -> dict[str, list[cfg.Opt]]:
+    return {"DEFAULT": OPTS}

@@ -1,0 +1,183 @@
+"""nubis exceptions.
+
+Every exception nubis raises on purpose derives from :class:`NubisException`. Its
+message is one line that names what was wrong and, where it can, what would be right.
+Exceptions in this module may cross the message bus: oslo.messaging re-raises them on
+the caller as the same class because ``nubis.core.exception`` is an allowed remote
+exception module (see :mod:`nubis.core.rpc`).
+"""
+
+from typing import Any
+
+
+class NubisException(Exception):
+    """Base class: formats ``msg_fmt`` with the keyword arguments given.
+
+    Subclasses set ``msg_fmt`` and, when the error maps to an HTTP status for the API,
+    ``code``. A message passed explicitly wins over ``msg_fmt``.
+    """
+
+    msg_fmt = "An unknown error occurred."
+    code = 500
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+        if message is None:
+            try:
+                message = self.msg_fmt % kwargs
+            except (KeyError, TypeError):
+                # A missing keyword is a programming error, but the caller still
+                # deserves the template rather than a second exception.
+                message = self.msg_fmt
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(NubisException):
+    """A configuration value is unusable; raised by the start-up check."""
+
+    msg_fmt = "%(option)s: %(reason)s"
+
+
+class PluginNotFound(NubisException):
+    msg_fmt = (
+        "no plugin '%(name)s' in %(namespace)s (chosen by %(option)s); "
+        "available: %(available)s"
+    )
+
+
+class PluginLoadFailed(NubisException):
+    msg_fmt = "plugin '%(name)s' in %(namespace)s failed to load: %(reason)s"
+
+
+class PluginContractViolation(NubisException):
+    msg_fmt = "plugin '%(name)s' in %(namespace)s does not implement %(interface)s: %(reason)s"
+
+
+class UnknownNamespace(NubisException):
+    msg_fmt = "unknown plugin namespace '%(namespace)s'; known: %(known)s"
+
+
+class ServiceTimeout(NubisException):
+    msg_fmt = "%(what)s did not answer within %(timeout)s s"
+
+
+class DBNotAllowed(NubisException):
+    msg_fmt = (
+        "%(binary)s must not access the database directly (called from %(caller)s); "
+        "remotable methods go through the conductor indirection API"
+    )
+
+
+class NotFound(NubisException):
+    code = 404
+    msg_fmt = "Resource could not be found."
+
+
+class Invalid(NubisException):
+    code = 400
+    msg_fmt = "Unacceptable parameters."
+
+
+class IncompatibleObjectVersion(NubisException):
+    msg_fmt = "version %(objver)s of %(objname)s is not supported; supported up to %(supported)s"
+
+
+class ObjectActionError(NubisException):
+    msg_fmt = "object action %(action)s failed: %(reason)s"
+
+
+class UnexpectedTaskStateError(NubisException):
+    code = 409
+    msg_fmt = (
+        "instance %(instance_uuid)s: expected task_state %(expected)s but found %(actual)s"
+    )
+
+
+class UnexpectedDeletingTaskStateError(UnexpectedTaskStateError):
+    pass
+
+
+class ServiceNotFound(NotFound):
+    msg_fmt = "service %(service_id)s could not be found"
+
+
+class HostBinaryNotFound(ServiceNotFound):
+    msg_fmt = "no %(binary)s service on host %(host)s"
+
+
+class ServiceBinaryExists(NubisException):
+    code = 409
+    msg_fmt = "a %(binary)s service already exists on host %(host)s"
+
+
+class ComputeHostNotFound(NotFound):
+    msg_fmt = "compute host %(host)s could not be found"
+
+
+class ComputeNodeNotFound(ComputeHostNotFound):
+    msg_fmt = "compute node %(compute_id)s could not be found"
+
+
+class ComputeHostNodeNotFound(ComputeHostNotFound):
+    msg_fmt = "compute host %(host)s has no node %(nodename)s"
+
+
+class ComputeNodeExists(NubisException):
+    code = 409
+    msg_fmt = "compute node %(nodename)s on host %(host)s (uuid %(uuid)s) already exists"
+
+
+class InstanceNotFound(NotFound):
+    msg_fmt = "instance %(instance_id)s could not be found"
+
+
+class InstanceExists(NubisException):
+    code = 409
+    msg_fmt = "instance %(instance_uuid)s already exists"
+
+
+class UnexpectedVMStateError(NubisException):
+    code = 409
+    msg_fmt = "instance %(instance_uuid)s: expected vm_state %(expected)s but found %(actual)s"
+
+
+class MarkerNotFound(NotFound):
+    msg_fmt = "marker %(marker)s could not be found"
+
+
+class InvalidFilter(Invalid):
+    msg_fmt = "%(table)s cannot be filtered by %(name)s; filterable: %(allowed)s"
+
+
+class MigrationNotFound(NotFound):
+    msg_fmt = "migration %(migration_id)s could not be found"
+
+
+class FlavorNotFound(NotFound):
+    msg_fmt = "flavor %(flavor_id)s could not be found"
+
+
+class FlavorNotFoundByName(FlavorNotFound):
+    msg_fmt = "flavor with name %(flavor_name)s could not be found"
+
+
+class FlavorExists(NubisException):
+    code = 409
+    msg_fmt = "flavor with name %(name)s already exists"
+
+
+class FlavorIdExists(NubisException):
+    code = 409
+    msg_fmt = "flavor with ID %(flavor_id)s already exists"
+
+
+class InstanceActionNotFound(NotFound):
+    msg_fmt = "no action for request %(request_id)s on instance %(instance_uuid)s"
+
+
+class InstanceActionEventNotFound(NotFound):
+    msg_fmt = "action %(action_id)s has no event %(event)s"

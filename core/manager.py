@@ -1,0 +1,87 @@
+"""The Manager: the object a service runs and the RPC endpoint of that service.
+
+"Smart managers, dumb data": a manager owns one aspect of the system. Its public
+methods that an rpcapi client calls are its RPC surface; their names match that
+client's methods one to one, and ``target`` states the RPC version it serves. Anything
+that runs shell commands or talks to a hypervisor belongs in a driver, not here.
+
+The service calls the hooks in this order: :meth:`init_host` → (service record) →
+:meth:`pre_start_hook` → (RPC server consuming) → :meth:`post_start_hook`; on stop,
+:meth:`cleanup_host`; on SIGHUP, :meth:`reset`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import oslo_messaging as messaging
+from oslo_config import cfg
+
+from nubis.core import periodic, plugins
+from nubis.core.context import get_admin_context
+
+LOG = logging.getLogger(__name__)
+
+
+class Manager:
+    """Base class of every manager plugin (namespace ``nubis.managers``).
+
+    A subclass sets :attr:`target` (its RPC API version) and :attr:`service_name`
+    (the ``[<service>]`` option group it reads: ``compute``, ``conductor``, ...).
+    """
+
+    target: ClassVar[messaging.Target] = messaging.Target(version="1.0")
+    service_name: ClassVar[str] = ""
+
+    def __init__(self, host: str, conf: cfg.ConfigOpts | None = None) -> None:
+        self.host = host
+        self.conf = conf or cfg.CONF
+        self.service: Any = None  # set by Service when it adopts the manager
+
+    # --- lifecycle hooks -------------------------------------------------------------
+
+    def init_host(self) -> None:
+        """Prepare this host before the service record or RPC exists (e.g. drivers)."""
+
+    def pre_start_hook(self) -> None:
+        """Run after the service record exists and before RPC consumption starts."""
+
+    def post_start_hook(self) -> None:
+        """Run after the RPC server consumes messages."""
+
+    def cleanup_host(self) -> None:
+        """Release what init_host took; in-flight calls have finished."""
+
+    def reset(self) -> None:
+        """Re-read mutable configuration and drop cached state (SIGHUP)."""
+
+    # --- periodic tasks --------------------------------------------------------------
+
+    def periodic_tasks(self) -> list[tuple[periodic.TaskSpec, Callable[[], Any]]]:
+        """Return this manager's periodic tasks: its own decorated methods, then the
+        plugins named by ``[<service_name>] periodic_tasks``, each bound to a fresh
+        admin context at every run."""
+        tasks: list[tuple[periodic.TaskSpec, Callable[[], Any]]] = []
+        for _, member in inspect.getmembers(type(self), callable):
+            spec = periodic.spec_of(member)
+            if spec is not None:
+                bound = getattr(self, member.__name__)
+                tasks.append((spec, lambda bound=bound: bound(get_admin_context())))
+        for plugin in self._task_plugins():
+            spec = periodic.spec_of(plugin)
+            assert spec is not None  # guaranteed by the namespace contract check
+            tasks.append((spec, lambda plugin=plugin: plugin(self, get_admin_context())))
+        return tasks
+
+    def _task_plugins(self) -> list[Any]:
+        if not self.service_name:
+            return []
+        group = getattr(self.conf, self.service_name)
+        return plugins.load_many(
+            "nubis.periodic_tasks",
+            group.periodic_tasks,
+            f"[{self.service_name}] periodic_tasks",
+        )

@@ -1,0 +1,1 @@
+"""Service membership: which services are up (namespace ``nubis.servicegroup``)."""

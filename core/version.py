@@ -1,0 +1,26 @@
+"""The service version and what RPC versions each service version speaks.
+
+``SERVICE_VERSION`` is stored in every service record. Bump it whenever any rpcapi's
+version changes and append a row to ``SERVICE_VERSION_HISTORY``: row *N* says which
+version of each RPC API a service at version *N* understands. ``[upgrade_levels] X =
+auto`` uses this table to cap messages at what the oldest running service understands.
+"""
+
+SERVICE_VERSION_HISTORY: tuple[dict[str, str], ...] = (
+    # 0: a service too old to report a version; speak the first version of everything.
+    {"baseapi": "1.0", "compute": "1.0", "conductor": "1.0", "scheduler": "1.0"},
+    # 1: nubis 0.1.
+    {"baseapi": "1.0", "compute": "1.0", "conductor": "1.0", "scheduler": "1.0"},
+)
+
+SERVICE_VERSION = len(SERVICE_VERSION_HISTORY) - 1
+
+VERSION = "0.1.0"
+
+
+def rpc_version_for(service_version: int, rpcapi: str) -> str:
+    """Return the newest *rpcapi* version a service at *service_version* understands."""
+    if service_version < 0:
+        service_version = 0
+    row = SERVICE_VERSION_HISTORY[min(service_version, SERVICE_VERSION)]
+    return row[rpcapi]

@@ -1,0 +1,1 @@
+"""Indirection API plugins (namespace ``nubis.indirection``)."""

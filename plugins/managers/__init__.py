@@ -1,0 +1,1 @@
+"""Manager plugins (namespace ``nubis.managers``)."""

@@ -1,0 +1,53 @@
+"""``conductor``: the DB conductor, owner of the database for every other service.
+
+It serves :class:`nubis.core.rpcapi.conductor.ConductorAPI`: it runs remotable object
+methods that services without database access (nubis-compute) send it, through
+:mod:`nubis.core.objects.actions`. An exception raised by an object method is the
+caller's to handle: it is returned to the caller as the same class and is not logged
+here as a conductor error. Any number of conductors may serve the topic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import oslo_messaging as messaging
+
+from nubis.core.manager import Manager
+from nubis.core.objects import actions
+
+
+class ConductorManager(Manager):
+    """The conductor's RPC endpoint for the remote object model."""
+
+    target = messaging.Target(version="1.0")
+    service_name = "conductor"
+
+    def object_action(
+        self, context: Any, objinst: Any, objmethod: str, args: Any, kwargs: Any
+    ) -> tuple[dict[str, Any], Any]:
+        try:
+            return actions.object_action(context, objinst, objmethod, args, kwargs)
+        except Exception:
+            raise messaging.ExpectedException() from None
+
+    def object_class_action_versions(
+        self,
+        context: Any,
+        objname: str,
+        objmethod: str,
+        object_versions: dict[str, str],
+        args: Any,
+        kwargs: Any,
+    ) -> Any:
+        try:
+            return actions.object_class_action_versions(
+                context, objname, objmethod, object_versions, args, kwargs
+            )
+        except Exception:
+            raise messaging.ExpectedException() from None
+
+    def object_backport_versions(
+        self, context: Any, objinst: Any, object_versions: dict[str, str]
+    ) -> Any:
+        return actions.object_backport_versions(context, objinst, object_versions)

@@ -1,0 +1,1 @@
+"""Membership driver plugins (namespace ``nubis.servicegroup``)."""

@@ -1,0 +1,137 @@
+"""``db``: liveness from state reports saved in the service record.
+
+Every ``report_interval`` seconds (the first report after a short initial delay) a
+joined service increments ``report_count`` through its Service object — on
+nubis-compute that save travels to the conductor — and the database stamps
+``last_seen_up`` whenever the count grows. A service is up while ``last_seen_up`` is
+younger than ``service_down_time``.
+
+When a report fails (conductor or database away) the driver logs one error and marks
+the service disconnected; the first report that succeeds again logs one recovery
+line. A report never waits longer than the RPC call under it allows.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+from typing import Any
+
+from oslo_config import cfg
+from oslo_utils import timeutils
+
+from nubis.core.context import get_admin_context
+from nubis.core.servicegroup.driver import ServiceGroupDriver
+
+LOG = logging.getLogger(__name__)
+
+INITIAL_REPORT_DELAY = 1.0
+
+
+class _Reporter:
+    """The background thread that reports one service's state."""
+
+    def __init__(self, service: Any, interval: float) -> None:
+        self.service = service
+        self.interval = interval
+        self.disconnected = False
+        self.reports = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, name=f"nubis-report-{service.binary}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(self.interval + 1)
+
+    def _loop(self) -> None:
+        delay = min(INITIAL_REPORT_DELAY, self.interval)
+        while not self._stop.wait(delay):
+            self.report()
+            delay = self.interval
+
+    def report(self) -> None:
+        """Save one state report; log the first failure and the recovery once each."""
+        ref = self.service.service_ref
+        try:
+            ref.report_count += 1
+            ref.save()
+        except Exception as exc:
+            if not self.disconnected:
+                self.disconnected = True
+                LOG.error(
+                    "%s on %s: state report failed, the conductor or database is "
+                    "unreachable: %s",
+                    self.service.binary,
+                    self.service.host,
+                    " ".join(str(exc).split()),
+                )
+            return
+        self.reports += 1
+        if self.disconnected:
+            self.disconnected = False
+            LOG.info(
+                "%s on %s: state reports succeed again", self.service.binary, self.service.host
+            )
+
+
+class DbDriver(ServiceGroupDriver):
+    """Membership from ``last_seen_up`` in the services table."""
+
+    capabilities = {"reports_through_conductor": True}
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        super().__init__(conf)
+        self._reporters: dict[tuple[str, str], _Reporter] = {}
+        self._lock = threading.Lock()
+
+    def join(self, member: str, group: str, service: Any = None) -> None:
+        if service is None or service.service_ref is None:
+            raise ValueError("the db driver reports through a running service's record")
+        with self._lock:
+            if (member, group) in self._reporters:
+                return
+            reporter = _Reporter(service, service.report_interval)
+            self._reporters[(member, group)] = reporter
+        reporter.start()
+
+    def leave(self, member: str, group: str, service: Any = None) -> None:
+        with self._lock:
+            reporter = self._reporters.pop((member, group), None)
+        if reporter is not None:
+            reporter.stop()
+
+    def reporter(self, member: str, group: str) -> _Reporter | None:
+        """Return the reporter of a joined member (for tests and diagnostics)."""
+        return self._reporters.get((member, group))
+
+    def is_up(self, service_ref: Any) -> bool:
+        last = service_ref.last_seen_up or service_ref.updated_at or service_ref.created_at
+        if last is None:
+            return False
+        elapsed = (timeutils.utcnow(with_timezone=True) - _aware(last)).total_seconds()
+        return abs(elapsed) <= self.conf.service_down_time
+
+    def get_all(self, group: str) -> list[str]:
+        from nubis.core.objects.service import ServiceList
+
+        services = ServiceList.get_by_topic(get_admin_context(), group)
+        return sorted(s.host for s in services if self.is_up(s))
+
+    def cleanup(self) -> None:
+        with self._lock:
+            reporters = list(self._reporters.values())
+            self._reporters.clear()
+        for reporter in reporters:
+            reporter.stop()
+
+
+def _aware(value: datetime.datetime) -> datetime.datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=datetime.UTC)
+    return value
