@@ -36,6 +36,16 @@ class NubisException(Exception):
         return self.message
 
 
+def one_line(exc: BaseException) -> str:
+    """Return *exc* as one line: its message without the remote traceback oslo.messaging
+    appends to exceptions that crossed the bus, with whitespace folded."""
+    text = getattr(exc, "message", None) if isinstance(exc, NubisException) else None
+    if not text:
+        lines = str(exc).strip().splitlines()
+        text = lines[0] if lines else type(exc).__name__
+    return " ".join(text.split())
+
+
 class ConfigurationError(NubisException):
     """A configuration value is unusable; raised by the start-up check."""
 

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 import futurist
+from futurist import waiters
 
 LOG = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ class PeriodicRunner:
         self._lock = threading.Lock()
         self._executor = futurist.ThreadPoolExecutor(max_workers=max_workers)
         self._thread: threading.Thread | None = None
+        self._in_flight: set[futurist.Future] = set()
         self.runs: dict[str, int] = {t.spec.name: 0 for t in self._tasks}
 
     @property
@@ -144,7 +146,12 @@ class PeriodicRunner:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        self._executor.shutdown(wait=True)
+        # Waiting on the runs themselves, not on shutdown(wait=True): futurist's idle
+        # workers only notice a shutdown after their one-second idle poll.
+        self._executor.shutdown(wait=False)
+        with self._lock:
+            in_flight = list(self._in_flight)
+        waiters.wait_for_all(in_flight, timeout)
 
     def _loop(self) -> None:
         if self._initial_delay and self._stop.wait(self._initial_delay):
@@ -180,10 +187,18 @@ class PeriodicRunner:
             task.running = True
             task.last_started = now
         try:
-            self._executor.submit(self._run, task)
+            future = self._executor.submit(self._run, task)
         except RuntimeError:  # executor shut down while stopping
             with self._lock:
                 task.running = False
+            return
+        with self._lock:
+            self._in_flight.add(future)
+        future.add_done_callback(self._forget)
+
+    def _forget(self, future: futurist.Future) -> None:
+        with self._lock:
+            self._in_flight.discard(future)
 
     def _run(self, task: _Scheduled) -> None:
         began = self._clock()

@@ -292,5 +292,4 @@ def inventory(namespaces: Iterable[str] | None = None) -> list[InstalledPlugin]:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())
+    return f"{type(exc).__name__}: {exception.one_line(exc)}"

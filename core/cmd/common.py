@@ -21,12 +21,18 @@ from nubis.core.conf import check as config_check
 
 EXIT_CONFIG = 2
 
+# Libraries whose INFO lines say nothing an operator acts on.
+_QUIET_LIBRARIES = ["alembic=WARN", "kazoo=WARN", "libvirt=WARN"]
+
 LOG = logging.getLogger(__name__)
 
 
 def parse_config(argv: Sequence[str] | None, prog: str) -> None:
     """Parse *argv* (without the program name) and config files into CONF; set up logs."""
     logging.register_options(CONF)
+    logging.set_defaults(
+        default_log_levels=logging.get_default_log_levels() + _QUIET_LIBRARIES
+    )
     rpc.register_opts(CONF)
     CONF(
         list(sys.argv[1:] if argv is None else argv),
@@ -39,7 +45,7 @@ def parse_config(argv: Sequence[str] | None, prog: str) -> None:
 
 def fail(exc: BaseException) -> int:
     """Print *exc* as one line on stderr and return EXIT_CONFIG."""
-    print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+    print(f"error: {exception.one_line(exc)}", file=sys.stderr)
     return EXIT_CONFIG
 
 
@@ -62,6 +68,7 @@ def run_services(
     *services* may be a callable, evaluated after the configuration is parsed.
     *before_start* runs after the start-up check and before any service is composed.
     """
+    from nubis.core import objects
     from nubis.core.launcher import Launcher
     from nubis.core.objects.base import install_indirection
     from nubis.core.service import Service
@@ -70,6 +77,7 @@ def run_services(
         parse_config(argv, prog)
         names = list(services() if callable(services) else services)
         config_check.check(CONF, names)
+        objects.register_all()
         install_indirection(CONF)
         if before_start is not None:
             before_start()

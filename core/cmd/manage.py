@@ -4,7 +4,9 @@
   plugin with its distribution and version, and whether it passes the interface check
   (exit 1 when a plugin that loads breaks its namespace's contract; a plugin whose
   own dependencies are missing is shown as not loadable);
-* ``nubis-manage config check SERVICE...`` — the start-up check for those services.
+* ``nubis-manage config check SERVICE...`` — the start-up check for those services;
+* ``nubis-manage db sync [--version REV]`` / ``nubis-manage db version`` — bring the
+  database schema of ``[database] connection`` up to date / show its revision.
 """
 
 from __future__ import annotations
@@ -52,6 +54,21 @@ def config_check_cmd() -> int:
     return 0
 
 
+def db_sync() -> int:
+    from nubis.core.db import migration
+
+    migration.db_sync(CONF.category.version)
+    print(f"database at revision {migration.db_version()}")
+    return 0
+
+
+def db_version() -> int:
+    from nubis.core.db import migration
+
+    print(migration.db_version() or "empty (run: nubis-manage db sync)")
+    return 0
+
+
 def _add_parsers(subparsers: Any) -> None:
     plugins_parser = subparsers.add_parser("plugins", help="inspect installed plugins")
     plugins_sub = plugins_parser.add_subparsers(dest="action", required=True)
@@ -64,6 +81,13 @@ def _add_parsers(subparsers: Any) -> None:
     checking = config_sub.add_parser("check", help="run the start-up check")
     checking.add_argument("services", nargs="+", help="services to check for, e.g. compute")
     checking.set_defaults(func=config_check_cmd)
+
+    db_parser = subparsers.add_parser("db", help="database schema")
+    db_sub = db_parser.add_subparsers(dest="action", required=True)
+    syncing = db_sub.add_parser("sync", help="upgrade the schema to the newest revision")
+    syncing.add_argument("--version", help="upgrade only to this revision")
+    syncing.set_defaults(func=db_sync)
+    db_sub.add_parser("version", help="show the schema revision").set_defaults(func=db_version)
 
 
 CATEGORY = cfg.SubCommandOpt("category", title="commands", handler=_add_parsers)

@@ -6,7 +6,15 @@ imported lazily by it so that a process pays only for what it uses.
 
 import importlib
 
-_OBJECT_MODULES: tuple[str, ...] = ("service",)
+_OBJECT_MODULES: tuple[str, ...] = (
+    "compute_node",
+    "flavor",
+    "instance",
+    "instance_action",
+    "instance_fault",
+    "migration",
+    "service",
+)
 
 
 def register_all() -> None:

@@ -9,9 +9,11 @@ installs the plugin ``[indirection] api`` names (see :func:`install_indirection`
 from __future__ import annotations
 
 import logging
+from types import ModuleType
 from typing import Any
 
 from oslo_config import cfg
+from oslo_serialization import jsonutils
 from oslo_versionedobjects import base as ovo_base
 from oslo_versionedobjects import fields as ovo_fields
 
@@ -19,6 +21,17 @@ LOG = logging.getLogger(__name__)
 
 remotable = ovo_base.remotable
 obj_make_list = ovo_base.obj_make_list
+
+
+def db_api() -> ModuleType:
+    """Return :mod:`nubis.core.db.api`, imported on first use.
+
+    Remotable method bodies call it; a process whose indirection API sends them
+    elsewhere (nubis-compute) never imports the database layer at all.
+    """
+    from nubis.core.db import api
+
+    return api
 
 
 def remotable_classmethod(fn: Any) -> Any:
@@ -58,7 +71,14 @@ class NubisObjectDictCompat(ovo_base.VersionedObjectDictCompat):
 
 
 class NubisPersistentObject:
-    """Mixin with the timestamp and soft-delete fields of database-backed objects."""
+    """Mixin with the timestamp and soft-delete fields of database-backed objects, and
+    the conversion between a DB row and the object.
+
+    ``_json_fields`` names fields stored as JSON text in the database; every other
+    field maps to the column of the same name. Fields not in the row are left unset.
+    """
+
+    _json_fields: tuple[str, ...] = ()
 
     fields = {
         "created_at": ovo_fields.DateTimeField(nullable=True),
@@ -66,6 +86,31 @@ class NubisPersistentObject:
         "deleted_at": ovo_fields.DateTimeField(nullable=True),
         "deleted": ovo_fields.BooleanField(default=False),
     }
+
+    @classmethod
+    def _from_db_object(cls, context: Any, obj: Any, db_obj: Any) -> Any:
+        """Fill *obj* from the row *db_obj*, bind it to *context*, reset its changes."""
+        for name in obj.fields:
+            if not hasattr(db_obj, name):
+                continue
+            value = getattr(db_obj, name)
+            if name in cls._json_fields:
+                value = jsonutils.loads(value) if value else obj.fields[name].default
+            elif name == "deleted":
+                value = bool(value)
+            setattr(obj, name, value)
+        obj._context = context
+        obj.obj_reset_changes()
+        return obj
+
+    def _changes_for_db(self) -> dict[str, Any]:
+        """Return the changed fields as column values (JSON fields as text)."""
+        updates: dict[str, Any] = self.obj_get_changes()  # type: ignore[attr-defined]
+        for name in self._json_fields:
+            if name in updates:
+                updates[name] = jsonutils.dumps(updates[name])
+        updates.pop("id", None)
+        return updates
 
 
 class ObjectListBase(ovo_base.ObjectListBase):

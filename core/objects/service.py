@@ -10,12 +10,6 @@ from nubis.core import exception
 from nubis.core.objects import base
 
 
-def _db():
-    from nubis.core.db import api
-
-    return api
-
-
 @base.NubisObjectRegistry.register
 class Service(base.NubisPersistentObject, base.NubisObject):
     """One service binary on one host.
@@ -41,23 +35,15 @@ class Service(base.NubisPersistentObject, base.NubisObject):
         "version": fields.IntegerField(default=0),
     }
 
-    @staticmethod
-    def _from_db_object(context: Any, service: Service, db_service: Any) -> Service:
-        for name in service.fields:
-            setattr(service, name, getattr(db_service, name))
-        service._context = context
-        service.obj_reset_changes()
-        return service
-
     @base.remotable_classmethod
     def get_by_id(cls, context: Any, service_id: int) -> Service:
-        return cls._from_db_object(context, cls(), _db().service_get(context, service_id))
+        return cls._from_db_object(context, cls(), base.db_api().service_get(context, service_id))
 
     @base.remotable_classmethod
     def get_by_host_and_binary(cls, context: Any, host: str, binary: str) -> Service | None:
         """Return the service record, or None when there is none."""
         try:
-            db_service = _db().service_get_by_host_and_binary(context, host, binary)
+            db_service = base.db_api().service_get_by_host_and_binary(context, host, binary)
         except exception.ServiceNotFound:
             return None
         return cls._from_db_object(context, cls(), db_service)
@@ -65,38 +51,32 @@ class Service(base.NubisPersistentObject, base.NubisObject):
     @base.remotable_classmethod
     def get_minimum_version(cls, context: Any, binary: str) -> int:
         """Return the lowest version among the running services of *binary* (0 if none)."""
-        versions = _db().service_get_minimum_version(context, [binary])
+        versions = base.db_api().service_get_minimum_version(context, [binary])
         return int(versions.get(binary) or 0)
 
     @base.remotable
     def create(self) -> None:
         if self.obj_attr_is_set("id"):
             raise exception.ObjectActionError(action="create", reason="already created")
-        updates = self.obj_get_changes()
-        db_service = _db().service_create(self._context, updates)
+        db_service = base.db_api().service_create(self._context, self._changes_for_db())
         self._from_db_object(self._context, self, db_service)
 
     @base.remotable
     def save(self) -> None:
-        updates = self.obj_get_changes()
-        updates.pop("id", None)
+        updates = self._changes_for_db()
         if not updates:
             return
-        db_service = _db().service_update(self._context, self.id, updates)
+        db_service = base.db_api().service_update(self._context, self.id, updates)
         self._from_db_object(self._context, self, db_service)
 
     @base.remotable
     def destroy(self) -> None:
-        _db().service_destroy(self._context, self.id)
+        base.db_api().service_destroy(self._context, self.id)
         self.obj_reset_changes()
 
     @base.remotable
     def refresh(self) -> None:
-        current = self.get_by_id(self._context, self.id)
-        for name in self.fields:
-            if current.obj_attr_is_set(name) and getattr(self, name, None) != getattr(current, name):
-                setattr(self, name, getattr(current, name))
-        self.obj_reset_changes()
+        self._from_db_object(self._context, self, base.db_api().service_get(self._context, self.id))
 
 
 @base.NubisObjectRegistry.register
@@ -115,17 +95,17 @@ class ServiceList(base.ObjectListBase, base.NubisObject):
     @base.remotable_classmethod
     def get_all(cls, context: Any, disabled: bool | None = None) -> ServiceList:
         return base.obj_make_list(
-            context, cls(context), Service, _db().service_get_all(context, disabled=disabled)
+            context, cls(context), Service, base.db_api().service_get_all(context, disabled=disabled)
         )
 
     @base.remotable_classmethod
     def get_by_topic(cls, context: Any, topic: str) -> ServiceList:
         return base.obj_make_list(
-            context, cls(context), Service, _db().service_get_all_by_topic(context, topic)
+            context, cls(context), Service, base.db_api().service_get_all_by_topic(context, topic)
         )
 
     @base.remotable_classmethod
     def get_by_binary(cls, context: Any, binary: str) -> ServiceList:
         return base.obj_make_list(
-            context, cls(context), Service, _db().service_get_all_by_binary(context, binary)
+            context, cls(context), Service, base.db_api().service_get_all_by_binary(context, binary)
         )

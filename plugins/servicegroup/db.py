@@ -21,6 +21,7 @@ from typing import Any
 from oslo_config import cfg
 from oslo_utils import timeutils
 
+from nubis.core import exception
 from nubis.core.context import get_admin_context
 from nubis.core.servicegroup.driver import ServiceGroupDriver
 
@@ -69,7 +70,7 @@ class _Reporter:
                     "unreachable: %s",
                     self.service.binary,
                     self.service.host,
-                    " ".join(str(exc).split()),
+                    exception.one_line(exc),
                 )
             return
         self.reports += 1
