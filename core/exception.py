@@ -191,3 +191,44 @@ class InstanceActionNotFound(NotFound):
 
 class InstanceActionEventNotFound(NotFound):
     msg_fmt = "action %(action_id)s has no event %(event)s"
+
+
+# --- virt drivers (nubis.core.virt) ----------------------------------------------------
+
+
+class VirtDriverNotReady(NubisException):
+    msg_fmt = "virt driver %(driver)s is not ready: %(reason)s"
+
+
+class HypervisorUnavailable(NubisException):
+    msg_fmt = "hypervisor %(uri)s is unavailable: %(reason)s"
+
+
+class InvalidRebootType(Invalid):
+    msg_fmt = "reboot type %(reboot_type)s is not one of SOFT, HARD"
+
+
+class InstancePowerOnFailure(NubisException):
+    msg_fmt = "instance %(instance_uuid)s could not be powered on: %(reason)s"
+
+
+class InstancePowerOffFailure(NubisException):
+    msg_fmt = "instance %(instance_uuid)s could not be powered off: %(reason)s"
+
+
+class InstanceSpawnFailure(NubisException):
+    msg_fmt = "instance %(instance_uuid)s could not be spawned: %(reason)s"
+
+
+class LiveMigrationNotSupported(NubisException):
+    code = 400
+    msg_fmt = "live migration is not supported by %(driver)s: %(reason)s"
+
+
+class MigrationPreCheckError(NubisException):
+    code = 400
+    msg_fmt = "live migration pre-check failed for instance %(instance_uuid)s: %(reason)s"
+
+
+class NoActiveMigrationForInstance(NotFound):
+    msg_fmt = "instance %(instance_uuid)s has no live migration in progress"

@@ -12,6 +12,7 @@ The service calls the hooks in this order: :meth:`init_host` → (service record
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 from collections.abc import Callable
@@ -68,12 +69,13 @@ class Manager:
         for _, member in inspect.getmembers(type(self), callable):
             spec = periodic.spec_of(member)
             if spec is not None:
-                bound = getattr(self, member.__name__)
-                tasks.append((spec, lambda bound=bound: bound(get_admin_context())))
+                tasks.append(
+                    (spec, functools.partial(_run_own_task, getattr(self, member.__name__)))
+                )
         for plugin in self._task_plugins():
             spec = periodic.spec_of(plugin)
             assert spec is not None  # guaranteed by the namespace contract check
-            tasks.append((spec, lambda plugin=plugin: plugin(self, get_admin_context())))
+            tasks.append((spec, functools.partial(_run_plugin_task, plugin, self)))
         return tasks
 
     def _task_plugins(self) -> list[Any]:
@@ -85,3 +87,11 @@ class Manager:
             group.periodic_tasks,
             f"[{self.service_name}] periodic_tasks",
         )
+
+
+def _run_own_task(method: Callable[[Any], Any]) -> Any:
+    return method(get_admin_context())
+
+
+def _run_plugin_task(task: Callable[[Any, Any], Any], manager: Manager) -> Any:
+    return task(manager, get_admin_context())

@@ -71,6 +71,12 @@ NAMESPACES: tuple[Namespace, ...] = (
         kind="function",
     ),
     Namespace(
+        "nubis.virt",
+        "nubis.core.virt.driver:ComputeDriver",
+        "[compute] virt_driver",
+        "the hypervisor driver nubis-compute runs guests with",
+    ),
+    Namespace(
         "oslo.messaging.drivers",
         "oslo_messaging._drivers.base:BaseDriver",
         "transport_url (its scheme)",
@@ -86,7 +92,9 @@ def namespace(name: str) -> Namespace:
     try:
         return _BY_NAME[name]
     except KeyError:
-        raise exception.UnknownNamespace(namespace=name, known=", ".join(sorted(_BY_NAME))) from None
+        raise exception.UnknownNamespace(
+            namespace=name, known=", ".join(sorted(_BY_NAME))
+        ) from None
 
 
 def available(namespace_name: str) -> list[str]:
@@ -105,8 +113,9 @@ def contract_problems(ns: Namespace, plugin: Any) -> list[str]:
 
     For a class interface: the plugin must be a class, provide every abstract method of
     the interface (not itself left abstract), and each such method must accept the
-    interface method's parameters. For a function interface: the interface is a check
-    function that returns the problems itself.
+    interface method's parameters; an interface may add checks of its own with a
+    ``contract_problems`` classmethod (see :func:`_own_checks`). For a function
+    interface: the interface is a check function that returns the problems itself.
     """
     interface = resolve_interface(ns)
     if ns.kind == "function":
@@ -128,7 +137,22 @@ def contract_problems(ns: Namespace, plugin: Any) -> list[str]:
             problems.append(f"{method}{mismatch}")
     if not problems and not _implements(plugin, interface):
         problems.append(f"not a subclass of {interface.__module__}.{interface.__qualname__}")
+    if not problems:
+        problems.extend(_own_checks(interface, plugin))
     return problems
+
+
+def _own_checks(interface: type, plugin: type) -> list[str]:
+    """Run the interface's own ``contract_problems`` classmethod, if any, on *plugin*.
+
+    The interface's version runs (not one the plugin may override), with *plugin* as
+    its class argument: e.g. ComputeDriver validates the plugin's capability names.
+    """
+    hook = inspect.getattr_static(interface, "contract_problems", None)
+    if not isinstance(hook, classmethod):
+        return []
+    extra: list[str] = hook.__func__(plugin)
+    return extra
 
 
 def _implements(plugin: type, interface: type) -> bool:
@@ -198,7 +222,7 @@ def load_one(namespace_name: str, name: str, option: str | None = None) -> Any:
     """
     ensure_installed(namespace_name, name, option)
     try:
-        manager = driver.DriverManager(
+        manager: driver.DriverManager[Any] = driver.DriverManager(
             namespace_name, name, invoke_on_load=False, warn_on_missing_entrypoint=False
         )
     except Exception as exc:  # an ImportError or anything else the plugin's import raised
@@ -226,10 +250,10 @@ def load_many(namespace_name: str, names: Sequence[str], option: str | None = No
         )
     failures: list[str] = []
 
-    def on_load_failure(_manager: Any, entrypoint: Any, exc: Exception) -> None:
+    def on_load_failure(_manager: Any, entrypoint: Any, exc: BaseException) -> None:
         failures.append(f"{entrypoint.name}: {_one_line(exc)}")
 
-    manager = named.NamedExtensionManager(
+    manager: named.NamedExtensionManager[Any] = named.NamedExtensionManager(
         namespace_name,
         names,
         name_order=True,

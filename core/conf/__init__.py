@@ -12,10 +12,12 @@ from nubis.core.conf import (
     all_in_one,
     database,
     indirection,
+    memcache,
     scheduler,
     service,
     servicegroup,
     upgrade_levels,
+    zookeeper,
 )
 from nubis.core.conf import compute as compute_conf
 from nubis.core.conf import conductor as conductor_conf
@@ -32,6 +34,8 @@ _MODULES = (
     upgrade_levels,
     database,
     all_in_one,
+    zookeeper,
+    memcache,
 )
 
 for _module in _MODULES:

@@ -4,7 +4,7 @@ from oslo_config import cfg
 
 GROUP = cfg.OptGroup("all_in_one", title="All-in-one composition")
 
-OPTS = [
+OPTS: list[cfg.Opt] = [
     cfg.ListOpt(
         "services",
         default=["conductor"],

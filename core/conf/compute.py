@@ -6,7 +6,7 @@ from nubis.core.conf._service_group import service_group_opts
 
 GROUP = cfg.OptGroup("compute", title="Compute service options")
 
-OPTS = service_group_opts("compute", "compute", periodic_tasks=[]) + [
+OPTS: list[cfg.Opt] = service_group_opts("compute", "compute", periodic_tasks=[]) + [
     cfg.StrOpt(
         "virt_driver",
         default="libvirt",

@@ -6,7 +6,7 @@ from nubis.core.conf._service_group import service_group_opts
 
 GROUP = cfg.OptGroup("conductor", title="Conductor service options")
 
-OPTS = service_group_opts("conductor", "conductor", periodic_tasks=[])
+OPTS: list[cfg.Opt] = service_group_opts("conductor", "conductor", periodic_tasks=[])
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

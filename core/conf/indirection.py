@@ -4,7 +4,7 @@ from oslo_config import cfg
 
 GROUP = cfg.OptGroup("indirection", title="Remote object model options")
 
-OPTS = [
+OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "api",
         default="local",

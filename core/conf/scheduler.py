@@ -6,7 +6,7 @@ from nubis.core.conf._service_group import service_group_opts
 
 GROUP = cfg.OptGroup("scheduler", title="Scheduler service options")
 
-OPTS = service_group_opts("scheduler", "scheduler", periodic_tasks=[])
+OPTS: list[cfg.Opt] = service_group_opts("scheduler", "scheduler", periodic_tasks=[])
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

@@ -4,7 +4,7 @@ from oslo_config import cfg
 
 GROUP = cfg.OptGroup("servicegroup", title="Service membership options")
 
-OPTS = [
+OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "driver",
         default="db",

@@ -12,7 +12,7 @@ GROUP = cfg.OptGroup(
 
 RPC_APIS = ("baseapi", "compute", "conductor", "scheduler")
 
-OPTS = [
+OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         name,
         mutable=True,

@@ -62,11 +62,15 @@ class ComputeNode(base.NubisPersistentObject, base.NubisObject):
 
     @base.remotable_classmethod
     def get_by_id(cls, context: Any, compute_id: int) -> ComputeNode:
-        return cls._from_db_object(context, cls(), base.db_api().compute_node_get(context, compute_id))
+        return cls._from_db_object(
+            context, cls(), base.db_api().compute_node_get(context, compute_id)
+        )
 
     @base.remotable_classmethod
     def get_by_uuid(cls, context: Any, uuid: str) -> ComputeNode:
-        return cls._from_db_object(context, cls(), base.db_api().compute_node_get_by_uuid(context, uuid))
+        return cls._from_db_object(
+            context, cls(), base.db_api().compute_node_get_by_uuid(context, uuid)
+        )
 
     @base.remotable_classmethod
     def get_by_host_and_nodename(cls, context: Any, host: str, nodename: str) -> ComputeNode:
@@ -120,7 +124,10 @@ class ComputeNodeList(base.ObjectListBase, base.NubisObject):
     @base.remotable_classmethod
     def get_all_by_host(cls, context: Any, host: str) -> ComputeNodeList:
         return base.obj_make_list(
-            context, cls(context), ComputeNode, base.db_api().compute_node_get_all_by_host(context, host)
+            context,
+            cls(context),
+            ComputeNode,
+            base.db_api().compute_node_get_all_by_host(context, host),
         )
 
 

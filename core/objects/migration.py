@@ -64,11 +64,15 @@ class Migration(base.NubisPersistentObject, base.NubisObject):
 
     @base.remotable_classmethod
     def get_by_id(cls, context: Any, migration_id: int) -> Migration:
-        return cls._from_db_object(context, cls(), base.db_api().migration_get(context, migration_id))
+        return cls._from_db_object(
+            context, cls(), base.db_api().migration_get(context, migration_id)
+        )
 
     @base.remotable_classmethod
     def get_by_uuid(cls, context: Any, uuid: str) -> Migration:
-        return cls._from_db_object(context, cls(), base.db_api().migration_get_by_uuid(context, uuid))
+        return cls._from_db_object(
+            context, cls(), base.db_api().migration_get_by_uuid(context, uuid)
+        )
 
     @base.remotable
     def create(self) -> None:

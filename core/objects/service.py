@@ -95,7 +95,10 @@ class ServiceList(base.ObjectListBase, base.NubisObject):
     @base.remotable_classmethod
     def get_all(cls, context: Any, disabled: bool | None = None) -> ServiceList:
         return base.obj_make_list(
-            context, cls(context), Service, base.db_api().service_get_all(context, disabled=disabled)
+            context,
+            cls(context),
+            Service,
+            base.db_api().service_get_all(context, disabled=disabled),
         )
 
     @base.remotable_classmethod

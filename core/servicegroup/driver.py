@@ -52,5 +52,5 @@ class ServiceGroupDriver(abc.ABC):
         value: datetime.datetime | None = service_ref.last_seen_up
         return value
 
-    def cleanup(self) -> None:
+    def cleanup(self) -> None:  # noqa: B027 - optional hook, a no-op unless overridden
         """Release connections and threads; the driver is not used afterwards."""

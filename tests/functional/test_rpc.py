@@ -137,5 +137,7 @@ def test_capped_client_backports_objects_to_old_peer(flags, server):
     primitive = Widget(name="w", size=3).obj_to_primitive(target_version="1.0")
     assert "size" not in primitive["nubis_object.data"]
     assert primitive["nubis_object.version"] == "1.0"
-    result = client.call(RequestContext(), "echo_widget", widget=Widget.obj_from_primitive(primitive))
+    result = client.call(
+        RequestContext(), "echo_widget", widget=Widget.obj_from_primitive(primitive)
+    )
     assert result.name == "W" and not result.obj_attr_is_set("size")

@@ -47,12 +47,14 @@ def embedded(flags, tmp_path, testplugin_set):
 
 
 def call(service: Service, method: str, **kwargs):
-    from nubis.core import rpc
-
     import oslo_messaging as messaging
 
+    from nubis.core import rpc
+
     client = rpc.get_client(messaging.Target(topic=service.topic, version="1.0"))
-    return client.prepare(server=service.host, timeout=10).call(get_admin_context(), method, **kwargs)
+    return client.prepare(server=service.host, timeout=10).call(
+        get_admin_context(), method, **kwargs
+    )
 
 
 def test_service_lifecycle(embedded):

@@ -54,11 +54,16 @@ def deployment(tmp_path, flags):
     plugin_root = testplugins.install(tmp_path / "plugins")
     topic = f"proc-{uuid.uuid4().hex[:8]}"
     config = write_config(tmp_path / "nubis.conf", tmp_path, topic)
-    env = dict(os.environ, PYTHONPATH=f"{plugin_root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    env = dict(
+        os.environ, PYTHONPATH=f"{plugin_root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    )
     env["NUBIS_TEST_CLEANUP_MARKER"] = str(tmp_path / "cleaned")
     subprocess.run(
         [BIN / "nubis-manage", "--config-file", config, "db", "sync"],
-        env=env, check=True, capture_output=True, timeout=60,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     flags(transport_url=RABBIT)
     return {"config": config, "env": env, "topic": topic, "tmp": tmp_path}
@@ -67,7 +72,10 @@ def deployment(tmp_path, flags):
 def start(deployment) -> subprocess.Popen:
     return subprocess.Popen(
         [BIN / "nubis-conductor", "--config-file", deployment["config"]],
-        env=deployment["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=deployment["env"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -104,8 +112,11 @@ def test_service_process_signals(deployment):
 
         # SIGHUP: a changed mutable option is reloaded and the manager is reset.
         config = deployment["config"]
-        config.write_text(config.read_text().replace("graceful_shutdown_timeout = 20",
-                                                     "graceful_shutdown_timeout = 30"))
+        config.write_text(
+            config.read_text().replace(
+                "graceful_shutdown_timeout = 20", "graceful_shutdown_timeout = 30"
+            )
+        )
         proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 10
         while rpc_client.call(get_admin_context(), "stats")["resets"] != 1:
@@ -138,7 +149,10 @@ def test_bad_plugin_name_exits_2_with_one_line(deployment, tmp_path):
     config = write_config(tmp_path / "bad.conf", tmp_path, deployment["topic"], manager="xen")
     result = subprocess.run(
         [BIN / "nubis-conductor", "--config-file", config],
-        env=deployment["env"], capture_output=True, text=True, timeout=60,
+        env=deployment["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
@@ -152,7 +166,10 @@ def test_malformed_transport_url_exits_2(deployment, tmp_path):
     config.write_text("[DEFAULT]\ntransport_url = rabbit://guest@127.0.0.1:port/\n")
     result = subprocess.run(
         [BIN / "nubis-conductor", "--config-file", config],
-        env=deployment["env"], capture_output=True, text=True, timeout=60,
+        env=deployment["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()

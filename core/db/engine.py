@@ -1,0 +1,233 @@
+"""Engines, sessions and transactions for the nubis database, and the DB access guard.
+
+Contract:
+
+* One :class:`~sqlalchemy.engine.Engine` and its session factories per connection URL,
+  created on first use (thread-safe) and shared by every thread. :func:`get_engine`
+  returns it for ``[database] connection`` (or a given URL); :func:`reset` disposes of
+  them all (tests).
+* :func:`transaction` is how :mod:`nubis.core.db.api` reaches the database: a
+  :class:`~sqlalchemy.orm.Session` inside one transaction that commits when the block
+  ends and rolls back when it raises. Objects it loaded stay usable afterwards, detached
+  with their attributes loaded (``expire_on_commit=False``).
+* SQLite: ``PRAGMA foreign_keys=ON`` on every connection; file databases use WAL with
+  ``synchronous=NORMAL`` (a power cut may lose the last commits, never consistency);
+  a writing transaction begins with ``BEGIN IMMEDIATE`` (at its first statement, before
+  it reads) so that two writers queue on the busy timeout (5 s; ``?timeout=`` in the URL
+  changes it) instead of failing on a lock upgrade; an in-memory database (``sqlite://``)
+  is one connection shared by all threads (StaticPool) whose transactions are serialized
+  by a lock.
+* PostgreSQL through psycopg2 and MariaDB/MySQL through PyMySQL (a URL without a driver,
+  ``postgresql://`` or ``mysql://``, gets these), with ``pool_pre_ping`` and READ
+  COMMITTED isolation on both.
+* The guard: after :func:`block` (nubis-compute calls it at start-up) every way into the
+  database, :func:`get_engine` and :func:`transaction`, raises
+  :class:`~nubis.core.exception.DBNotAllowed` naming the binary and the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from nubis.core import exception
+from nubis.core.conf import CONF
+
+LOG = logging.getLogger(__name__)
+
+_SQLITE_BEGIN_OPTION = "nubis_sqlite_begin"
+_DEFAULT_DRIVERS = {
+    "postgresql": "postgresql+psycopg2",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Database:
+    """The engine of one connection URL and the session factories bound to it."""
+
+    engine: Engine
+    writer_sessions: sessionmaker[Session]
+    reader_sessions: sessionmaker[Session]
+    serialized: contextlib.AbstractContextManager[Any]
+
+
+_databases: dict[str, Database] = {}
+_databases_lock = threading.Lock()
+_blocked_binary: str | None = None
+
+
+def block(binary: str) -> None:
+    """Forbid all database access in this process from now on, on behalf of *binary*."""
+    global _blocked_binary
+    _blocked_binary = binary
+
+
+def unblock() -> None:
+    """Allow database access again (tests)."""
+    global _blocked_binary
+    _blocked_binary = None
+
+
+def _caller_name(frame: FrameType | None) -> str:
+    while frame is not None and frame.f_globals.get("__name__") in (__name__, "contextlib"):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    return f"{frame.f_globals.get('__name__')}.{frame.f_code.co_qualname}"
+
+
+def _ensure_allowed(caller: str | None) -> None:
+    if _blocked_binary is not None:
+        raise exception.DBNotAllowed(
+            binary=_blocked_binary, caller=caller or _caller_name(sys._getframe(1))
+        )
+
+
+def normalized_url(connection: str) -> URL:
+    """Parse *connection*, choosing psycopg2 or PyMySQL when it names no driver."""
+    url = make_url(connection)
+    driver = _DEFAULT_DRIVERS.get(url.drivername)
+    return url.set(drivername=driver) if driver else url
+
+
+def _is_memory_sqlite(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
+def _sqlite_on_connect(dbapi_connection: Any, in_memory: bool) -> None:
+    # Take BEGIN away from the sqlite3 module: it would start transactions late and
+    # never as IMMEDIATE. The "begin" listener below emits it instead.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def _create_sqlite_engine(url: URL, options: dict[str, Any]) -> tuple[Engine, bool]:
+    in_memory = _is_memory_sqlite(url)
+    if in_memory:
+        options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        options.update(
+            pool_size=CONF.database.max_pool_size,
+            max_overflow=CONF.database.max_overflow,
+            pool_timeout=CONF.database.pool_timeout,
+        )
+    engine = sqlalchemy.create_engine(url, **options)
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        _sqlite_on_connect(dbapi_connection, in_memory)
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: sqlalchemy.Connection) -> None:
+        connection.exec_driver_sql(
+            connection.get_execution_options().get(_SQLITE_BEGIN_OPTION, "BEGIN")
+        )
+
+    return engine, in_memory
+
+
+def _create_server_engine(url: URL, options: dict[str, Any]) -> Engine:
+    options.update(
+        pool_pre_ping=True,
+        pool_size=CONF.database.max_pool_size,
+        max_overflow=CONF.database.max_overflow,
+        pool_timeout=CONF.database.pool_timeout,
+        pool_recycle=CONF.database.connection_recycle_time,
+        isolation_level="READ COMMITTED",
+    )
+    return sqlalchemy.create_engine(url, **options)
+
+
+def _configure_sql_logging() -> None:
+    debug = CONF.database.connection_debug
+    if debug >= 100:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.DEBUG)
+    elif debug >= 50:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+
+
+def _create_database(connection: str) -> Database:
+    url = normalized_url(connection)
+    _configure_sql_logging()
+    options: dict[str, Any] = {}
+    serialized: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if url.get_backend_name() == "sqlite":
+        engine, in_memory = _create_sqlite_engine(url, options)
+        writer_bind: Engine = engine.execution_options(**{_SQLITE_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+        if in_memory:
+            serialized = threading.RLock()
+    else:
+        engine = _create_server_engine(url, options)
+        writer_bind = engine
+    LOG.debug("created database engine for %s", url.render_as_string(hide_password=True))
+    return Database(
+        engine=engine,
+        writer_sessions=sessionmaker(bind=writer_bind, expire_on_commit=False),
+        reader_sessions=sessionmaker(bind=engine, expire_on_commit=False),
+        serialized=serialized,
+    )
+
+
+def get_database(connection: str | None = None) -> Database:
+    """Return the engine and session factories for *connection* (default: the config)."""
+    _ensure_allowed(None)
+    if connection is None:
+        connection = CONF.database.connection
+    database = _databases.get(connection)
+    if database is None:
+        with _databases_lock:
+            database = _databases.get(connection)
+            if database is None:
+                database = _databases[connection] = _create_database(connection)
+    return database
+
+
+def get_engine(connection: str | None = None) -> Engine:
+    """Return the shared engine for *connection* (default: ``[database] connection``)."""
+    _ensure_allowed(_caller_name(sys._getframe(1)))
+    return get_database(connection).engine
+
+
+@contextlib.contextmanager
+def transaction(caller: str | None = None, *, writer: bool = True) -> Iterator[Session]:
+    """Yield a session in one transaction on ``[database] connection``; commit at the end.
+
+    *caller* names the API function for the access guard's message. A reader
+    (``writer=False``) may still write, but on SQLite it does not take the write lock
+    up front.
+    """
+    _ensure_allowed(caller or _caller_name(sys._getframe(1)))
+    database = get_database()
+    sessions = database.writer_sessions if writer else database.reader_sessions
+    with database.serialized, sessions.begin() as session:
+        yield session
+
+
+def reset() -> None:
+    """Dispose of every engine and forget them; the next use creates them anew."""
+    with _databases_lock:
+        databases = list(_databases.values())
+        _databases.clear()
+    for database in databases:
+        database.engine.dispose()

@@ -1,0 +1,1 @@
+"""Alembic revisions of the nubis schema, oldest first (Alembic loads them by path)."""

@@ -1,0 +1,336 @@
+"""The nubis database schema as SQLAlchemy 2 declarative models.
+
+These classes are the one definition of the schema: the Alembic revisions in
+:mod:`nubis.core.db.migrations` must create exactly this (a test compares them on
+every supported database). Rows leave :mod:`nubis.core.db.api` as detached instances
+of these classes with every column loaded; there are no relationships, so nothing is
+ever lazily loaded from a closed session.
+
+Conventions:
+
+* every table has ``created_at`` (set on insert) and ``updated_at`` (set on update);
+* tables with :class:`SoftDeleteMixin` are soft-deleted the Nova way: ``deleted`` is 0
+  for a live row and the row's own ``id`` once deleted (so unique constraints that
+  include ``deleted`` allow any number of deleted duplicates), ``deleted_at`` says when;
+* times are naive UTC datetimes (microseconds kept on every backend);
+* columns documented as JSON hold JSON text: callers serialize, this layer stores.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from oslo_utils import timeutils, uuidutils
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uniq_%(table_name)s0%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+"""A naive UTC datetime; MariaDB/MySQL keep microseconds (DATETIME(6))."""
+
+MYSQL_TABLE_ARGS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
+
+UUID_LENGTH = 36
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every nubis table: ``created_at`` and ``updated_at`` on each."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    created_at: Mapped[datetime.datetime | None] = mapped_column(
+        Timestamp, default=timeutils.utcnow, sort_order=100
+    )
+    updated_at: Mapped[datetime.datetime | None] = mapped_column(
+        Timestamp, onupdate=timeutils.utcnow, sort_order=100
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the row's column values keyed by column name."""
+        return {column.key: getattr(self, column.key) for column in self.__table__.columns}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} id={getattr(self, 'id', None)!r}>"
+
+
+class SoftDeleteMixin:
+    """``deleted`` (0, or the row's id once deleted) and ``deleted_at``."""
+
+    deleted_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp, sort_order=100)
+    deleted: Mapped[int] = mapped_column(Integer, default=0, sort_order=100)
+
+
+class Service(SoftDeleteMixin, Base):
+    """A running nubis service binary on a host, with its liveness counters."""
+
+    __tablename__ = "services"
+    __table_args__ = (
+        UniqueConstraint("host", "binary", "deleted", name="uniq_services0host0binary0deleted"),
+        UniqueConstraint("uuid", name="uniq_services0uuid"),
+        Index("services_topic_idx", "topic"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(UUID_LENGTH), default=uuidutils.generate_uuid)
+    host: Mapped[str] = mapped_column(String(255))
+    binary: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str | None] = mapped_column(String(255))
+    report_count: Mapped[int] = mapped_column(Integer, default=0)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_reason: Mapped[str | None] = mapped_column(String(255))
+    forced_down: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seen_up: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ComputeNode(SoftDeleteMixin, Base):
+    """One hypervisor node a compute service manages, with its resource inventory.
+
+    ``cpu_info`` is free text from the driver; ``stats`` and ``supported_instances``
+    are JSON text.
+    """
+
+    __tablename__ = "compute_nodes"
+    __table_args__ = (
+        UniqueConstraint(
+            "host",
+            "hypervisor_hostname",
+            "deleted",
+            name="uniq_compute_nodes0host0hypervisor_hostname0deleted",
+        ),
+        UniqueConstraint("uuid", name="uniq_compute_nodes0uuid"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(UUID_LENGTH), default=uuidutils.generate_uuid)
+    service_id: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
+    hypervisor_hostname: Mapped[str | None] = mapped_column(String(255))
+    vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    memory_mb: Mapped[int] = mapped_column(Integer, default=0)
+    local_gb: Mapped[int] = mapped_column(Integer, default=0)
+    vcpus_used: Mapped[int] = mapped_column(Integer, default=0)
+    memory_mb_used: Mapped[int] = mapped_column(Integer, default=0)
+    local_gb_used: Mapped[int] = mapped_column(Integer, default=0)
+    free_ram_mb: Mapped[int | None] = mapped_column(Integer)
+    free_disk_gb: Mapped[int | None] = mapped_column(Integer)
+    running_vms: Mapped[int | None] = mapped_column(Integer)
+    disk_available_least: Mapped[int | None] = mapped_column(Integer)
+    hypervisor_type: Mapped[str | None] = mapped_column(String(255))
+    hypervisor_version: Mapped[int | None] = mapped_column(Integer)
+    cpu_info: Mapped[str | None] = mapped_column(Text)
+    host_ip: Mapped[str | None] = mapped_column(String(39))
+    stats: Mapped[str | None] = mapped_column(Text)
+    supported_instances: Mapped[str | None] = mapped_column(Text)
+    cpu_allocation_ratio: Mapped[float | None] = mapped_column(Double)
+    ram_allocation_ratio: Mapped[float | None] = mapped_column(Double)
+    disk_allocation_ratio: Mapped[float | None] = mapped_column(Double)
+    mapped: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Instance(SoftDeleteMixin, Base):
+    """A guest: where it runs, what it was given and what state it is in.
+
+    ``flavor_id`` is the flavor's internal ``flavors.id`` when the instance was built
+    (no foreign key: a flavor can be deleted while instances of it live on).
+    ``system_metadata`` is JSON text. The index on (host, node, deleted) also serves
+    look-ups by host alone.
+    """
+
+    __tablename__ = "instances"
+    __table_args__ = (
+        UniqueConstraint("uuid", name="uniq_instances0uuid"),
+        Index("instances_host_node_deleted_idx", "host", "node", "deleted"),
+        Index("instances_project_id_deleted_idx", "project_id", "deleted"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(UUID_LENGTH), default=uuidutils.generate_uuid)
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    hostname: Mapped[str | None] = mapped_column(String(255))
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    host: Mapped[str | None] = mapped_column(String(255))
+    node: Mapped[str | None] = mapped_column(String(255))
+    launched_on: Mapped[str | None] = mapped_column(String(255))
+    image_ref: Mapped[str | None] = mapped_column(String(255))
+    flavor_id: Mapped[int | None] = mapped_column(Integer)
+    memory_mb: Mapped[int | None] = mapped_column(Integer)
+    vcpus: Mapped[int | None] = mapped_column(Integer)
+    root_gb: Mapped[int | None] = mapped_column(Integer)
+    ephemeral_gb: Mapped[int | None] = mapped_column(Integer)
+    vm_state: Mapped[str | None] = mapped_column(String(255))
+    task_state: Mapped[str | None] = mapped_column(String(255))
+    power_state: Mapped[int | None] = mapped_column(Integer)
+    progress: Mapped[int | None] = mapped_column(Integer)
+    scheduled_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    launched_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    terminated_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    availability_zone: Mapped[str | None] = mapped_column(String(255))
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked_by: Mapped[str | None] = mapped_column(String(255))
+    system_metadata: Mapped[str | None] = mapped_column(Text)
+
+
+class Migration(SoftDeleteMixin, Base):
+    """A move of an instance between hosts (cold or live), with its progress.
+
+    Two indexes serve "migrations touching this host and node", one per side.
+    """
+
+    __tablename__ = "migrations"
+    __table_args__ = (
+        UniqueConstraint("uuid", name="uniq_migrations0uuid"),
+        Index("migrations_source_idx", "source_compute", "source_node", "status"),
+        Index("migrations_dest_idx", "dest_compute", "dest_node", "status"),
+        Index("migrations_instance_uuid_and_status_idx", "instance_uuid", "deleted", "status"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(UUID_LENGTH), default=uuidutils.generate_uuid)
+    source_compute: Mapped[str | None] = mapped_column(String(255))
+    dest_compute: Mapped[str | None] = mapped_column(String(255))
+    source_node: Mapped[str | None] = mapped_column(String(255))
+    dest_node: Mapped[str | None] = mapped_column(String(255))
+    dest_host: Mapped[str | None] = mapped_column(String(255))
+    old_flavor_id: Mapped[int | None] = mapped_column(Integer)
+    new_flavor_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str | None] = mapped_column(String(255))
+    migration_type: Mapped[str | None] = mapped_column(String(255))
+    instance_uuid: Mapped[str | None] = mapped_column(
+        String(UUID_LENGTH), ForeignKey("instances.uuid")
+    )
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    memory_total: Mapped[int | None] = mapped_column(BigInteger)
+    memory_processed: Mapped[int | None] = mapped_column(BigInteger)
+    memory_remaining: Mapped[int | None] = mapped_column(BigInteger)
+    disk_total: Mapped[int | None] = mapped_column(BigInteger)
+    disk_processed: Mapped[int | None] = mapped_column(BigInteger)
+    disk_remaining: Mapped[int | None] = mapped_column(BigInteger)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Flavor(Base):
+    """A named size of instance. Flavors are deleted for real, not soft-deleted."""
+
+    __tablename__ = "flavors"
+    __table_args__ = (
+        UniqueConstraint("flavorid", name="uniq_flavors0flavorid"),
+        UniqueConstraint("name", name="uniq_flavors0name"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flavorid: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    memory_mb: Mapped[int] = mapped_column(Integer)
+    vcpus: Mapped[int] = mapped_column(Integer)
+    root_gb: Mapped[int | None] = mapped_column(Integer)
+    ephemeral_gb: Mapped[int | None] = mapped_column(Integer)
+    swap: Mapped[int] = mapped_column(Integer, default=0)
+    rxtx_factor: Mapped[float | None] = mapped_column(Double, default=1.0)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class InstanceAction(SoftDeleteMixin, Base):
+    """A user- or system-initiated action on an instance, one per request id."""
+
+    __tablename__ = "instance_actions"
+    __table_args__ = (
+        Index("instance_actions_instance_uuid_request_id_idx", "instance_uuid", "request_id"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str | None] = mapped_column(String(255))
+    instance_uuid: Mapped[str | None] = mapped_column(
+        String(UUID_LENGTH), ForeignKey("instances.uuid")
+    )
+    request_id: Mapped[str | None] = mapped_column(String(255))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    start_time: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    finish_time: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    message: Mapped[str | None] = mapped_column(String(255))
+
+
+class InstanceActionEvent(SoftDeleteMixin, Base):
+    """One step of an action (e.g. ``compute_live_migration``) and how it ended."""
+
+    __tablename__ = "instance_actions_events"
+    __table_args__ = (
+        Index("instance_actions_events_action_id_idx", "action_id"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event: Mapped[str | None] = mapped_column(String(255))
+    action_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("instance_actions.id"))
+    start_time: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    finish_time: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    result: Mapped[str | None] = mapped_column(String(255))
+    traceback: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(255))
+    details: Mapped[str | None] = mapped_column(Text)
+
+
+class InstanceFault(SoftDeleteMixin, Base):
+    """An error recorded against an instance."""
+
+    __tablename__ = "instance_faults"
+    __table_args__ = (
+        Index(
+            "instance_faults_instance_uuid_deleted_created_at_idx",
+            "instance_uuid",
+            "deleted",
+            "created_at",
+        ),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_uuid: Mapped[str | None] = mapped_column(
+        String(UUID_LENGTH), ForeignKey("instances.uuid")
+    )
+    code: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str | None] = mapped_column(String(255))
+    details: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(255))
+
+
+SOFT_DELETE_MODELS: tuple[type[Base], ...] = (
+    Service,
+    ComputeNode,
+    Instance,
+    Migration,
+    InstanceAction,
+    InstanceActionEvent,
+    InstanceFault,
+)

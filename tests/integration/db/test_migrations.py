@@ -1,0 +1,59 @@
+"""The Alembic migrations, run on SQLite, PostgreSQL and MariaDB, create exactly the models."""
+
+import sqlalchemy
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from nubis.core.db import engine, migration, models
+
+
+def _table_names() -> set[str]:
+    return set(sqlalchemy.inspect(engine.get_engine()).get_table_names())
+
+
+def test_upgrade_from_an_empty_database(empty_db_url):
+    assert migration.db_version() is None
+    assert _table_names() == set()
+
+    migration.db_sync()
+
+    assert migration.db_version() == migration.head_version() == "0001"
+    assert _table_names() == set(models.Base.metadata.tables) | {"alembic_version"}
+
+
+def _differences(metadata: sqlalchemy.MetaData) -> list:
+    with engine.get_engine().connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return list(compare_metadata(context, metadata))
+
+
+def test_models_and_migrations_agree(empty_db_url):
+    migration.db_sync()
+    assert _differences(models.Base.metadata) == []
+
+
+def test_the_comparison_sees_a_changed_schema(empty_db_url):
+    migration.db_sync()
+    changed = sqlalchemy.MetaData(naming_convention=models.NAMING_CONVENTION)
+    for table in models.Base.metadata.sorted_tables:
+        table.to_metadata(changed)
+    instances = changed.tables["instances"]
+    instances.indexes = {
+        index for index in instances.indexes if index.name != "instances_host_node_deleted_idx"
+    }
+    instances.append_column(sqlalchemy.Column("extra", sqlalchemy.Integer))
+    kinds = {change[0] for change in _differences(changed) if isinstance(change, tuple)}
+    assert {"remove_index", "add_column"} <= kinds
+
+
+def test_downgrade_to_base_and_upgrade_again(empty_db_url):
+    migration.db_sync()
+    with engine.get_engine().begin() as connection:
+        command.downgrade(migration.alembic_config(connection), "base")
+    assert migration.db_version() is None
+    assert _table_names() == {"alembic_version"}
+    migration.db_sync()
+    assert migration.db_version() == "0001"
