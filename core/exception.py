@@ -232,3 +232,7 @@ class MigrationPreCheckError(NubisException):
 
 class NoActiveMigrationForInstance(NotFound):
     msg_fmt = "instance %(instance_uuid)s has no live migration in progress"
+
+
+class DatabaseUnavailable(NubisException):
+    msg_fmt = "cannot use the database %(connection)s ([database] connection): %(reason)s"

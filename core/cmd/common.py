@@ -50,11 +50,23 @@ def fail(exc: BaseException) -> int:
 
 
 def guarded(main: Callable[[], int]) -> int:
-    """Run *main*; turn configuration and plugin errors into exit code 2."""
+    """Run *main*; turn configuration, plugin and database errors into exit code 2."""
     try:
         return main()
     except (exception.NubisException, cfg.Error) as exc:
         return fail(exc)
+    except Exception as exc:
+        if type(exc).__module__.startswith("sqlalchemy"):
+            return fail(_database_error(exc))
+        raise
+
+
+def _database_error(exc: Exception) -> exception.DatabaseUnavailable:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(CONF.database.connection).render_as_string(hide_password=True)
+    reason = getattr(exc, "orig", None) or exc
+    return exception.DatabaseUnavailable(connection=url, reason=exception.one_line(reason))
 
 
 def run_services(

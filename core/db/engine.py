@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -124,6 +125,9 @@ def _sqlite_on_connect(dbapi_connection: Any, in_memory: bool) -> None:
 
 def _create_sqlite_engine(url: URL, options: dict[str, Any]) -> tuple[Engine, bool]:
     in_memory = _is_memory_sqlite(url)
+    if not in_memory and url.database:
+        # SQLite creates the file but not its folder ($state_path on a new machine).
+        os.makedirs(os.path.dirname(os.path.abspath(url.database)), exist_ok=True)
     if in_memory:
         options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:

@@ -8,6 +8,8 @@ installs the plugin ``[indirection] api`` names (see :func:`install_indirection`
 
 from __future__ import annotations
 
+import copy
+import datetime
 import logging
 from types import ModuleType
 from typing import Any
@@ -37,6 +39,10 @@ def db_api() -> ModuleType:
 def remotable_classmethod(fn: Any) -> Any:
     """A remotable classmethod: ``@classmethod`` over oslo's ``@remotable``."""
     return classmethod(ovo_base.remotable(fn))
+
+
+# Field values a clone may share with the original.
+_IMMUTABLE = (str, int, float, bool, type(None), datetime.datetime, datetime.date)
 
 
 class NubisObjectRegistry(ovo_base.VersionedObjectRegistry):
@@ -89,6 +95,23 @@ class NubisObject(ovo_base.VersionedObject):
             ):
                 changes.add(key[5:])
         return changes
+
+    def obj_clone(self) -> Any:
+        """A copy sharing nothing mutable with this object, changes included.
+
+        Immutable values are shared and only the rest deep-copied: the same result as
+        oslo's ``copy.deepcopy`` at a fraction of the cost (the conductor clones once
+        per remotable call).
+        """
+        clone = type(self)()
+        clone._context = self._context
+        clone.VERSION = self.VERSION
+        for key, value in self.__dict__.items():
+            if key.startswith("_obj_"):
+                shared = isinstance(value, _IMMUTABLE)
+                clone.__dict__[key] = value if shared else copy.deepcopy(value)
+        clone._changed_fields = set(self._changed_fields)
+        return clone
 
     @classmethod
     def _obj_from_primitive(cls, context: Any, objver: str, primitive: dict[str, Any]) -> Any:
