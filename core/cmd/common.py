@@ -81,6 +81,8 @@ def run_services(
     *before_start* runs after the start-up check and before any service is composed.
     """
     from nubis.core import objects
+    from nubis.core.context import get_admin_context
+    from nubis.core.db import guard
     from nubis.core.launcher import Launcher
     from nubis.core.objects.base import install_indirection
     from nubis.core.service import Service
@@ -90,7 +92,14 @@ def run_services(
         names = list(services() if callable(services) else services)
         config_check.check(CONF, names)
         objects.register_all()
-        install_indirection(CONF)
+        indirection = install_indirection(CONF)
+        if hasattr(indirection, "wait_until_ready"):
+            # Remotable methods go to a conductor: this process has no business with
+            # the database, and nothing can start until a conductor answers.
+            guard.block(prog)
+            indirection.wait_until_ready(
+                get_admin_context(), timeout=CONF.rpc_response_timeout_startup
+            )
         if before_start is not None:
             before_start()
         launcher = Launcher([Service.create(name) for name in names])

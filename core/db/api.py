@@ -21,6 +21,7 @@ too.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import inspect
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -32,7 +33,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from nubis.core import exception
-from nubis.core.db import engine, errors, retry
+from nubis.core.db import engine, errors, guard, retry
 from nubis.core.db.models import (
     Base,
     ComputeNode,
@@ -70,12 +71,12 @@ ModelT = TypeVar("ModelT", bound=Base)
 
 def block_db_access(binary: str) -> None:
     """Make every database access in this process raise DBNotAllowed naming *binary*."""
-    engine.block(binary)
+    guard.block(binary)
 
 
 def unblock_db_access() -> None:
     """Lift :func:`block_db_access` (tests)."""
-    engine.unblock()
+    guard.unblock()
 
 
 def _api_function(
@@ -276,6 +277,34 @@ def service_get_all_by_topic(
     if not include_disabled:
         statement = statement.where(Service.disabled == false())
     return _all(session, statement.order_by(Service.id))
+
+
+@_reader
+def service_get_hosts_by_topic(
+    session: Session,
+    context: Any,
+    topic: str,
+    seen_within: float | None = None,
+    forced_down: bool | None = None,
+) -> list[str]:
+    """Return the hosts of the services on *topic*: one query of one column, sorted.
+
+    ``seen_within`` (seconds) keeps the services whose last sign of life
+    (``last_seen_up``, else ``updated_at``, else ``created_at``) is at most that far
+    from now on the clock of the process that runs the query (the one that stamps
+    ``last_seen_up``); ``forced_down`` keeps only forced-down (True)
+    or only not forced-down (False) services. Membership queries over thousands of
+    services use this instead of loading whole records.
+    """
+    statement = select(Service.host).where(*_visible(context, Service), Service.topic == topic)
+    if seen_within is not None:
+        now = timeutils.utcnow()
+        window = datetime.timedelta(seconds=seen_within)
+        heartbeat = func.coalesce(Service.last_seen_up, Service.updated_at, Service.created_at)
+        statement = statement.where(heartbeat.between(now - window, now + window))
+    if forced_down is not None:
+        statement = statement.where(Service.forced_down == forced_down)
+    return sorted(session.scalars(statement))
 
 
 @_reader

@@ -34,7 +34,6 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
-from types import FrameType
 from typing import Any
 
 import sqlalchemy
@@ -43,8 +42,8 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from nubis.core import exception
 from nubis.core.conf import CONF
+from nubis.core.db import guard
 
 LOG = logging.getLogger(__name__)
 
@@ -68,36 +67,6 @@ class Database:
 
 _databases: dict[str, Database] = {}
 _databases_lock = threading.Lock()
-_blocked_binary: str | None = None
-
-
-def block(binary: str) -> None:
-    """Forbid all database access in this process from now on, on behalf of *binary*."""
-    global _blocked_binary
-    _blocked_binary = binary
-
-
-def unblock() -> None:
-    """Allow database access again (tests)."""
-    global _blocked_binary
-    _blocked_binary = None
-
-
-def _caller_name(frame: FrameType | None) -> str:
-    while frame is not None and frame.f_globals.get("__name__") in (__name__, "contextlib"):
-        frame = frame.f_back
-    if frame is None:
-        return "<unknown>"
-    return f"{frame.f_globals.get('__name__')}.{frame.f_code.co_qualname}"
-
-
-def _ensure_allowed(caller: str | None) -> None:
-    if _blocked_binary is not None:
-        raise exception.DBNotAllowed(
-            binary=_blocked_binary, caller=caller or _caller_name(sys._getframe(1))
-        )
-
-
 def normalized_url(connection: str) -> URL:
     """Parse *connection*, choosing psycopg2 or PyMySQL when it names no driver."""
     url = make_url(connection)
@@ -195,7 +164,7 @@ def _create_database(connection: str) -> Database:
 
 def get_database(connection: str | None = None) -> Database:
     """Return the engine and session factories for *connection* (default: the config)."""
-    _ensure_allowed(None)
+    guard.ensure_allowed(None)
     if connection is None:
         connection = CONF.database.connection
     database = _databases.get(connection)
@@ -209,7 +178,7 @@ def get_database(connection: str | None = None) -> Database:
 
 def get_engine(connection: str | None = None) -> Engine:
     """Return the shared engine for *connection* (default: ``[database] connection``)."""
-    _ensure_allowed(_caller_name(sys._getframe(1)))
+    guard.ensure_allowed(guard.caller_name(sys._getframe(1)))
     return get_database(connection).engine
 
 
@@ -221,7 +190,7 @@ def transaction(caller: str | None = None, *, writer: bool = True) -> Iterator[S
     (``writer=False``) may still write, but on SQLite it does not take the write lock
     up front.
     """
-    _ensure_allowed(caller or _caller_name(sys._getframe(1)))
+    guard.ensure_allowed(caller or guard.caller_name(sys._getframe(1)))
     database = get_database()
     sessions = database.writer_sessions if writer else database.reader_sessions
     with database.serialized, sessions.begin() as session:

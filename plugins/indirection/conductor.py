@@ -71,7 +71,9 @@ class ConductorIndirectionAPI(ovo_base.VersionedObjectIndirectionAPI):
     def wait_until_ready(self, context: Any, timeout: float, log_every: float = 10.0) -> None:
         """Ping the conductor with back-off until it answers or *timeout* passes.
 
-        Logs one line per *log_every* seconds of waiting; raises ServiceTimeout at the end.
+        Each ping waits at most a second, so a conductor that arrives late is found
+        promptly. Logs the first miss and then one line per *log_every* seconds;
+        raises ServiceTimeout at the end.
         """
         ping = BaseAPI(self.rpcapi.topic)
         deadline = time.monotonic() + timeout
@@ -80,7 +82,7 @@ class ConductorIndirectionAPI(ovo_base.VersionedObjectIndirectionAPI):
         while True:
             remaining = deadline - time.monotonic()
             try:
-                ping.ping(context, "ready?", timeout=max(0.1, min(remaining, 5.0)))
+                ping.ping(context, "ready?", timeout=max(0.1, min(remaining, 1.0)))
                 return
             except messaging.MessagingTimeout:
                 pass
