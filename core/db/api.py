@@ -165,6 +165,34 @@ def _update_rows(
     return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
 
 
+def _update_one(
+    session: Session,
+    context: Any,
+    model: type[ModelT],
+    key: Any,
+    values: Mapping[str, Any],
+) -> ModelT | None:
+    """UPDATE the visible row matching *key* and return it as it is now (None: no row).
+
+    Where the database can (SQLite, PostgreSQL) the row comes back from the UPDATE
+    itself (RETURNING); elsewhere (MariaDB) a SELECT in the same transaction reads it.
+    """
+    if not session.get_bind().dialect.update_returning:
+        if not _update_rows(session, context, model, [key], values):
+            return None
+        return _reloaded(session, select(model).where(key))
+    values = dict(values)
+    values.setdefault("updated_at", timeutils.utcnow())
+    statement = (
+        update(model)
+        .where(*_visible(context, model), key)
+        .values(values)
+        .returning(model)
+        .execution_options(synchronize_session=False)
+    )
+    return session.scalars(statement).one_or_none()
+
+
 def _soft_delete_rows(session: Session, model: type[SoftDeleteMixin], where: Iterable[Any]) -> int:
     """Soft-delete the live rows matching *where*, keeping their ``updated_at``."""
     statement = (
@@ -360,6 +388,11 @@ def service_update(
         .ordered_values(*assignments)
         .execution_options(synchronize_session=False)
     )
+    if session.get_bind().dialect.update_returning:
+        service = session.scalars(statement.returning(Service)).one_or_none()
+        if service is None:
+            raise exception.ServiceNotFound(service_id=service_id)
+        return service
     if not session.execute(statement).rowcount:  # type: ignore[attr-defined]
         raise exception.ServiceNotFound(service_id=service_id)
     return _reloaded(session, select(Service).where(Service.id == service_id))
@@ -475,9 +508,10 @@ def compute_node_update(
     session: Session, context: Any, compute_id: int, values: Mapping[str, Any]
 ) -> ComputeNode:
     """Update a compute node and return it; ComputeNodeNotFound if there is none."""
-    if not _update_rows(session, context, ComputeNode, [ComputeNode.id == compute_id], values):
+    node = _update_one(session, context, ComputeNode, ComputeNode.id == compute_id, values)
+    if node is None:
         raise exception.ComputeNodeNotFound(compute_id=compute_id)
-    return _reloaded(session, select(ComputeNode).where(ComputeNode.id == compute_id))
+    return node
 
 
 @_writer
@@ -694,9 +728,10 @@ def migration_update(
     session: Session, context: Any, migration_id: int, values: Mapping[str, Any]
 ) -> Migration:
     """Update a migration and return it; MigrationNotFound if there is none."""
-    if not _update_rows(session, context, Migration, [Migration.id == migration_id], values):
+    migration = _update_one(session, context, Migration, Migration.id == migration_id, values)
+    if migration is None:
         raise exception.MigrationNotFound(migration_id=migration_id)
-    return _reloaded(session, select(Migration).where(Migration.id == migration_id))
+    return migration
 
 
 @_reader
