@@ -6,7 +6,9 @@
   own dependencies are missing is shown as not loadable);
 * ``nubis-manage config check SERVICE...`` — the start-up check for those services;
 * ``nubis-manage db sync [--version REV]`` / ``nubis-manage db version`` — bring the
-  database schema of ``[database] connection`` up to date / show its revision.
+  database schema of ``[database] connection`` up to date / show its revision;
+* ``nubis-manage service list|disable|enable|force-down`` — services, their status and
+  liveness (:mod:`nubis.core.cmd.manage_service`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from oslo_config import cfg
 
 from nubis.core import plugins
-from nubis.core.cmd import common
+from nubis.core.cmd import common, manage_service
 from nubis.core.conf import CONF
 from nubis.core.conf import check as config_check
 
@@ -88,6 +90,8 @@ def _add_parsers(subparsers: Any) -> None:
     syncing.add_argument("--version", help="upgrade only to this revision")
     syncing.set_defaults(func=db_sync)
     db_sub.add_parser("version", help="show the schema revision").set_defaults(func=db_version)
+
+    manage_service.add_parsers(subparsers)
 
 
 CATEGORY = cfg.SubCommandOpt("category", title="commands", handler=_add_parsers)

@@ -86,9 +86,10 @@ class ServiceList(base.ObjectListBase, base.NubisObject):
     Version history:
 
     * 1.0 - initial version
+    * 1.1 - added get_hosts_by_topic
     """
 
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     fields = {"objects": fields.ListOfObjectsField("Service")}
 
@@ -105,6 +106,21 @@ class ServiceList(base.ObjectListBase, base.NubisObject):
     def get_by_topic(cls, context: Any, topic: str) -> ServiceList:
         return base.obj_make_list(
             context, cls(context), Service, base.db_api().service_get_all_by_topic(context, topic)
+        )
+
+    @base.remotable_classmethod
+    def get_hosts_by_topic(
+        cls,
+        context: Any,
+        topic: str,
+        seen_within: float | None = None,
+        forced_down: bool | None = None,
+    ) -> list[str]:
+        """Return just the hosts on *topic* (see db api service_get_hosts_by_topic)."""
+        return list(
+            base.db_api().service_get_hosts_by_topic(
+                context, topic, seen_within=seen_within, forced_down=forced_down
+            )
         )
 
     @base.remotable_classmethod

@@ -50,10 +50,10 @@ class API:
         from nubis.core.objects.service import ServiceList
 
         up = set(self.driver.get_all(group))
-        forced = {
-            s.host for s in ServiceList.get_by_topic(get_admin_context(), group) if s.forced_down
-        }
-        return sorted(up - forced)
+        if not up:
+            return []
+        forced = ServiceList.get_hosts_by_topic(get_admin_context(), group, forced_down=True)
+        return sorted(up.difference(forced))
 
     def get_updated_time(self, service_ref: Any) -> datetime.datetime | None:
         """Return when the service last showed it was alive."""

@@ -121,8 +121,10 @@ class DbDriver(ServiceGroupDriver):
     def get_all(self, group: str) -> list[str]:
         from nubis.core.objects.service import ServiceList
 
-        services = ServiceList.get_by_topic(get_admin_context(), group)
-        return sorted(s.host for s in services if self.is_up(s))
+        # One query of host names, the same rule as is_up applied in SQL.
+        return ServiceList.get_hosts_by_topic(
+            get_admin_context(), group, seen_within=self.conf.service_down_time
+        )
 
     def cleanup(self) -> None:
         with self._lock:

@@ -3,8 +3,7 @@
 import pytest
 
 from nubis.core import exception
-from nubis.core.conf import CONF
-from nubis.core.conf import check
+from nubis.core.conf import CONF, check
 
 
 def test_good_configuration_passes(flags):
