@@ -45,6 +45,14 @@ def remotable_classmethod(fn: Any) -> Any:
 _IMMUTABLE = (str, int, float, bool, type(None), datetime.datetime, datetime.date)
 
 
+def _plain_container(value: dict[Any, Any] | list[Any] | set[Any]) -> Any:
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
+    return set(value)
+
+
 class NubisObjectRegistry(ovo_base.VersionedObjectRegistry):
     """Registers nubis objects and exposes the newest version as an attribute of
     :mod:`nubis.core.objects` (``objects.Instance``)."""
@@ -107,9 +115,18 @@ class NubisObject(ovo_base.VersionedObject):
         clone._context = self._context
         clone.VERSION = self.VERSION
         for key, value in self.__dict__.items():
-            if key.startswith("_obj_"):
-                shared = isinstance(value, _IMMUTABLE)
-                clone.__dict__[key] = value if shared else copy.deepcopy(value)
+            if not key.startswith("_obj_"):
+                continue
+            if isinstance(value, _IMMUTABLE):
+                clone.__dict__[key] = value
+            elif isinstance(value, dict | list | set):
+                # oslo's coerced containers point back at their owner: copy the plain
+                # contents and let the field re-coerce them for the clone.
+                name = key[5:]
+                plain = copy.deepcopy(_plain_container(value))
+                clone.__dict__[key] = self.fields[name].coerce(clone, name, plain)
+            else:
+                clone.__dict__[key] = copy.deepcopy(value)
         clone._changed_fields = set(self._changed_fields)
         return clone
 
