@@ -176,6 +176,8 @@ def _update_one(
 
     Where the database can (SQLite, PostgreSQL) the row comes back from the UPDATE
     itself (RETURNING); elsewhere (MariaDB) a SELECT in the same transaction reads it.
+    The statement is plain Core on the table: hot paths (state reports, resource
+    audits) should not pay for the ORM's bulk-update machinery.
     """
     if not session.get_bind().dialect.update_returning:
         if not _update_rows(session, context, model, [key], values):
@@ -183,14 +185,17 @@ def _update_one(
         return _reloaded(session, select(model).where(key))
     values = dict(values)
     values.setdefault("updated_at", timeutils.utcnow())
+    table = model.__table__
     statement = (
-        update(model)
+        update(table)
         .where(*_visible(context, model), key)
         .values(values)
-        .returning(model)
-        .execution_options(synchronize_session=False)
+        .returning(*table.columns)
     )
-    return session.scalars(statement).one_or_none()
+    row = session.execute(statement).one_or_none()
+    if row is None:
+        return None
+    return model(**row._mapping)
 
 
 def _soft_delete_rows(session: Session, model: type[SoftDeleteMixin], where: Iterable[Any]) -> int:
