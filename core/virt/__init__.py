@@ -1,0 +1,9 @@
+"""The virt driver contract: how nubis-compute talks to a hypervisor.
+
+* :mod:`.driver` -- the abstract ComputeDriver (namespace ``nubis.virt``), InstanceInfo,
+  the capability names;
+* :mod:`.power_state` -- the power states drivers report;
+* :mod:`.events` -- lifecycle and hypervisor-status events and their delivery;
+* :mod:`.hardware` -- the resource dictionary a driver reports for each node;
+* :mod:`.migration` -- the live-migration data, progress and outcome protocol.
+"""

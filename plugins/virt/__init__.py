@@ -1,0 +1,1 @@
+"""The default virt drivers (namespace ``nubis.virt``): ``fake`` and ``libvirt``."""

@@ -1,0 +1,1 @@
+"""The virt driver conformance suite."""

@@ -1,0 +1,1 @@
+"""The libvirt driver against real libvirtd hosts."""

@@ -1,0 +1,1 @@
+"""Unit tests of the virt driver contract and the default virt drivers."""
