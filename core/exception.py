@@ -208,14 +208,6 @@ class InvalidRebootType(Invalid):
     msg_fmt = "reboot type %(reboot_type)s is not one of SOFT, HARD"
 
 
-class InstancePowerOnFailure(NubisException):
-    msg_fmt = "instance %(instance_uuid)s could not be powered on: %(reason)s"
-
-
-class InstancePowerOffFailure(NubisException):
-    msg_fmt = "instance %(instance_uuid)s could not be powered off: %(reason)s"
-
-
 class InstanceSpawnFailure(NubisException):
     msg_fmt = "instance %(instance_uuid)s could not be spawned: %(reason)s"
 
@@ -236,3 +228,24 @@ class NoActiveMigrationForInstance(NotFound):
 
 class DatabaseUnavailable(NubisException):
     msg_fmt = "cannot use the database %(connection)s ([database] connection): %(reason)s"
+
+
+# --- compute manager and resource tracker ----------------------------------------------
+
+
+class ComputeResourcesUnavailable(NubisException):
+    code = 409
+    msg_fmt = "node %(node)s of host %(host)s cannot take instance %(instance_uuid)s: %(reason)s"
+
+
+class InvalidDriverResources(NubisException):
+    msg_fmt = (
+        "virt driver %(driver)s reported unusable resources for node %(node)s: %(problems)s"
+    )
+
+
+class LockTimeout(NubisException):
+    msg_fmt = (
+        "%(wanted_by)s could not take the lock of %(lock)s within %(timeout)s s; "
+        "%(holder)s holds it"
+    )

@@ -11,6 +11,8 @@ SERVICE_VERSION_HISTORY: tuple[dict[str, str], ...] = (
     {"baseapi": "1.0", "compute": "1.0", "conductor": "1.0", "scheduler": "1.0"},
     # 1: nubis 0.1.
     {"baseapi": "1.0", "compute": "1.0", "conductor": "1.0", "scheduler": "1.0"},
+    # 2: compute 1.1 (live_migration takes the Migration).
+    {"baseapi": "1.0", "compute": "1.1", "conductor": "1.0", "scheduler": "1.0"},
 )
 
 SERVICE_VERSION = len(SERVICE_VERSION_HISTORY) - 1

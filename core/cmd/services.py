@@ -1,5 +1,5 @@
-"""The service binaries: ``nubis-conductor``, ``nubis-all-in-one`` (and, as their
-managers land, ``nubis-compute`` and ``nubis-scheduler``)."""
+"""The service binaries: ``nubis-conductor``, ``nubis-compute``, ``nubis-all-in-one``
+(and, as its manager lands, ``nubis-scheduler``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,13 @@ from nubis.core.conf import CONF
 def conductor(argv: Sequence[str] | None = None) -> int:
     """nubis-conductor: the DB conductor; any number may share the topic."""
     return common.run_services(["conductor"], argv, "nubis-conductor")
+
+
+def compute(argv: Sequence[str] | None = None) -> int:
+    """nubis-compute: one compute host. Its objects go to the conductor unless
+    ``[indirection] api`` says otherwise (the default here is ``conductor``)."""
+    CONF.set_default("api", "conductor", group="indirection")
+    return common.run_services(["compute"], argv, "nubis-compute")
 
 
 def all_in_one(argv: Sequence[str] | None = None) -> int:

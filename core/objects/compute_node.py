@@ -54,6 +54,12 @@ class ComputeNode(base.NubisPersistentObject, base.NubisObject):
         "mapped": fields.IntegerField(default=0),
     }
 
+    def _changes_for_db(self) -> dict[str, Any]:
+        updates: dict[str, Any] = super()._changes_for_db()
+        if updates.get("host_ip") is not None:  # a netaddr.IPAddress; the column is text
+            updates["host_ip"] = str(updates["host_ip"])
+        return updates
+
     def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:
         super().obj_make_compatible(primitive, target_version)
         if _version(target_version) < (1, 1):

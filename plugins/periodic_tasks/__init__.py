@@ -1,0 +1,1 @@
+"""Periodic task plugins (namespace ``nubis.periodic_tasks``), one module per service."""
