@@ -40,7 +40,10 @@ class InstanceFault(base.NubisPersistentObject, base.NubisObject):
         fault = cls(context)
         fault.instance_uuid = instance_uuid
         fault.code = getattr(exc, "code", 500) if isinstance(exc, exception.NubisException) else 500
-        fault.message = f"{type(exc).__name__}: {exc}"[:255]
+        # An exception that crossed the bus is "<Class>_Remote" and its str() carries
+        # the remote traceback; the message gets the class and the one-line reason.
+        name = type(exc).__name__.removesuffix("_Remote")
+        fault.message = f"{name}: {exception.one_line(exc)}"[:255]
         fault.details = "".join(traceback_module.format_exception(exc))
         fault.host = host
         return fault

@@ -382,12 +382,7 @@ class ComputeManager(Manager):
 
     def _record_fault(self, context: Any, instance_uuid: str, exc: BaseException) -> None:
         try:
-            fault = objects.InstanceFault.from_exception(context, instance_uuid, exc, self.host)
-            # An exception that crossed the bus is "<Class>_Remote" and its str() carries
-            # the remote traceback; the message gets the class and the one-line reason.
-            name = type(exc).__name__.removesuffix("_Remote")
-            fault.message = f"{name}: {exception.one_line(exc)}"[:255]
-            fault.create()
+            objects.InstanceFault.from_exception(context, instance_uuid, exc, self.host).create()
         except Exception:
             LOG.exception("recording a fault on %s failed", instance_uuid)
 
