@@ -279,6 +279,8 @@ def test_lost_connection_is_reported_once_and_reconnected(make_driver, monkeypat
         drv.list_instances()
     assert _wait(drv.is_hypervisor_available)
     assert drv.list_instances() == []
+    # The host marks itself available, then emits the event: wait for the event too.
+    assert _wait(lambda: any(getattr(e, "available", False) for e in seen))
     assert drv.flush_events(5)
     status = [e for e in seen if isinstance(e, events.HypervisorStatusEvent)]
     assert [e.available for e in status] == [False, True]
