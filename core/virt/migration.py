@@ -35,7 +35,11 @@ before calling ``post_method`` it sets :data:`RESULT` to :data:`RESULT_COMPLETED
 from __future__ import annotations
 
 import dataclasses
+import logging
+from collections.abc import Callable
 from typing import Any
+
+LOG = logging.getLogger(__name__)
 
 #: str -- the destination compute host's name (set by the destination check).
 DEST_HOST = "dest_host"
@@ -77,3 +81,38 @@ class MigrationProgress:
 def serialisable(migrate_data: dict[str, Any]) -> dict[str, Any]:
     """Return *migrate_data* without the keys that must not cross the message bus."""
     return {k: v for k, v in migrate_data.items() if k != PROGRESS_CALLBACK}
+
+
+def report_progress(
+    callback: Callable[[MigrationProgress], Any] | None, progress: MigrationProgress, what: str
+) -> None:
+    """Hand *progress* to the manager's *callback* (if any); an exception it raises is
+    logged and ignored, as the contract says. *what* names the migration in the log."""
+    if callback is None:
+        return
+    try:
+        callback(progress)
+    except Exception:
+        LOG.exception("progress callback of the live migration of %s failed", what)
+
+
+def report_outcome(
+    context: Any,
+    instance: Any,
+    dest: str,
+    block_migration: bool,
+    migrate_data: dict[str, Any],
+    result: str,
+    error: str,
+    post_method: Callable[..., Any],
+    recover_method: Callable[..., Any],
+) -> None:
+    """End ``live_migration`` as the contract says: record :data:`RESULT` (and
+    :data:`ERROR` unless completed) in *migrate_data*, then call exactly one of
+    *post_method* (completed) or *recover_method* (cancelled or failed)."""
+    migrate_data[RESULT] = result
+    if result == RESULT_COMPLETED:
+        post_method(context, instance, dest, block_migration, migrate_data)
+    else:
+        migrate_data[ERROR] = error
+        recover_method(context, instance, dest, migrate_data)

@@ -400,12 +400,10 @@ class FakeDriver(driver.ComputeDriver):
         finally:
             with self._lock:
                 self._migrations.pop(instance.uuid, None)
-        data[lm.RESULT] = result
-        if result == lm.RESULT_COMPLETED:
-            post_method(context, instance, dest, block_migration, data)
-        else:
-            data[lm.ERROR] = error
-            recover_method(context, instance, dest, data)
+        lm.report_outcome(
+            context, instance, dest, block_migration, data, result, error, post_method,
+            recover_method,
+        )
 
     def _copy(
         self, guest: FakeGuest, dest: str, job: _Migration, data: dict[str, Any]
@@ -427,10 +425,7 @@ class FakeDriver(driver.ComputeDriver):
                     memory_processed=done,
                     memory_remaining=total - done,
                 )
-                try:
-                    callback(progress)
-                except Exception:  # the contract says: logged and ignored
-                    LOG.exception("progress callback of %s failed", guest.uuid)
+                lm.report_progress(callback, progress, guest.uuid)
         with _REGISTRY_LOCK:
             target = _REGISTRY.get(dest)
         if target is None:

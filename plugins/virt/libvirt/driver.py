@@ -685,12 +685,10 @@ class LibvirtDriver(driver.ComputeDriver):
             if registered:
                 with self._migrations_lock:
                     self._migrations.pop(instance.uuid, None)
-        data[lm.RESULT] = result
-        if result == lm.RESULT_COMPLETED:
-            post_method(context, instance, dest, block_migration, data)
-        else:
-            data[lm.ERROR] = error
-            recover_method(context, instance, dest, data)
+        lm.report_outcome(
+            context, instance, dest, block_migration, data, result, error, post_method,
+            recover_method,
+        )
 
     def live_migration_abort(self, instance: Any) -> None:
         self._require_live_migration()

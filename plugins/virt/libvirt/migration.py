@@ -161,10 +161,9 @@ class LiveMigrationJob:
             return False
         self.samples += 1
         if self.progress is not None:
-            try:
-                self.progress(progress_from_stats(stats, elapsed))
-            except Exception:  # the contract: logged and ignored
-                LOG.exception("live migration progress callback failed")
+            lm.report_progress(
+                self.progress, progress_from_stats(stats, elapsed), self.dom.UUIDString()
+            )
         return True
 
     def _abort_job(self) -> None:
