@@ -110,6 +110,7 @@ it would fail on RabbitMQ:
 
 from __future__ import annotations
 
+import abc
 import collections
 import itertools
 import json
@@ -191,22 +192,23 @@ class _Envelope:
         self.msg_id = msg_id
 
 
-class _Consumer:
+class _Consumer(abc.ABC):
     """What a broker queue knows about a listener. Guarded by the broker lock."""
 
     #: True: take messages handed over by :meth:`_Broker.flush`; False: be
     #: signalled and take them from the queue in ``poll``.
     direct = False
 
+    @abc.abstractmethod
     def _ready(self) -> bool:
-        raise NotImplementedError
+        """Whether the consumer takes a message now. Caller holds the broker lock."""
 
-    def _signal(self) -> None:
+    def _signal(self) -> None:  # noqa: B027 - poll consumers override; direct ones need not
         """Wake the consumer (poll mode). Caller holds the broker lock."""
 
     def _handover(self, q: _Queue, env: _Envelope) -> None:
         """Deliver *env* (direct mode). Called without the broker lock."""
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} polls its queues; nothing is handed over to it")
 
 
 # A direct hand-off the publisher performs once it has released the broker lock.
