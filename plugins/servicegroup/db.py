@@ -24,6 +24,7 @@ from oslo_utils import timeutils
 from nubis.core import exception
 from nubis.core.context import get_admin_context
 from nubis.core.servicegroup.driver import ServiceGroupDriver
+from nubis.core.servicegroup.reporter import ReportLoop
 
 LOG = logging.getLogger(__name__)
 
@@ -31,32 +32,29 @@ INITIAL_REPORT_DELAY = 1.0
 
 
 class _Reporter:
-    """The background thread that reports one service's state."""
+    """Reports one service's state on its own :class:`ReportLoop` thread."""
 
     def __init__(self, service: Any, interval: float) -> None:
         self.service = service
-        self.interval = interval
         self.disconnected = False
-        self.reports = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._loop, name=f"nubis-report-{service.binary}", daemon=True
+        self._loop = ReportLoop(
+            f"nubis-report-{service.binary}",
+            interval,
+            self.report,
+            initial_delay=min(INITIAL_REPORT_DELAY, interval),
         )
 
+    @property
+    def reports(self) -> int:
+        return self._loop.reports
+
     def start(self) -> None:
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(self.interval + 1)
+        self._loop.stop()
 
-    def _loop(self) -> None:
-        delay = min(INITIAL_REPORT_DELAY, self.interval)
-        while not self._stop.wait(delay):
-            self.report()
-            delay = self.interval
-
-    def report(self) -> None:
+    def report(self) -> bool:
         """Save one state report; log the first failure and the recovery once each."""
         ref = self.service.service_ref
         try:
@@ -72,13 +70,13 @@ class _Reporter:
                     self.service.host,
                     exception.one_line(exc),
                 )
-            return
-        self.reports += 1
+            return False
         if self.disconnected:
             self.disconnected = False
             LOG.info(
                 "%s on %s: state reports succeed again", self.service.binary, self.service.host
             )
+        return True
 
 
 class DbDriver(ServiceGroupDriver):

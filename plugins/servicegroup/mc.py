@@ -38,6 +38,7 @@ from pymemcache.client.hash import HashClient
 
 from nubis.core.context import get_admin_context
 from nubis.core.servicegroup.driver import ServiceGroupDriver
+from nubis.core.servicegroup.reporter import ReportLoop
 
 LOG = logging.getLogger(__name__)
 
@@ -69,33 +70,15 @@ class _Reachability:
         LOG.info("%s reachable again", self.what)
 
 
-class _Reporter:
-    """The thread that refreshes one member's key every interval until stopped."""
-
-    def __init__(self, driver: MemcachedDriver, member: str, group: str, interval: float):
-        self.driver = driver
-        self.key = driver.key(member, group)
-        self.interval = interval
-        self.reports = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._loop, name=f"nubis-mc-report-{group}", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join(self.driver.request_timeout + 1)
-
-    def _loop(self) -> None:
-        delay = 0.0
-        while not self._stop.wait(delay):
-            if self.driver.report(self.key):
-                self.reports += 1
-            delay = self.interval
+def _reporter(driver: MemcachedDriver, member: str, group: str, interval: float) -> ReportLoop:
+    """The loop that refreshes one member's key every interval until stopped."""
+    key = driver.key(member, group)
+    return ReportLoop(
+        f"nubis-mc-report-{group}",
+        interval,
+        lambda: bool(driver.report(key)),
+        join_timeout=driver.request_timeout + 1,
+    )
 
 
 class MemcachedDriver(ServiceGroupDriver):
@@ -129,7 +112,7 @@ class MemcachedDriver(ServiceGroupDriver):
         self.reachability = _Reachability(f"memcached at {', '.join(self.servers)}")
         self._client_lock = threading.Lock()
         self._lock = threading.Lock()
-        self._reporters: dict[tuple[str, str], _Reporter] = {}
+        self._reporters: dict[tuple[str, str], ReportLoop] = {}
 
     @staticmethod
     def key(member: str, group: str) -> str:
@@ -174,7 +157,7 @@ class MemcachedDriver(ServiceGroupDriver):
         with self._lock:
             if (member, group) in self._reporters:
                 return
-            reporter = _Reporter(self, member, group, float(interval))
+            reporter = _reporter(self, member, group, float(interval))
             self._reporters[(member, group)] = reporter
         reporter.start()
 
@@ -185,7 +168,7 @@ class MemcachedDriver(ServiceGroupDriver):
             reporter.stop()
         self._call("delete", self.key(member, group), noreply=False)
 
-    def reporter(self, member: str, group: str) -> _Reporter | None:
+    def reporter(self, member: str, group: str) -> ReportLoop | None:
         """Return the reporter of a joined member (for tests and diagnostics)."""
         return self._reporters.get((member, group))
 
