@@ -9,10 +9,12 @@ one SQLite file (WAL):
 * raw: an oslo.messaging call to a plain endpoint in the same server process that runs
   the same UPDATE with SQLAlchemy Core.
 
-Target: the object path costs at most 1.5x the raw path (p50). Also printed, for the
-embedded default, the same save with the conductor in this process on ``inproc://``
-(goal: under 1 ms) and on ``kombu+memory:////`` (PEERS.md measured Nova's at 10.6 ms
-p50 there; Nova itself is not run here).
+The two are timed call by call in turn (nubis, raw, nubis, ...), so that whatever else
+the machine is doing slows both alike. Target: the object path costs at most 1.5x the
+raw path (p50). Also printed, for the embedded default, the same save with the
+conductor in this process on ``inproc://`` (goal: under 1 ms) and on
+``kombu+memory:////`` (PEERS.md measured Nova's at 10.6 ms p50 there; Nova itself is
+not run here).
 
 Run: .venv/bin/python bench/remotable_save.py [--calls N] [--quick]
 """
@@ -20,15 +22,18 @@ Run: .venv/bin/python bench/remotable_save.py [--calls N] [--quick]
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import start_process, stop_process, time_calls  # noqa: E402
+from _common import percentile, start_process, stop_process, time_calls  # noqa: E402
 
 RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
 TARGET_RATIO = 1.5
@@ -114,6 +119,30 @@ def saver(node: Any) -> Any:
     return save
 
 
+def time_in_turn(
+    calls: dict[str, Callable[[], Any]], count: int, warmup: int = 50
+) -> dict[str, dict[str, float]]:
+    """Run every call of *calls* once per round, *warmup* + *count* rounds; return the
+    p50/p99/mean latency (ms) of each, as ``time_calls`` does for one."""
+    for _ in range(warmup):
+        for call in calls.values():
+            call()
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(count):
+        for name, call in calls.items():
+            began = time.perf_counter()
+            call()
+            samples[name].append((time.perf_counter() - began) * 1000)
+    return {
+        name: {
+            "p50": percentile(taken, 50),
+            "p99": percentile(taken, 99),
+            "mean": statistics.fmean(taken),
+        }
+        for name, taken in samples.items()
+    }
+
+
 def in_process(transport_url: str, db_url: str, calls: int) -> dict[str, float]:
     """The save with a conductor RPC server in this process on *transport_url*."""
     import oslo_messaging as messaging
@@ -164,20 +193,18 @@ def main() -> int:
 
     proc, stop = start_process(serve, db_url, topic)
     try:
-        base.set_indirection_api(load_one("nubis.indirection", "conductor")())
-        remote = time_calls(saver(node), calls)
-        base.set_indirection_api(None)
         raw_client = messaging.get_rpc_client(
             messaging.get_rpc_transport(rpc.get_transport().conf, url=RABBIT),
             messaging.Target(topic=f"{topic}-raw", version="1.0"),
         ).prepare(timeout=30)
         counter = iter(range(10**9))
-        raw = time_calls(
-            lambda: raw_client.call(
-                {}, "update_node", node_id=node.id, vcpus_used=next(counter) % 16
-            ),
-            calls,
-        )
+
+        def raw_update() -> None:
+            raw_client.call({}, "update_node", node_id=node.id, vcpus_used=next(counter) % 16)
+
+        base.set_indirection_api(load_one("nubis.indirection", "conductor")())
+        timed = time_in_turn({"remote": saver(node), "raw": raw_update}, calls)
+        remote, raw = timed["remote"], timed["raw"]
     finally:
         base.set_indirection_api(None)
         stop_process(proc, stop)

@@ -9,7 +9,9 @@ Contract:
 * :func:`transaction` is how :mod:`nubis.core.db.api` reaches the database: a
   :class:`~sqlalchemy.orm.Session` inside one transaction that commits when the block
   ends and rolls back when it raises. Objects it loaded stay usable afterwards, detached
-  with their attributes loaded (``expire_on_commit=False``).
+  with their attributes loaded (``expire_on_commit=False``). :func:`connection` is the
+  same transaction on a Core :class:`~sqlalchemy.engine.Connection`, without the
+  Session, for hot paths that run one or two statements.
 * SQLite: ``PRAGMA foreign_keys=ON`` on every connection; file databases use WAL with
   ``synchronous=NORMAL`` (a power cut may lose the last commits, never consistency);
   a writing transaction begins with ``BEGIN IMMEDIATE`` (at its first statement, before
@@ -21,7 +23,7 @@ Contract:
   ``postgresql://`` or ``mysql://``, gets these), with ``pool_pre_ping`` and READ
   COMMITTED isolation on both.
 * The guard: after :func:`block` (nubis-compute calls it at start-up) every way into the
-  database, :func:`get_engine` and :func:`transaction`, raises
+  database, :func:`get_engine`, :func:`transaction` and :func:`connection`, raises
   :class:`~nubis.core.exception.DBNotAllowed` naming the binary and the caller.
 """
 
@@ -60,6 +62,7 @@ class Database:
     """The engine of one connection URL and the session factories bound to it."""
 
     engine: Engine
+    writer_engine: Engine
     writer_sessions: sessionmaker[Session]
     reader_sessions: sessionmaker[Session]
     serialized: contextlib.AbstractContextManager[Any]
@@ -67,6 +70,8 @@ class Database:
 
 _databases: dict[str, Database] = {}
 _databases_lock = threading.Lock()
+
+
 def normalized_url(connection: str) -> URL:
     """Parse *connection*, choosing psycopg2 or PyMySQL when it names no driver."""
     url = make_url(connection)
@@ -156,6 +161,7 @@ def _create_database(connection: str) -> Database:
     LOG.debug("created database engine for %s", url.render_as_string(hide_password=True))
     return Database(
         engine=engine,
+        writer_engine=writer_bind,
         writer_sessions=sessionmaker(bind=writer_bind, expire_on_commit=False),
         reader_sessions=sessionmaker(bind=engine, expire_on_commit=False),
         serialized=serialized,
@@ -195,6 +201,23 @@ def transaction(caller: str | None = None, *, writer: bool = True) -> Iterator[S
     sessions = database.writer_sessions if writer else database.reader_sessions
     with database.serialized, sessions.begin() as session:
         yield session
+
+
+@contextlib.contextmanager
+def connection(
+    caller: str | None = None, *, writer: bool = True
+) -> Iterator[sqlalchemy.Connection]:
+    """Yield a Core connection in one transaction on ``[database] connection``.
+
+    The transaction is the one :func:`transaction` gives (the access guard, ``BEGIN
+    IMMEDIATE`` for a SQLite writer, in-memory SQLite serialized, commit when the block
+    ends, rollback when it raises) without an ORM Session around it.
+    """
+    guard.ensure_allowed(caller or guard.caller_name(sys._getframe(1)))
+    database = get_database()
+    bind = database.writer_engine if writer else database.engine
+    with database.serialized, bind.begin() as conn:
+        yield conn
 
 
 def reset() -> None:

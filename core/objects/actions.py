@@ -13,15 +13,42 @@ re-enters the indirection API for that same call.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from oslo_versionedobjects import base as ovo_base
 
-from nubis.core.objects.base import NubisObject
+from nubis.core.objects.base import IMMUTABLE_TYPES, NubisObject
+
+_UNSET = object()
 
 
 def _original(fn: Any) -> Any:
     return getattr(fn, "original_fn", fn)
+
+
+def _copied(value: Any) -> Any:
+    """*value* as it is now, for comparing later: immutable values themselves, plain
+    copies of containers (oslo's coerced ones point back at their owner object, which
+    a deep copy would copy too), deep copies of anything else."""
+    if isinstance(value, IMMUTABLE_TYPES):
+        return value
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    if isinstance(value, set):
+        return {_copied(item) for item in value}
+    return copy.deepcopy(value)
+
+
+def _snapshot(objinst: NubisObject) -> dict[str, Any]:
+    """The set field values of *objinst*, keyed ``_obj_<name>``, as they are now."""
+    return {
+        key: value if isinstance(value, IMMUTABLE_TYPES) else _copied(value)
+        for key, value in objinst.__dict__.items()
+        if key.startswith("_obj_")
+    }
 
 
 def object_action(
@@ -32,16 +59,19 @@ def object_action(
     ``updates`` maps each field whose value the method set or changed to its
     primitive, plus ``obj_what_changed``: the fields still dirty after the method.
     """
-    oldobj = objinst.obj_clone()
+    before = _snapshot(objinst)
     objinst._context = context
     method = _original(getattr(type(objinst), objmethod))
     result = method(objinst, *args, **kwargs)
     updates: dict[str, Any] = {}
+    after = objinst.__dict__
     for name, field in objinst.fields.items():
-        if not objinst.obj_attr_is_set(name):
+        key = "_obj_" + name
+        value = after.get(key, _UNSET)
+        if value is _UNSET:
             continue
-        value = getattr(objinst, name)
-        if not oldobj.obj_attr_is_set(name) or getattr(oldobj, name) != value:
+        old = before.get(key, _UNSET)
+        if old is _UNSET or old != value:
             updates[name] = field.to_primitive(objinst, name, value)
     updates["obj_what_changed"] = objinst.obj_what_changed()
     return updates, result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import functools
 import logging
 from types import ModuleType
 from typing import Any
@@ -25,6 +26,7 @@ remotable = ovo_base.remotable
 obj_make_list = ovo_base.obj_make_list
 
 
+@functools.cache
 def db_api() -> ModuleType:
     """Return :mod:`nubis.core.db.api`, imported on first use.
 
@@ -41,8 +43,45 @@ def remotable_classmethod(fn: Any) -> Any:
     return classmethod(ovo_base.remotable(fn))
 
 
-# Field values a clone may share with the original.
-_IMMUTABLE = (str, int, float, bool, type(None), datetime.datetime, datetime.date)
+IMMUTABLE_TYPES = (str, int, float, bool, type(None), datetime.datetime, datetime.date)
+"""Field values of these types cannot change in place: a copy may share them."""
+
+# oslo's field types that store and send a value of exactly this Python type as it is.
+_PLAIN_FIELD_TYPES: dict[type, type] = {
+    ovo_fields.Integer: int,
+    ovo_fields.String: str,
+    ovo_fields.Float: float,
+    ovo_fields.Boolean: bool,
+}
+# Values a field holds once coerced as they were given: an equal one of the same type
+# may be left in place (see NubisPersistentObject._from_db_object).
+_PLAIN = frozenset({*_PLAIN_FIELD_TYPES.values(), type(None)})
+_plain_fields_of: dict[type, dict[str, type]] = {}
+_UNSET = object()
+
+
+def _plain_fields(cls: type) -> dict[str, type]:
+    """``{field name: Python type}`` for the fields of *cls* whose value, when of exactly
+    that type (or None), comes out of ``from_primitive``, ``coerce`` and
+    ``to_primitive`` as it went in: the field is oslo's own ``Field`` (methods not
+    overridden) over oslo's own Integer, String, Float or Boolean (not a subclass,
+    which may check more). For those, the conversions are skipped.
+    """
+    plain = _plain_fields_of.get(cls)
+    if plain is None:
+        plain = {}
+        for name, field in cls.fields.items():  # type: ignore[attr-defined]
+            kind = _PLAIN_FIELD_TYPES.get(type(getattr(field, "_type", None)))
+            field_class = type(field)
+            if (
+                kind is not None
+                and field_class.coerce is ovo_fields.Field.coerce
+                and field_class.from_primitive is ovo_fields.Field.from_primitive
+                and field_class.to_primitive is ovo_fields.Field.to_primitive
+            ):
+                plain[name] = kind
+        _plain_fields_of[cls] = plain
+    return plain
 
 
 def _plain_container(value: dict[Any, Any] | list[Any] | set[Any]) -> Any:
@@ -94,11 +133,11 @@ class NubisObject(ovo_base.VersionedObject):
         """Same contract as oslo's: the changed fields, including fields holding an
         object that has changes of its own; reads the set values once instead of
         going through every field's property."""
-        changes = {name for name in self._changed_fields if name in self.fields}
+        changes = self._changed_fields & self.fields.keys()
         for key, value in self.__dict__.items():
             if (
-                key.startswith("_obj_")
-                and isinstance(value, ovo_base.VersionedObject)
+                isinstance(value, ovo_base.VersionedObject)
+                and key.startswith("_obj_")
                 and value.obj_what_changed()
             ):
                 changes.add(key[5:])
@@ -117,7 +156,7 @@ class NubisObject(ovo_base.VersionedObject):
         for key, value in self.__dict__.items():
             if not key.startswith("_obj_"):
                 continue
-            if isinstance(value, _IMMUTABLE):
+            if isinstance(value, IMMUTABLE_TYPES):
                 clone.__dict__[key] = value
             elif isinstance(value, dict | list | set):
                 # oslo's coerced containers point back at their owner: copy the plain
@@ -139,9 +178,15 @@ class NubisObject(ovo_base.VersionedObject):
         self.VERSION = objver
         key = cls._obj_primitive_key
         values = self.__dict__
+        plain = _plain_fields(cls)
         for name, value in primitive[key("data")].items():
             field = self.fields.get(name)
-            if field is not None:
+            if field is None:
+                continue
+            kind = plain.get(name)
+            if kind is not None and (type(value) is kind or (value is None and field.nullable)):
+                values["_obj_" + name] = value
+            else:
                 values["_obj_" + name] = field.coerce(
                     self, name, field.from_primitive(self, name, value)
                 )
@@ -159,11 +204,17 @@ class NubisObject(ovo_base.VersionedObject):
             result: dict[str, Any] = super().obj_to_primitive(target_version, version_manifest)
             return result
         values = self.__dict__
-        data = {
-            name: field.to_primitive(self, name, values["_obj_" + name])
-            for name, field in self.fields.items()
-            if "_obj_" + name in values
-        }
+        plain = _plain_fields(type(self))
+        data = {}
+        for name, field in self.fields.items():
+            value = values.get("_obj_" + name, _UNSET)
+            if value is _UNSET:
+                continue
+            kind = plain.get(name)
+            if kind is not None and (value is None or type(value) is kind):
+                data[name] = value
+            else:
+                data[name] = field.to_primitive(self, name, value)
         key = self._obj_primitive_key
         primitive = {
             key("name"): self.obj_name(),
@@ -200,15 +251,27 @@ class NubisPersistentObject:
 
     @classmethod
     def _from_db_object(cls, context: Any, obj: Any, db_obj: Any) -> Any:
-        """Fill *obj* from the row *db_obj*, bind it to *context*, reset its changes."""
-        for name in obj.fields:
-            if not hasattr(db_obj, name):
+        """Fill *obj* from the row *db_obj*, bind it to *context*, reset its changes.
+
+        Every field the row has is set through the field (coerced and checked), except
+        a field that already holds an equal plain value (int, float, str, bool, None)
+        of the same type: setting it again would store what it holds. That is most
+        fields when a save reloads the row it just wrote.
+        """
+        stored = obj.__dict__
+        json_fields = cls._json_fields
+        for name, field in obj.fields.items():
+            try:
+                value = getattr(db_obj, name)
+            except AttributeError:
                 continue
-            value = getattr(db_obj, name)
-            if name in cls._json_fields:
-                value = jsonutils.loads(value) if value else obj.fields[name].default
+            if name in json_fields:
+                value = jsonutils.loads(value) if value else field.default
             elif name == "deleted":
                 value = bool(value)
+            current = stored.get("_obj_" + name, _UNSET)
+            if type(current) is type(value) and type(value) in _PLAIN and current == value:
+                continue
             setattr(obj, name, value)
         obj._context = context
         obj.obj_reset_changes()

@@ -33,7 +33,7 @@ import oslo_messaging as messaging
 from oslo_versionedobjects import fields
 
 from nubis.core.objects import base, compute_node
-from nubis.plugins.managers.conductor import ConductorManager
+from nubis.plugins.managers.conductor.manager import ConductorManager
 
 
 @base.NubisObjectRegistry.register
