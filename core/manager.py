@@ -31,7 +31,8 @@ class Manager:
     """Base class of every manager plugin (namespace ``nubis.managers``).
 
     A subclass sets :attr:`target` (its RPC API version) and :attr:`service_name`
-    (the ``[<service>]`` option group it reads: ``compute``, ``conductor``, ...).
+    (the ``[<service>]`` option group it reads: ``compute``, ``conductor``, ...), and
+    may serve more RPC APIs through :attr:`additional_endpoints`.
     """
 
     target: ClassVar[messaging.Target] = messaging.Target(version="1.0")
@@ -41,6 +42,10 @@ class Manager:
         self.host = host
         self.conf = conf or cfg.CONF
         self.service: Any = None  # set by Service when it adopts the manager
+        #: More RPC endpoints the service serves beside the manager, each with a
+        #: ``target`` naming its own namespace and version (e.g. the conductor's
+        #: ``compute_task`` API).
+        self.additional_endpoints: list[Any] = []
 
     # --- lifecycle hooks -------------------------------------------------------------
 

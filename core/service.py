@@ -126,7 +126,11 @@ class Service:
         self.service_ref = self._get_or_create_service_record()
         self.manager.pre_start_hook()
         target = messaging.Target(topic=self.topic, server=self.host)
-        endpoints = [self.manager, BaseRPCEndpoint(self.binary, self.host)]
+        endpoints = [
+            self.manager,
+            *self.manager.additional_endpoints,
+            BaseRPCEndpoint(self.binary, self.host),
+        ]
         self.rpcserver = rpc.get_server(target, endpoints, conf=self.conf)
         self.rpcserver.start()
         self.manager.post_start_hook()

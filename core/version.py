@@ -8,11 +8,18 @@ auto`` uses this table to cap messages at what the oldest running service unders
 
 SERVICE_VERSION_HISTORY: tuple[dict[str, str], ...] = (
     # 0: a service too old to report a version; speak the first version of everything.
-    {"baseapi": "1.0", "compute": "1.0", "conductor": "1.0", "scheduler": "1.0"},
+    {"baseapi": "1.0", "compute": "1.0", "conductor": "1.0", "compute_task": "1.0",
+     "scheduler": "1.0"},
     # 1: nubis 0.1.
-    {"baseapi": "1.0", "compute": "1.0", "conductor": "1.0", "scheduler": "1.0"},
+    {"baseapi": "1.0", "compute": "1.0", "conductor": "1.0", "compute_task": "1.0",
+     "scheduler": "1.0"},
     # 2: compute 1.1 (live_migration takes the Migration).
-    {"baseapi": "1.0", "compute": "1.1", "conductor": "1.0", "scheduler": "1.0"},
+    {"baseapi": "1.0", "compute": "1.1", "conductor": "1.0", "compute_task": "1.0",
+     "scheduler": "1.0"},
+    # 3: compute 1.2 (build_and_run_instance takes the RequestSpec, for reschedules);
+    #    the conductor's compute_task API and the scheduler's select_destinations.
+    {"baseapi": "1.0", "compute": "1.2", "conductor": "1.0", "compute_task": "1.0",
+     "scheduler": "1.0"},
 )
 
 SERVICE_VERSION = len(SERVICE_VERSION_HISTORY) - 1

@@ -1,10 +1,11 @@
-"""The service binaries: ``nubis-conductor``, ``nubis-compute``, ``nubis-all-in-one``
-(and, as its manager lands, ``nubis-scheduler``)."""
+"""The service binaries: ``nubis-conductor``, ``nubis-scheduler``, ``nubis-compute`` and
+``nubis-all-in-one``."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from nubis.core.cmd import common
 from nubis.core.conf import CONF
@@ -13,6 +14,12 @@ from nubis.core.conf import CONF
 def conductor(argv: Sequence[str] | None = None) -> int:
     """nubis-conductor: the DB conductor; any number may share the topic."""
     return common.run_services(["conductor"], argv, "nubis-conductor")
+
+
+def scheduler(argv: Sequence[str] | None = None) -> int:
+    """nubis-scheduler: chooses hosts for builds and live migrations; any number may
+    share the topic (each keeps its own view of the hosts)."""
+    return common.run_services(["scheduler"], argv, "nubis-scheduler")
 
 
 def compute(argv: Sequence[str] | None = None) -> int:
@@ -34,7 +41,29 @@ def all_in_one(argv: Sequence[str] | None = None) -> int:
         argv,
         "nubis-all-in-one",
         before_start=migration.db_sync,
+        compose=compose_all_in_one,
     )
+
+
+def compose_all_in_one(names: Sequence[str]) -> list[Any]:
+    """One Service per name, except ``compute``: one per ``[all_in_one] compute_hosts``
+    entry (each with its own manager and virt driver), or one when that is empty; and
+    ``api``: the REST API server (not an RPC service)."""
+    from nubis.core.service import Service
+
+    services: list[Any] = []
+    for name in names:
+        if name == "compute" and CONF.all_in_one.compute_hosts:
+            services.extend(
+                Service.create("compute", host=host) for host in CONF.all_in_one.compute_hosts
+            )
+        elif name == "api":
+            from nubis.core.api.service import APIService
+
+            services.append(APIService(CONF))
+        else:
+            services.append(Service.create(name))
+    return services
 
 
 if __name__ == "__main__":

@@ -10,7 +10,14 @@ OPTS: list[cfg.Opt] = [
         default=["conductor"],
         help="Services nubis-all-in-one starts in its one process, in start order. Each "
         "name is a service group ([conductor], [scheduler], [compute]) whose manager "
-        "option chooses the manager plugin.",
+        "option chooses the manager plugin, or 'api' (the REST API, see [api]).",
+    ),
+    cfg.ListOpt(
+        "compute_hosts",
+        default=[],
+        help="Host names of the compute services nubis-all-in-one runs when 'compute' is "
+        "in services: one compute service (with its own virt driver) per name. Empty: "
+        "one compute service named by [DEFAULT] host.",
     ),
 ]
 

@@ -1,4 +1,5 @@
-"""[scheduler] options: the scheduler service."""
+"""[scheduler] options: the scheduler service, its filters and weighers, and the
+conductor's retry limit for builds."""
 
 from oslo_config import cfg
 
@@ -6,7 +7,60 @@ from nubis.core.conf._service_group import service_group_opts
 
 GROUP = cfg.OptGroup("scheduler", title="Scheduler service options")
 
-OPTS: list[cfg.Opt] = service_group_opts("scheduler", "scheduler", periodic_tasks=[])
+OPTS: list[cfg.Opt] = service_group_opts("scheduler", "scheduler", periodic_tasks=[]) + [
+    cfg.ListOpt(
+        "enabled_filters",
+        default=["compute", "ram", "vcpu", "disk", "hypervisor_type"],
+        mutable=True,
+        help="Names of the filter plugins (namespace nubis.scheduler.filters) a compute "
+        "node must pass to be chosen, run in this order. Put the filters that eliminate "
+        "the most hosts first: later filters see fewer hosts.",
+    ),
+    cfg.ListOpt(
+        "weighers",
+        default=["ram"],
+        mutable=True,
+        help="Names of the weigher plugins (namespace nubis.scheduler.weighers) that rank "
+        "the nodes which passed the filters.",
+    ),
+    cfg.FloatOpt(
+        "ram_weight_multiplier",
+        default=1.0,
+        mutable=True,
+        help="Multiplier of the 'ram' weigher's normalised weight. Positive values spread "
+        "instances onto the nodes with the most free RAM; negative values stack them onto "
+        "the fullest nodes first.",
+    ),
+    cfg.FloatOpt(
+        "host_state_refresh_interval",
+        default=1.0,
+        min=0.0,
+        mutable=True,
+        help="Seconds the scheduler schedules on its cached view of the compute nodes "
+        "and of service liveness before a request starts a refresh in the background "
+        "(reading only the compute node rows changed since the last read, and one "
+        "liveness snapshot). Between refreshes the scheduler subtracts its own choices "
+        "from the cached nodes, so concurrent requests still spread. 0 starts a refresh "
+        "at every request that finds none running.",
+    ),
+    cfg.IntOpt(
+        "host_subset_size",
+        default=1,
+        min=1,
+        mutable=True,
+        help="Choose at random among this many of the best-weighed nodes instead of "
+        "always the best one; larger values lower the chance that schedulers running "
+        "in parallel pick the same node.",
+    ),
+    cfg.IntOpt(
+        "max_attempts",
+        default=3,
+        min=1,
+        mutable=True,
+        help="Builds of one instance (the first plus reschedules to other hosts after a "
+        "build failure) before the conductor gives up and puts the instance in error.",
+    ),
+]
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

@@ -10,7 +10,7 @@ GROUP = cfg.OptGroup(
     "service of that kind reports. Unset means no cap.",
 )
 
-RPC_APIS = ("baseapi", "compute", "conductor", "scheduler")
+RPC_APIS = ("baseapi", "compute", "conductor", "compute_task", "scheduler")
 
 OPTS: list[cfg.Opt] = [
     cfg.StrOpt(

@@ -9,10 +9,12 @@ import importlib
 _OBJECT_MODULES: tuple[str, ...] = (
     "compute_node",
     "flavor",
+    "image",
     "instance",
     "instance_action",
     "instance_fault",
     "migration",
+    "request_spec",
     "service",
 )
 

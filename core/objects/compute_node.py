@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from oslo_utils import timeutils
 from oslo_versionedobjects import fields
 
 from nubis.core import exception
@@ -115,9 +116,10 @@ class ComputeNodeList(base.ObjectListBase, base.NubisObject):
     Version history:
 
     * 1.0 - initial version
+    * 1.1 - added get_updated_since
     """
 
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     fields = {"objects": fields.ListOfObjectsField("ComputeNode")}
 
@@ -134,6 +136,23 @@ class ComputeNodeList(base.ObjectListBase, base.NubisObject):
             cls(context),
             ComputeNode,
             base.db_api().compute_node_get_all_by_host(context, host),
+        )
+
+    @base.remotable_classmethod
+    def get_updated_since(cls, context: Any, since: str | None) -> ComputeNodeList:
+        """Return the nodes created, updated or deleted at or after *since* (an ISO 8601
+        time, UTC unless it says otherwise, e.g. ``datetime.isoformat()`` of a naive UTC
+        time; a string because arguments cross the bus as JSON), or every live node when
+        *since* is None. Deleted nodes are included, with ``deleted`` True. See the db
+        api's ``compute_node_get_updated_since``."""
+        when = None
+        if since is not None:
+            when = timeutils.normalize_time(timeutils.parse_isotime(since))
+        return base.obj_make_list(
+            context,
+            cls(context),
+            ComputeNode,
+            base.db_api().compute_node_get_updated_since(context, when),
         )
 
 

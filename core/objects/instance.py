@@ -108,9 +108,10 @@ class InstanceList(base.ObjectListBase, base.NubisObject):
     Version history:
 
     * 1.0 - initial version
+    * 1.1 - get_all takes sort_keys and sort_dirs
     """
 
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     fields = {"objects": fields.ListOfObjectsField("Instance")}
 
@@ -132,6 +133,12 @@ class InstanceList(base.ObjectListBase, base.NubisObject):
         filters: Mapping[str, Any] | None = None,
         limit: int | None = None,
         marker: str | None = None,
+        sort_keys: list[str] | None = None,
+        sort_dirs: list[str] | None = None,
     ) -> InstanceList:
-        rows = base.db_api().instance_get_all(context, filters=filters, limit=limit, marker=marker)
+        """Instances matching *filters*, in order, one page (see db instance_get_all)."""
+        rows = base.db_api().instance_get_all(
+            context, filters=filters, limit=limit, marker=marker, sort_keys=sort_keys,
+            sort_dirs=sort_dirs,
+        )
         return base.obj_make_list(context, cls(context), Instance, rows)

@@ -102,9 +102,10 @@ class MigrationList(base.ObjectListBase, base.NubisObject):
     Version history:
 
     * 1.0 - initial version
+    * 1.1 - added get_all
     """
 
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     fields = {"objects": fields.ListOfObjectsField("Migration")}
 
@@ -116,4 +117,12 @@ class MigrationList(base.ObjectListBase, base.NubisObject):
     @base.remotable_classmethod
     def get_by_instance(cls, context: Any, instance_uuid: str) -> MigrationList:
         rows = base.db_api().migration_get_all_by_instance(context, instance_uuid)
+        return base.obj_make_list(context, cls(context), Migration, rows)
+
+    @base.remotable_classmethod
+    def get_all(
+        cls, context: Any, filters: dict[str, Any] | None = None, limit: int | None = None
+    ) -> MigrationList:
+        """Migrations matching *filters* (see db migration_get_all), newest first."""
+        rows = base.db_api().migration_get_all(context, filters=filters, limit=limit)
         return base.obj_make_list(context, cls(context), Migration, rows)

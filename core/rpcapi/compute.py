@@ -29,6 +29,8 @@ Version history:
   Migration up itself), live_migration_abort, post_live_migration_at_destination,
   rollback_live_migration_at_destination
 * 1.1 - live_migration takes the Migration object (``migration``)
+* 1.2 - build_and_run_instance takes the RequestSpec (``request_spec``): a failed build
+  is rescheduled through the conductor
 """
 
 from __future__ import annotations
@@ -64,6 +66,19 @@ class TaskState:
     MIGRATING = "migrating"
 
 
+#: Task states a delete may interrupt (a live migration must end or be aborted first).
+DELETABLE_TASK_STATES = (
+    None,
+    TaskState.DELETING,
+    TaskState.SCHEDULING,
+    TaskState.SPAWNING,
+    TaskState.POWERING_OFF,
+    TaskState.POWERING_ON,
+    TaskState.REBOOTING,
+    TaskState.REBOOTING_HARD,
+)
+
+
 class MigrationStatus:
     """``Migration.status`` of a live migration.
 
@@ -87,6 +102,18 @@ class MigrationStatus:
     IN_PROGRESS = frozenset({ACCEPTED, QUEUED, PREPARING, RUNNING})
 
 
+class InstanceActionName:
+    """``InstanceAction.action`` of each user-visible operation (Nova's names)."""
+
+    CREATE = "create"
+    START = "start"
+    STOP = "stop"
+    REBOOT = "reboot"
+    DELETE = "delete"
+    LIVE_MIGRATION = "live-migration"
+    LIVE_MIGRATION_CANCEL = "live_migration_cancel"
+
+
 #: ``Migration.migration_type`` of a live migration.
 LIVE_MIGRATION = "live-migration"
 
@@ -97,16 +124,31 @@ class ComputeAPI(RPCAPIClient):
     RPC_API = "compute"
     BINARY = "nubis-compute"
     TOPIC_OPTION = ("compute", "topic")
-    VERSION = "1.1"
+    VERSION = "1.2"
 
     # --- instance operations (casts to the instance's host) ------------------------------
 
     def build_and_run_instance(
-        self, ctxt: Any, instance: Any, host: str, node: str | None = None
+        self,
+        ctxt: Any,
+        instance: Any,
+        host: str,
+        node: str | None = None,
+        request_spec: Any = None,
     ) -> None:
-        """Build *instance* on *host* (node *node*, or the host's first) and start it."""
-        self.client.prepare(server=host, version="1.0").cast(
-            ctxt, "build_and_run_instance", instance=instance, node=node
+        """Build *instance* on *host* (node *node*, or the host's first) and start it.
+
+        With *request_spec* (1.2) a build that fails on *host* is sent back to the
+        conductor to be rescheduled elsewhere; a 1.1 host errors the instance instead.
+        """
+        version = "1.2"
+        kwargs: dict[str, Any] = {"instance": instance, "node": node}
+        if self.can_send_version(version):
+            kwargs["request_spec"] = request_spec
+        else:
+            version = "1.0"
+        self.client.prepare(server=host, version=version).cast(
+            ctxt, "build_and_run_instance", **kwargs
         )
 
     def start_instance(self, ctxt: Any, instance: Any) -> None:

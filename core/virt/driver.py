@@ -2,8 +2,8 @@
 
 nubis-compute loads the driver named by ``[compute] virt_driver`` and talks to the
 hypervisor only through the methods below. Their docstrings are the contract: the
-conformance suite (tests/conformance/virt) checks every installed driver against them,
-and the compute manager relies on nothing else.
+conformance suite (nubis.core.conformance.suites.virt) checks every installed driver
+against them, and the compute manager relies on nothing else.
 
 Construction
     ``Driver(conf)`` with the service's ``oslo_config.cfg.ConfigOpts``. A driver

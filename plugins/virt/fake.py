@@ -8,9 +8,9 @@ progress, abort and rollback), which is what functional tests of the compute man
 need. It declares every capability of the contract.
 
 For tests it also offers fault injection: :meth:`FakeDriver.set_hypervisor_available`
-(the hypervisor "connection" goes away and comes back, with HypervisorStatusEvents) and
+(the hypervisor "connection" goes away and comes back, with HypervisorStatusEvents),
 :meth:`FakeDriver.inject_power_state` (a guest changes state behind the manager's
-back, with the matching LifecycleEvent).
+back, with the matching LifecycleEvent) and :meth:`FakeDriver.fail_next_spawns`.
 """
 
 from __future__ import annotations
@@ -112,6 +112,7 @@ class FakeDriver(driver.ComputeDriver):
         self._incoming: set[str] = set()
         self._migrations: dict[str, _Migration] = {}
         self._available = True
+        self._spawn_failures: list[str] = []
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -195,6 +196,12 @@ class FakeDriver(driver.ComputeDriver):
                 raise exception.InstanceNotFound(instance_id=instance_uuid)
             self._set_state(guest, state)
 
+    def fail_next_spawns(self, count: int, reason: str = "injected spawn failure") -> None:
+        """Make the next *count* spawns on this host raise InstanceSpawnFailure (replacing
+        any injected failures still pending; 0 clears them)."""
+        with self._lock:
+            self._spawn_failures = [reason] * count
+
     # --- guests ------------------------------------------------------------------------
 
     def spawn(
@@ -208,6 +215,10 @@ class FakeDriver(driver.ComputeDriver):
         with self._lock:
             if instance.uuid in self._guests:
                 raise exception.InstanceExists(instance_uuid=instance.uuid)
+            if self._spawn_failures:
+                raise exception.InstanceSpawnFailure(
+                    instance_uuid=instance.uuid, reason=self._spawn_failures.pop(0)
+                )
             guest = FakeGuest(
                 uuid=instance.uuid,
                 name=instance.name,

@@ -514,7 +514,8 @@ def test_refused_pre_live_migration_rolls_back(cloud: Cloud) -> None:
 
 def test_aborted_live_migrations_stay_on_the_source(cloud: Cloud, flags: Any) -> None:
     """A running migration aborted part-way, and a queued one cancelled before it starts."""
-    flags(group="fake_driver", live_migration_seconds=2.0, live_migration_steps=20)
+    # Long enough that the aborts land mid-copy even on a loaded machine.
+    flags(group="fake_driver", live_migration_seconds=20.0, live_migration_steps=200)
     inst, waiting = cloud.build(), cloud.build(memory_mb=128)
     ctx = get_admin_context()
     migration, queued = new_migration(ctx, inst), new_migration(ctx, waiting)

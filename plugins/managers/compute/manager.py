@@ -56,9 +56,12 @@ from oslo_utils import timeutils
 from nubis.core import exception, objects, plugins
 from nubis.core.context import get_admin_context
 from nubis.core.manager import Manager
+from nubis.core.rpcapi import conductor as conductor_rpcapi
 from nubis.core.rpcapi.compute import (
+    DELETABLE_TASK_STATES,
     LIVE_MIGRATION,
     ComputeAPI,
+    InstanceActionName,
     MigrationStatus,
     TaskState,
     VMState,
@@ -86,28 +89,26 @@ SHUTDOWN_RETRY_INTERVAL = 10
 #: Prefix of the disabled_reason this manager sets (and only then clears).
 AUTO_DISABLED = "AUTO: "
 
-# Instance action names (Nova's).
-ACTION_CREATE = "create"
-ACTION_START = "start"
-ACTION_STOP = "stop"
-ACTION_REBOOT = "reboot"
-ACTION_DELETE = "delete"
-ACTION_LIVE_MIGRATION = "live-migration"
-ACTION_LIVE_MIGRATION_CANCEL = "live_migration_cancel"
+ACTION_CREATE = InstanceActionName.CREATE
+ACTION_START = InstanceActionName.START
+ACTION_STOP = InstanceActionName.STOP
+ACTION_REBOOT = InstanceActionName.REBOOT
+ACTION_DELETE = InstanceActionName.DELETE
+ACTION_LIVE_MIGRATION = InstanceActionName.LIVE_MIGRATION
+ACTION_LIVE_MIGRATION_CANCEL = InstanceActionName.LIVE_MIGRATION_CANCEL
 
 _REFUSALS = (exception.UnexpectedTaskStateError, exception.UnexpectedVMStateError)
 
 # Task states a delete may interrupt (a live migration must end or be aborted first).
-_DELETABLE = [
-    None,
-    TaskState.DELETING,
-    TaskState.SCHEDULING,
-    TaskState.SPAWNING,
-    TaskState.POWERING_OFF,
-    TaskState.POWERING_ON,
-    TaskState.REBOOTING,
-    TaskState.REBOOTING_HARD,
-]
+_DELETABLE = list(DELETABLE_TASK_STATES)
+
+
+class _Reschedule(Exception):
+    """A build failed on this host in a way another host may not fail (claim, spawn)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 class _Cancelled(Exception):
@@ -148,7 +149,7 @@ class ComputeManager(Manager):
     hosts with differently configured drivers in one process use it.
     """
 
-    target = messaging.Target(version="1.1")
+    target = messaging.Target(version="1.2")
     service_name = "compute"
 
     def __init__(self, host: str, conf: Any = None, driver: Any = None) -> None:
@@ -408,6 +409,7 @@ class ComputeManager(Manager):
         error_vm_state: str | None = None,
         call: bool = False,
         lock: bool = True,
+        reraise: tuple[type[BaseException], ...] = (),
     ) -> Iterator[None]:
         """Bookkeeping around one operation on *instance* (see the module docstring).
 
@@ -415,7 +417,9 @@ class ComputeManager(Manager):
         no caller to raise to. A step of a call (*call* True, e.g. a live-migration
         check) re-raises to its caller (nubis exceptions as expected ones, so the
         server logs no traceback for them), records no fault, reverts nothing (the
-        instance belongs to the caller's operation) and leaves the action open.
+        instance belongs to the caller's operation) and leaves the action open. An
+        exception of a *reraise* type is recorded on the event and re-raised with the
+        action left open, for the caller to carry on (a reschedule).
         """
         held = (
             self.instance_locks.hold(instance.uuid, event, INSTANCE_LOCK_TIMEOUT)
@@ -426,6 +430,9 @@ class ComputeManager(Manager):
             self._event_start(context, instance.uuid, event, action)
             try:
                 yield
+            except reraise as exc:
+                self._event_finish(context, instance.uuid, event, exc)
+                raise
             except _REFUSALS as exc:
                 LOG.warning(
                     "%s of instance %s refused: %s", event, instance.uuid, exception.one_line(exc)
@@ -457,30 +464,96 @@ class ComputeManager(Manager):
 
     # --- instance operations (RPC, casts) --------------------------------------------
 
-    def build_and_run_instance(self, context: Any, instance: Any, node: str | None = None) -> None:
-        """Claim resources on *node*, spawn the guest, mark the instance active."""
+    def build_and_run_instance(
+        self, context: Any, instance: Any, node: str | None = None, request_spec: Any = None
+    ) -> None:
+        """Claim resources on *node*, spawn the guest, mark the instance active.
+
+        When the claim or the spawn fails and the sender gave *request_spec* (1.2), the
+        half-built guest is destroyed, the failure recorded as a fault and on the
+        event, and the instance handed back to the conductor to be rescheduled without
+        this host; without it, the instance goes to ERROR.
+        """
+        if request_spec is not None:
+            try:
+                self._build(context, instance, node, reschedule=True)
+            except _Reschedule as failure:
+                self._reschedule(context, instance, request_spec, failure.cause)
+            return
+        self._build(context, instance, node, reschedule=False)
+
+    def _build(self, context: Any, instance: Any, node: str | None, reschedule: bool) -> None:
         with self._operation(
             context,
             instance,
             "compute_build_and_run_instance",
             ACTION_CREATE,
             error_vm_state=VMState.ERROR,
+            reraise=(_Reschedule,),
         ):
             nodename = node or self._default_node()
-            with self._tracker(nodename).instance_claim(context, instance):
-                instance.vm_state = VMState.BUILDING
-                instance.task_state = TaskState.SPAWNING
-                instance.save(
-                    expected_task_state=[TaskState.SCHEDULING, None],
-                    expected_vm_state=[VMState.BUILDING],
-                )
-                self.driver.spawn(context, instance)
+            try:
+                with self._tracker(nodename).instance_claim(context, instance):
+                    instance.vm_state = VMState.BUILDING
+                    instance.task_state = TaskState.SPAWNING
+                    instance.host = self.host
+                    instance.node = nodename
+                    instance.save(
+                        expected_task_state=[TaskState.SCHEDULING, None],
+                        expected_vm_state=[VMState.BUILDING],
+                    )
+                    try:
+                        self.driver.spawn(context, instance)
+                    except Exception:
+                        if reschedule:
+                            self._destroy_quietly(context, instance)
+                        raise
+            except _REFUSALS:
+                raise
+            except Exception as exc:
+                if not reschedule:
+                    raise
+                raise _Reschedule(exc) from exc
             instance.power_state = self._driver_power_state(instance)
             instance.vm_state = VMState.ACTIVE
             instance.task_state = None
             instance.launched_at = timeutils.utcnow()
             instance.save(expected_task_state=[TaskState.SPAWNING])
             LOG.info("instance %s built on %s (node %s)", instance.uuid, self.host, nodename)
+
+    def _destroy_quietly(self, context: Any, instance: Any) -> None:
+        try:
+            self.driver.destroy(context, instance)
+        except exception.InstanceNotFound:
+            pass
+        except Exception:
+            LOG.exception("removing the failed guest of %s failed", instance.uuid)
+
+    def _reschedule(
+        self, context: Any, instance: Any, request_spec: Any, cause: BaseException
+    ) -> None:
+        """Hand a failed build back to the conductor, without this host."""
+        LOG.warning(
+            "build of instance %s failed on %s, rescheduling: %s",
+            instance.uuid,
+            self.host,
+            exception.one_line(cause),
+        )
+        self._record_fault(context, instance.uuid, cause)
+        try:
+            instance.host = None
+            instance.node = None
+            instance.vm_state = VMState.BUILDING
+            instance.task_state = TaskState.SCHEDULING
+            instance.save(expected_task_state=[TaskState.SPAWNING, TaskState.SCHEDULING, None])
+        except exception.InstanceNotFound:
+            LOG.info("instance %s was deleted during its build; not rescheduling", instance.uuid)
+            return
+        if self.host not in request_spec.ignore_hosts:
+            request_spec.ignore_hosts = [*request_spec.ignore_hosts, self.host]
+        conductor_rpcapi.ComputeTaskAPI(conf=self.conf).build_instances(
+            context, [instance], request_spec
+        )
 
     def start_instance(self, context: Any, instance: Any) -> None:
         """Power a stopped instance on."""
@@ -717,7 +790,19 @@ class ComputeManager(Manager):
         """
         if migration is None:
             migration = self._find_live_migration(context, instance, dest)
-        vm_state = instance.vm_state
+        job = _LiveMigration(
+            context=context,
+            instance=instance,
+            dest=dest,
+            block_migration=bool(block_migration),
+            migrate_data=dict(migrate_data or {}),
+            migration=migration,
+            vm_state=instance.vm_state or VMState.ACTIVE,
+        )
+        # Registered before "queued" is visible, so an abort that follows it finds the job.
+        with self._lm_lock:
+            previous = self._live_migrations.get(instance.uuid)
+            self._live_migrations[instance.uuid] = job
         with self.instance_locks.hold(instance.uuid, "live_migration", INSTANCE_LOCK_TIMEOUT):
             migration.status = MigrationStatus.QUEUED
             migration.save()
@@ -728,6 +813,11 @@ class ComputeManager(Manager):
                     expected_vm_state=[VMState.ACTIVE, VMState.PAUSED],
                 )
             except _REFUSALS as exc:
+                with self._lm_lock:
+                    if previous is None:
+                        self._live_migrations.pop(instance.uuid, None)
+                    else:
+                        self._live_migrations[instance.uuid] = previous
                 LOG.warning(
                     "live migration of %s refused: %s", instance.uuid, exception.one_line(exc)
                 )
@@ -738,17 +828,6 @@ class ComputeManager(Manager):
                 )
                 self._event_finish(context, instance.uuid, "compute_live_migration", exc)
                 return
-        job = _LiveMigration(
-            context=context,
-            instance=instance,
-            dest=dest,
-            block_migration=bool(block_migration),
-            migrate_data=dict(migrate_data or {}),
-            migration=migration,
-            vm_state=vm_state or VMState.ACTIVE,
-        )
-        with self._lm_lock:
-            self._live_migrations[instance.uuid] = job
         job.thread = threading.Thread(
             target=self._run_live_migration,
             args=(job,),

@@ -6,13 +6,22 @@ oslo-config-generator through the entry point ``oslo.config.opts: nubis.virt.lib
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from oslo_config import cfg
 
 GROUP = cfg.OptGroup("libvirt", title="The libvirt virt driver")
 
 VIRT_TYPES = ("kvm", "qemu", "test")
 
-DEFAULT_URIS = {"kvm": "qemu:///system", "qemu": "qemu:///system", "test": "test:///default"}
+#: The simulated host of ``virt_type = test`` (see the file's comment).
+TEST_NODE_XML = Path(__file__).with_name("test_node.xml").resolve()
+
+DEFAULT_URIS = {
+    "kvm": "qemu:///system",
+    "qemu": "qemu:///system",
+    "test": f"test://{TEST_NODE_XML}",
+}
 
 OPTS = [
     cfg.StrOpt(
@@ -28,9 +37,10 @@ OPTS = [
     cfg.StrOpt(
         "connection_uri",
         default="",
-        help="libvirt URI to connect to; empty: qemu:///system for kvm and qemu, "
-        "test:///default for test. test:///<absolute path of a node XML> gives every "
-        "connection a private simulated host.",
+        help="libvirt URI to connect to; empty: qemu:///system for kvm and qemu, and "
+        "for test a private simulated host (test:///<the plugin's test_node.xml>), so "
+        "that several compute hosts in one process each have their own guests. "
+        "test:///default is one simulated host shared by the whole process.",
     ),
     cfg.StrOpt(
         "instances_path",

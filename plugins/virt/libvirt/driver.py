@@ -421,10 +421,16 @@ class LibvirtDriver(driver.ComputeDriver):
     # --- nodes and resources -----------------------------------------------------------
 
     def get_available_nodes(self, refresh: bool = False) -> list[str]:
+        """The one node: the hypervisor's host name; on a test:/// URI (a simulated
+        host inside this process, where every one would report this machine's name)
+        the compute host's name, so that several of them can be told apart."""
         if refresh or self._nodename is None:
-            conn = self._conn()
-            with self._guard(conn):
-                self._nodename = str(conn.getHostname())
+            if is_test_uri(self.uri) and self.host_name:
+                self._nodename = self.host_name
+            else:
+                conn = self._conn()
+                with self._guard(conn):
+                    self._nodename = str(conn.getHostname())
         return [self._nodename]
 
     def get_available_resource(self, nodename: str) -> dict[str, Any]:

@@ -2,9 +2,11 @@
 
 It serves :class:`nubis.core.rpcapi.conductor.ConductorAPI`: it runs remotable object
 methods that services without database access (nubis-compute) send it, through
-:mod:`nubis.core.objects.actions`. An exception raised by an object method is the
-caller's to handle: it is returned to the caller as the same class and is not logged
-here as a conductor error. Any number of conductors may serve the topic.
+:mod:`nubis.core.objects.actions`; and, as a second endpoint,
+:class:`nubis.core.rpcapi.conductor.ComputeTaskAPI` (see :mod:`.compute_task`). An
+exception raised by an object method is the caller's to handle: it is returned to the
+caller as the same class and is not logged here as a conductor error. Any number of
+conductors may serve the topic.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import oslo_messaging as messaging
 
 from nubis.core.manager import Manager
 from nubis.core.objects import actions
+from nubis.plugins.managers.conductor.compute_task import ComputeTaskManager
 
 
 class ConductorManager(Manager):
@@ -22,6 +25,11 @@ class ConductorManager(Manager):
 
     target = messaging.Target(version="1.0")
     service_name = "conductor"
+
+    def __init__(self, host: str, conf: Any = None) -> None:
+        super().__init__(host, conf)
+        self.compute_task_mgr = ComputeTaskManager(self)
+        self.additional_endpoints.append(self.compute_task_mgr)
 
     def object_action(
         self, context: Any, objinst: Any, objmethod: str, args: Any, kwargs: Any

@@ -1,0 +1,1 @@
+"""The compute API layer front ends call (see :mod:`.api`)."""

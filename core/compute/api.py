@@ -1,0 +1,355 @@
+"""The compute API: what a front end (the REST API, a script) calls to manage instances.
+
+It validates a request against the instance's current state, records the user-visible
+instance action, claims the instance for the operation with a compare-and-swap on
+``task_state`` (so two operations cannot both start; the loser gets
+InstanceInvalidState, HTTP 409) and hands the work on: builds and live migrations to
+the conductor's ``compute_task`` API (DESIGN.md flows 2 and 3), everything else as a
+cast to the instance's compute host. It never talks to a hypervisor and never waits
+for an operation to finish, except a live migration's pre-checks.
+
+Policy (who may do what) is the caller's business: this layer acts with the context it
+is given. Objects go through the configured indirection API, so this runs in any
+process that may reach the database or a conductor.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid as uuid_module
+from collections.abc import Mapping
+from typing import Any
+
+from oslo_config import cfg
+
+from nubis.core import exception, objects
+from nubis.core.objects.request_spec import RequestSpec
+from nubis.core.rpcapi.compute import (
+    DELETABLE_TASK_STATES,
+    ComputeAPI,
+    InstanceActionName,
+    MigrationStatus,
+    TaskState,
+    VMState,
+)
+from nubis.core.rpcapi.conductor import ComputeTaskAPI
+from nubis.core.virt import power_state
+
+LOG = logging.getLogger(__name__)
+
+REBOOT_TYPES = ("SOFT", "HARD")
+
+
+class API:
+    """Instance operations for front ends; see the module docstring."""
+
+    def __init__(self, conf: cfg.ConfigOpts | None = None) -> None:
+        self.conf = conf or cfg.CONF
+        objects.register_all()
+        self._compute: ComputeAPI | None = None
+        self._compute_task: ComputeTaskAPI | None = None
+        self._servicegroup: Any = None
+
+    @property
+    def compute_rpcapi(self) -> ComputeAPI:
+        if self._compute is None:
+            self._compute = ComputeAPI(conf=self.conf)
+        return self._compute
+
+    @property
+    def compute_task_api(self) -> ComputeTaskAPI:
+        if self._compute_task is None:
+            self._compute_task = ComputeTaskAPI(conf=self.conf)
+        return self._compute_task
+
+    @property
+    def servicegroup_api(self) -> Any:
+        if self._servicegroup is None:
+            from nubis.core.servicegroup import api as servicegroup
+
+            self._servicegroup = servicegroup.API(self.conf)
+        return self._servicegroup
+
+    def cleanup(self) -> None:
+        """Release what this API opened (the servicegroup driver's connections)."""
+        if self._servicegroup is not None:
+            self._servicegroup.cleanup()
+            self._servicegroup = None
+
+    # --- create --------------------------------------------------------------------
+
+    def create(
+        self,
+        context: Any,
+        *,
+        flavor: Any,
+        image_ref: str | None,
+        name: str,
+        min_count: int = 1,
+        max_count: int = 1,
+        requested_host: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> list[Any]:
+        """Create *max_count* instances of *flavor* named *name* and start building them.
+
+        Returns the instances (``building``, task ``scheduling``) at once; the
+        conductor schedules them (on *requested_host* only, when given) and the chosen
+        compute hosts build them. With several instances the names get ``-1``,
+        ``-2``, ... suffixes. Raises Invalid for counts that make no sense or a
+        disabled flavor.
+        """
+        if min_count < 1 or max_count < min_count:
+            raise exception.Invalid(
+                message=f"min_count {min_count} and max_count {max_count}: need "
+                "1 <= min_count <= max_count"
+            )
+        if flavor.disabled:
+            raise exception.Invalid(message=f"flavor {flavor.flavorid} is disabled")
+        if not name or not name.strip():
+            raise exception.Invalid(message="an instance needs a non-empty name")
+        instances = []
+        for index in range(max_count):
+            display_name = name if max_count == 1 else f"{name}-{index + 1}"
+            instance = objects.Instance(context)
+            instance.uuid = str(uuid_module.uuid4())
+            instance.display_name = display_name
+            instance.hostname = _hostname(display_name)
+            instance.project_id = context.project_id
+            instance.user_id = context.user_id
+            instance.image_ref = image_ref
+            instance.flavor_id = flavor.id
+            instance.memory_mb = flavor.memory_mb
+            instance.vcpus = flavor.vcpus
+            instance.root_gb = flavor.root_gb or 0
+            instance.ephemeral_gb = flavor.ephemeral_gb or 0
+            instance.vm_state = VMState.BUILDING
+            instance.task_state = TaskState.SCHEDULING
+            instance.power_state = power_state.NOSTATE
+            instance.system_metadata = dict(metadata or {})
+            instance.create()
+            objects.InstanceAction.action_start(context, instance.uuid, InstanceActionName.CREATE)
+            instances.append(instance)
+        spec = RequestSpec.from_instance(
+            instances[0],
+            num_instances=len(instances),
+            force_hosts=[requested_host] if requested_host else [],
+        )
+        spec.instance_uuid = None
+        self.compute_task_api.build_instances(context, instances, spec)
+        LOG.info(
+            "%d instance(s) of flavor %s requested: %s",
+            len(instances),
+            flavor.flavorid,
+            ", ".join(i.uuid for i in instances),
+        )
+        return instances
+
+    # --- read ----------------------------------------------------------------------
+
+    def get(self, context: Any, instance_uuid: str) -> Any:
+        """Return the instance (InstanceNotFound, HTTP 404, if there is none)."""
+        return objects.Instance.get_by_uuid(context, instance_uuid)
+
+    def get_all(
+        self,
+        context: Any,
+        filters: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        marker: str | None = None,
+        sort_keys: list[str] | None = None,
+        sort_dirs: list[str] | None = None,
+    ) -> Any:
+        """Return an InstanceList page; see :func:`nubis.core.db.api.instance_get_all`."""
+        return objects.InstanceList.get_all(
+            context,
+            filters=dict(filters or {}),
+            limit=limit,
+            marker=marker,
+            sort_keys=sort_keys,
+            sort_dirs=sort_dirs,
+        )
+
+    def get_migrations(self, context: Any, filters: Mapping[str, Any] | None = None) -> Any:
+        """Return the migrations matching *filters*, newest first."""
+        return objects.MigrationList.get_all(context, filters=dict(filters or {}))
+
+    def get_instance_actions(self, context: Any, instance_uuid: str) -> Any:
+        """Return the instance's actions, newest first (InstanceNotFound if none)."""
+        objects.Instance.get_by_uuid(context, instance_uuid)
+        return objects.InstanceActionList.get_by_instance_uuid(context, instance_uuid)
+
+    # --- operations ----------------------------------------------------------------
+
+    def delete(self, context: Any, instance: Any) -> None:
+        """Delete *instance*: on its compute host, or here when it has none or that
+        host's compute service is down (its guest, if any, is then an orphan the host
+        reports when it returns)."""
+        self._claim(
+            context,
+            instance,
+            "delete",
+            InstanceActionName.DELETE,
+            TaskState.DELETING,
+            task_states=DELETABLE_TASK_STATES,
+        )
+        if instance.host and self._host_is_up(context, instance.host):
+            self.compute_rpcapi.terminate_instance(context, instance)
+            return
+        LOG.warning(
+            "deleting instance %s here: %s",
+            instance.uuid,
+            f"its host {instance.host} is down" if instance.host else "it has no host",
+        )
+        instance.destroy()
+        try:
+            objects.InstanceAction.action_finish(context, instance.uuid)
+        except exception.InstanceActionNotFound:
+            pass
+
+    def start(self, context: Any, instance: Any) -> None:
+        """Power a stopped instance on."""
+        self._claim(
+            context, instance, "start", InstanceActionName.START, TaskState.POWERING_ON,
+            vm_states=(VMState.STOPPED,),
+        )
+        self.compute_rpcapi.start_instance(context, instance)
+
+    def stop(self, context: Any, instance: Any) -> None:
+        """Power an instance off, asking the guest to shut down first."""
+        self._claim(
+            context, instance, "stop", InstanceActionName.STOP, TaskState.POWERING_OFF,
+            vm_states=(VMState.ACTIVE, VMState.ERROR, VMState.PAUSED, VMState.SUSPENDED),
+        )
+        self.compute_rpcapi.stop_instance(context, instance, clean_shutdown=True)
+
+    def reboot(self, context: Any, instance: Any, reboot_type: str = "SOFT") -> None:
+        """Reboot: ``SOFT`` asks the guest (active instances only); ``HARD`` resets."""
+        if reboot_type not in REBOOT_TYPES:
+            raise exception.Invalid(
+                message=f"reboot type {reboot_type!r} is not one of {', '.join(REBOOT_TYPES)}"
+            )
+        hard = reboot_type == "HARD"
+        self._claim(
+            context,
+            instance,
+            "reboot",
+            InstanceActionName.REBOOT,
+            TaskState.REBOOTING_HARD if hard else TaskState.REBOOTING,
+            vm_states=(VMState.ACTIVE, VMState.STOPPED, VMState.ERROR) if hard else (
+                VMState.ACTIVE,
+            ),
+            task_states=(None, TaskState.REBOOTING) if hard else (None,),
+        )
+        self.compute_rpcapi.reboot_instance(context, instance, reboot_type=reboot_type)
+
+    def live_migrate(
+        self,
+        context: Any,
+        instance: Any,
+        host: str | None = None,
+        block_migration: bool = False,
+    ) -> Any:
+        """Live-migrate *instance* to *host* (or where the scheduler says); return the
+        Migration once the pre-checks passed and the copy was handed to the source.
+
+        The checks' refusals are raised here (NoValidHost, MigrationPreCheckError,
+        ComputeServiceUnavailable, MaxRetriesExceeded) with the instance left as it was.
+        """
+        self._claim(
+            context,
+            instance,
+            "live-migrate",
+            InstanceActionName.LIVE_MIGRATION,
+            TaskState.MIGRATING,
+            vm_states=(VMState.ACTIVE, VMState.PAUSED),
+        )
+        # The conductor may wait rpc_response_timeout for each destination it checks
+        # (and the destination as long for the source): give it that, and one more.
+        checks = 1 if host else int(self.conf.conductor.live_migration_max_retries) + 1
+        timeout = float(self.conf.rpc_response_timeout) * (checks + 1)
+        try:
+            return self.compute_task_api.live_migrate_instance(
+                context, instance, host=host, block_migration=block_migration, timeout=timeout
+            )
+        except exception.NubisException:
+            raise  # the conductor rolled back already
+        except Exception:
+            # The conductor may never have seen the request (e.g. a timeout): release it.
+            instance.task_state = None
+            try:
+                instance.save(expected_task_state=[TaskState.MIGRATING])
+            except (exception.UnexpectedTaskStateError, exception.InstanceNotFound):
+                pass
+            raise
+
+    def live_migrate_abort(self, context: Any, instance: Any, migration_id: int) -> None:
+        """Abort live migration *migration_id* of *instance* (queued: cancelled; running:
+        the copy is stopped and the instance stays on its source)."""
+        migration = objects.Migration.get_by_id(context, migration_id)
+        if migration.instance_uuid != instance.uuid:
+            raise exception.MigrationNotFoundForInstance(
+                migration_id=migration_id, instance_uuid=instance.uuid
+            )
+        if migration.status not in MigrationStatus.IN_PROGRESS:
+            raise exception.InvalidMigrationState(
+                migration_id=migration_id,
+                instance_uuid=instance.uuid,
+                state=migration.status,
+                method="abort live migration",
+            )
+        objects.InstanceAction.action_start(
+            context, instance.uuid, InstanceActionName.LIVE_MIGRATION_CANCEL
+        )
+        self.compute_rpcapi.live_migration_abort(context, instance, migration_id)
+
+    # --- helpers -------------------------------------------------------------------
+
+    def _claim(
+        self,
+        context: Any,
+        instance: Any,
+        verb: str,
+        action: str,
+        task_state: str,
+        vm_states: tuple[str, ...] | None = None,
+        task_states: tuple[str | None, ...] = (None,),
+    ) -> None:
+        """Check and set *task_state* in one compare-and-swap; record *action*."""
+        if vm_states is not None and instance.vm_state not in vm_states:
+            raise exception.InstanceInvalidState(
+                action=verb,
+                instance_uuid=instance.uuid,
+                state=f"vm_state {instance.vm_state}",
+                expected="vm_state " + " or ".join(vm_states),
+            )
+        if instance.task_state not in task_states:
+            raise exception.InstanceInvalidState(
+                action=verb,
+                instance_uuid=instance.uuid,
+                state=f"task_state {instance.task_state}",
+                expected="task_state " + " or ".join(str(s) for s in task_states),
+            )
+        instance.task_state = task_state
+        try:
+            instance.save(
+                expected_task_state=list(task_states),
+                expected_vm_state=list(vm_states) if vm_states is not None else None,
+            )
+        except (exception.UnexpectedTaskStateError, exception.UnexpectedVMStateError) as exc:
+            raise exception.InstanceInvalidState(
+                action=verb,
+                instance_uuid=instance.uuid,
+                state="changed by another request",
+                expected=exception.one_line(exc),
+            ) from exc
+        objects.InstanceAction.action_start(context, instance.uuid, action)
+
+    def _host_is_up(self, context: Any, host: str) -> bool:
+        service = objects.Service.get_by_host_and_binary(context, host, "nubis-compute")
+        return service is not None and bool(self.servicegroup_api.is_up(service))
+
+
+def _hostname(display_name: str) -> str:
+    """A DNS label from *display_name* (Nova's sanitising, simplified)."""
+    label = "".join(c if c.isalnum() or c == "-" else "-" for c in display_name.lower())
+    return label.strip("-")[:63] or "instance"

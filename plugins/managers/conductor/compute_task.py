@@ -1,0 +1,201 @@
+"""The conductor's ``compute_task`` endpoint: builds and live migrations.
+
+It serves :class:`nubis.core.rpcapi.conductor.ComputeTaskAPI` (DESIGN.md flows 2 and 3).
+
+Build (``build_instances``, a cast)
+    Asks the scheduler for one destination per instance, records the choice on each
+    instance (``host``, ``node``, ``scheduled_at``; a compare-and-swap from
+    ``scheduling``, so an instance deleted or changed meanwhile is skipped) and casts
+    the build to that host with a one-instance RequestSpec. A compute host whose build
+    fails sends the instance back with its host added to ``ignore_hosts``; each pass
+    here counts one attempt, and past ``[scheduler] max_attempts`` -- or when the
+    scheduler finds no host -- the instance goes to ERROR with a fault and its create
+    action ends.
+
+Live migration (``live_migrate_instance``, a call)
+    Runs :class:`~.live_migrate.LiveMigrationTask`: every check, then the cast to the
+    source compute; returns the Migration. A failed check rolls back (instance active
+    on its source with no task, migration ``error``) and raises to the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import oslo_messaging as messaging
+from oslo_utils import timeutils
+
+from nubis.core import exception, objects
+from nubis.core.rpcapi.compute import ComputeAPI, TaskState, VMState
+from nubis.core.rpcapi.scheduler import SchedulerAPI
+from nubis.core.servicegroup import api as servicegroup
+from nubis.plugins.managers.conductor.live_migrate import LiveMigrationTask
+
+LOG = logging.getLogger(__name__)
+
+EVENT_BUILD = "conductor_schedule_and_build_instances"
+EVENT_LIVE_MIGRATION = "conductor_live_migrate_instance"
+
+
+class ComputeTaskManager:
+    """The ``compute_task`` RPC endpoint of a conductor (*manager*)."""
+
+    target = messaging.Target(namespace="compute_task", version="1.0")
+
+    def __init__(self, manager: Any) -> None:
+        self.manager = manager
+        self.conf = manager.conf
+        self._scheduler: SchedulerAPI | None = None
+        self._compute: ComputeAPI | None = None
+        self._servicegroup: Any = None
+
+    # --- clients, made on first use (the conductor may start before anything else) ---
+
+    @property
+    def scheduler_rpcapi(self) -> SchedulerAPI:
+        if self._scheduler is None:
+            self._scheduler = SchedulerAPI(conf=self.conf)
+        return self._scheduler
+
+    @property
+    def compute_rpcapi(self) -> ComputeAPI:
+        if self._compute is None:
+            self._compute = ComputeAPI(conf=self.conf)
+        return self._compute
+
+    @property
+    def servicegroup_api(self) -> Any:
+        if self._servicegroup is None:
+            service = self.manager.service
+            own = getattr(service, "servicegroup_api", None)
+            self._servicegroup = own if own is not None else servicegroup.API(self.conf)
+        return self._servicegroup
+
+    @property
+    def host(self) -> str:
+        return str(self.manager.host)
+
+    # --- build ---------------------------------------------------------------------
+
+    def build_instances(self, context: Any, instances: list[Any], spec: Any) -> None:
+        """Schedule *instances* and cast each build to its host (see the module doc)."""
+        spec.num_attempts = (spec.num_attempts or 0) + 1
+        spec.num_instances = len(instances)
+        for instance in instances:
+            self._event_start(context, instance.uuid, EVENT_BUILD)
+        max_attempts = int(self.conf.scheduler.max_attempts)
+        if spec.num_attempts > max_attempts:
+            tried = ", ".join(spec.ignore_hosts) or "none"
+            failure = exception.MaxRetriesExceeded(
+                reason=f"{spec.num_attempts - 1} builds failed (hosts tried: {tried}); "
+                f"[scheduler] max_attempts = {max_attempts}"
+            )
+            for instance in instances:
+                self._build_failed(context, instance, failure)
+            return
+        try:
+            destinations = self.scheduler_rpcapi.select_destinations(
+                context, spec, ignore_hosts=list(spec.ignore_hosts), num=len(instances)
+            )
+        except Exception as exc:
+            if not isinstance(exc, exception.NubisException):
+                reason = f"the scheduler failed: {exception.one_line(exc)}"
+                exc = exception.NoValidHost(reason=reason)
+            for instance in instances:
+                self._build_failed(context, instance, exc)
+            return
+        for instance, destination in zip(instances, destinations, strict=True):
+            self._send_build(context, instance, destination, spec)
+
+    def _send_build(
+        self, context: Any, instance: Any, destination: dict[str, str], spec: Any
+    ) -> None:
+        instance.host = destination["host"]
+        instance.node = destination["nodename"]
+        instance.scheduled_at = timeutils.utcnow()
+        try:
+            instance.save(expected_task_state=[TaskState.SCHEDULING])
+        except (exception.InstanceNotFound, exception.UnexpectedTaskStateError) as exc:
+            LOG.info("not building instance %s: %s", instance.uuid, exception.one_line(exc))
+            self._event_finish(context, instance.uuid, EVENT_BUILD, exc)
+            return
+        one = spec.obj_clone()
+        one.instance_uuid = instance.uuid
+        one.num_instances = 1
+        self._event_finish(context, instance.uuid, EVENT_BUILD)
+        LOG.info(
+            "instance %s scheduled to %s (node %s), attempt %d",
+            instance.uuid,
+            destination["host"],
+            destination["nodename"],
+            spec.num_attempts,
+        )
+        self.compute_rpcapi.build_and_run_instance(
+            context, instance, destination["host"], node=destination["nodename"],
+            request_spec=one,
+        )
+
+    def _build_failed(self, context: Any, instance: Any, exc: BaseException) -> None:
+        """ERROR *instance* with a fault; end its build event and create action."""
+        LOG.warning("build of instance %s failed: %s", instance.uuid, exception.one_line(exc))
+        try:
+            objects.InstanceFault.from_exception(context, instance.uuid, exc, self.host).create()
+            instance.vm_state = VMState.ERROR
+            instance.task_state = None
+            instance.save()
+        except exception.InstanceNotFound:
+            return
+        self._event_finish(context, instance.uuid, EVENT_BUILD, exc)
+        try:
+            objects.InstanceAction.action_finish(context, instance.uuid)
+        except exception.InstanceActionNotFound:
+            pass
+
+    # --- live migration ------------------------------------------------------------
+
+    def live_migrate_instance(
+        self, context: Any, instance: Any, host: str | None = None, block_migration: bool = False
+    ) -> Any:
+        """Check and start the live migration of *instance*; return its Migration."""
+        self._event_start(context, instance.uuid, EVENT_LIVE_MIGRATION)
+        task = LiveMigrationTask(
+            context,
+            instance,
+            destination=host,
+            block_migration=bool(block_migration),
+            compute_rpcapi=self.compute_rpcapi,
+            scheduler_rpcapi=self.scheduler_rpcapi,
+            servicegroup_api=self.servicegroup_api,
+            conf=self.conf,
+        )
+        try:
+            migration = task.execute()
+        except Exception as exc:
+            self._event_finish(context, instance.uuid, EVENT_LIVE_MIGRATION, exc)
+            if isinstance(exc, exception.NubisException):
+                raise messaging.ExpectedException() from exc
+            raise
+        self._event_finish(context, instance.uuid, EVENT_LIVE_MIGRATION)
+        return migration
+
+    # --- instance action events ----------------------------------------------------
+
+    def _event_start(self, context: Any, instance_uuid: str, event: str) -> None:
+        try:
+            objects.InstanceActionEvent.event_start(context, instance_uuid, event, host=self.host)
+        except exception.InstanceActionNotFound:
+            LOG.debug("no action to record %s of %s on", event, instance_uuid)
+
+    def _event_finish(
+        self, context: Any, instance_uuid: str, event: str, exc: BaseException | None = None
+    ) -> None:
+        try:
+            if exc is None:
+                objects.InstanceActionEvent.event_finish(context, instance_uuid, event)
+            else:
+                objects.InstanceActionEvent.event_finish_with_failure(
+                    context, instance_uuid, event, exc
+                )
+        except (exception.InstanceActionNotFound, exception.InstanceActionEventNotFound):
+            LOG.debug("no action to record the end of %s of %s on", event, instance_uuid)

@@ -1,0 +1,6 @@
+"""``scheduler``: the manager of nubis-scheduler (:mod:`.manager`) and how it chooses
+nodes (:mod:`.placement`)."""
+
+from nubis.plugins.managers.scheduler.manager import SchedulerManager
+
+__all__ = ["SchedulerManager"]

@@ -1,0 +1,375 @@
+"""Builds and live migrations through the compute API, the conductor's compute tasks and
+the scheduler (DESIGN.md flows 2 and 3), in one process over inproc:// with SQLite: a
+conductor, a scheduler and two fake compute hosts (``cmp1``, ``cmp2``), every object
+call going through the conductor indirection.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy
+
+from nubis.core import exception, objects
+from nubis.core.compute.api import API
+from nubis.core.conf import CONF
+from nubis.core.context import RequestContext, get_admin_context
+from nubis.core.objects import base
+from nubis.core.rpcapi.compute import MigrationStatus, TaskState, VMState
+from nubis.core.service import Service
+from tests.functional.test_compute_manager import (
+    actions_of,
+    active,
+    faults_of,
+    instance_of,
+    wait_for,
+)
+
+GiB = 1024
+
+
+class Cloud:
+    def __init__(self, services: dict[str, Service]) -> None:
+        self.services = services
+        self.api = API()
+
+    def driver(self, host: str) -> Any:
+        return self.services[host].manager.driver
+
+    def flavor(self, memory_mb: int, vcpus: int = 1, root_gb: int = 1) -> Any:
+        ctx = get_admin_context()
+        flavor = objects.Flavor(ctx)
+        flavor.flavorid = f"f-{uuid.uuid4().hex[:8]}"
+        flavor.name = flavor.flavorid
+        flavor.memory_mb = memory_mb
+        flavor.vcpus = vcpus
+        flavor.root_gb = root_gb
+        flavor.ephemeral_gb = 0
+        flavor.create()
+        return flavor
+
+    def boot(self, memory_mb: int = GiB, count: int = 1, host: str | None = None) -> list[Any]:
+        ctx = user_context()
+        created = self.api.create(
+            ctx,
+            flavor=self.flavor(memory_mb),
+            image_ref=None,
+            name="vm",
+            min_count=count,
+            max_count=count,
+            requested_host=host,
+        )
+        return [
+            wait_for(lambda i=i: active(i.uuid), what=f"{i.uuid} to become active")
+            for i in created
+        ]
+
+    def delete_all(self) -> None:
+        ctx = get_admin_context()
+        wait_for(
+            lambda: all(i.task_state is None for i in objects.InstanceList.get_all(ctx)),
+            what="every operation to end",
+        )
+        for instance in objects.InstanceList.get_all(ctx):
+            self.api.delete(ctx, instance)
+        wait_for(lambda: not objects.InstanceList.get_all(ctx), what="every instance deleted")
+
+
+def user_context() -> RequestContext:
+    return RequestContext(user_id="u1", project_id="p1", is_admin=True)
+
+
+def errored(instance_uuid: str) -> Any:
+    inst = instance_of(instance_uuid)
+    return inst if inst.vm_state == VMState.ERROR and inst.task_state is None else None
+
+
+@pytest.fixture(scope="module")
+def cloud(_migrated_urls: Callable[[str], str], tmp_path_factory: Any) -> Iterator[Cloud]:
+    from nubis.core.db import engine
+    from nubis.core.objects.base import install_indirection
+
+    template = Path(sqlalchemy.make_url(_migrated_urls("sqlite")).database or "")
+    db = tmp_path_factory.mktemp("tasks") / "nubis.sqlite"
+    shutil.copyfile(template, db)
+    tag = uuid.uuid4().hex[:8]
+    overrides: list[tuple[str, str | None]] = []
+
+    def override(name: str, value: Any, group: str | None = None) -> None:
+        CONF.set_override(name, value, group=group)
+        overrides.append((name, group))
+
+    override("transport_url", f"inproc:///tasks-{tag}")
+    override("connection", f"sqlite:///{db}", group="database")
+    override("retry_interval", 0.01, group="database")
+    override("periodic_enable", False)
+    override("graceful_shutdown_timeout", 10)
+    override("rpc_response_timeout", 3)
+    for service in ("conductor", "scheduler", "compute"):
+        override("topic", f"{service}-{tag}", group=service)
+    override("virt_driver", "fake", group="compute")
+    override("max_attempts", 3, group="scheduler")
+    override("host_state_refresh_interval", 0, group="scheduler")
+    override("api", "local", group="indirection")
+    objects.register_all()
+    install_indirection()
+    services: dict[str, Service] = {}
+    try:
+        services["cond"] = Service.create("conductor", host="cond")
+        services["cond"].start()
+        override("api", "conductor", group="indirection")
+        install_indirection()
+        services["sched"] = Service.create("scheduler", host="sched")
+        services["sched"].start()
+        for host in ("cmp1", "cmp2"):
+            services[host] = Service.create("compute", host=host)
+            services[host].start()
+        override("live_migration_seconds", 0.1, group="fake_driver")
+        yield Cloud(services)
+    finally:
+        for service in reversed(list(services.values())):
+            service.stop()
+        base.set_indirection_api(None)
+        for name, group in reversed(overrides):
+            CONF.clear_override(name, group=group)
+        engine.reset()
+
+
+@pytest.fixture
+def clean(cloud: Cloud) -> Iterator[Cloud]:
+    yield cloud
+    cloud.delete_all()
+
+
+# --- builds ------------------------------------------------------------------------------
+
+
+def test_four_instances_spread_by_the_ram_weigher(clean: Cloud) -> None:
+    instances = clean.boot(memory_mb=2 * GiB, count=4)
+    hosts = sorted(i.host for i in instances)
+    assert hosts == ["cmp1", "cmp1", "cmp2", "cmp2"]
+    assert [i.display_name for i in instances] == ["vm-1", "vm-2", "vm-3", "vm-4"]
+    for inst in instances:
+        assert inst.scheduled_at is not None and inst.launched_at is not None
+        assert actions_of(inst.uuid) == [
+            (
+                "create",
+                [
+                    ("conductor_schedule_and_build_instances", "Success"),
+                    ("compute_build_and_run_instance", "Success"),
+                ],
+            )
+        ]
+
+
+def test_requested_host_is_honoured(clean: Cloud) -> None:
+    (inst,) = clean.boot(host="cmp2")
+    assert inst.host == "cmp2"
+
+
+def test_a_failed_build_is_rescheduled_to_the_other_host(clean: Cloud) -> None:
+    # cmp2 busier, so the RAM weigher sends the next build to cmp1, which fails it.
+    clean.boot(memory_mb=8 * GiB, host="cmp2")
+    clean.driver("cmp1").fail_next_spawns(1, "disk on fire")
+    (inst,) = clean.boot(memory_mb=GiB)
+    assert inst.host == "cmp2"
+    (fault,) = faults_of(inst.uuid)
+    assert "disk on fire" in fault.message and fault.host == "cmp1"
+    assert actions_of(inst.uuid) == [
+        (
+            "create",
+            [
+                ("conductor_schedule_and_build_instances", "Success"),
+                ("compute_build_and_run_instance", "Error"),
+                ("conductor_schedule_and_build_instances", "Success"),
+                ("compute_build_and_run_instance", "Success"),
+            ],
+        )
+    ]
+    assert not clean.driver("cmp1").list_instance_uuids() or inst.uuid not in (
+        clean.driver("cmp1").list_instance_uuids()
+    )
+
+
+def test_a_build_failing_everywhere_errors_the_instance(clean: Cloud) -> None:
+    for host in ("cmp1", "cmp2"):
+        clean.driver(host).fail_next_spawns(1, f"broken {host}")
+    ctx = user_context()
+    (inst,) = clean.api.create(ctx, flavor=clean.flavor(GiB), image_ref=None, name="doomed")
+    wait_for(lambda: errored(inst.uuid), what="the instance to go to error")
+    messages = [f.message for f in faults_of(inst.uuid)]
+    assert any("no valid host" in m for m in messages), messages
+    assert sum("broken" in m for m in messages) == 2
+    action, events = actions_of(inst.uuid)[0]
+    assert action == "create"
+    assert events[-1] == ("conductor_schedule_and_build_instances", "Error")
+
+
+def test_max_attempts_stops_rescheduling(clean: Cloud) -> None:
+    CONF.set_override("max_attempts", 1, group="scheduler")
+    try:
+        clean.driver("cmp1").fail_next_spawns(1, "broken")
+        clean.driver("cmp2").fail_next_spawns(1, "broken")
+        ctx = user_context()
+        (inst,) = clean.api.create(ctx, flavor=clean.flavor(GiB), image_ref=None, name="once")
+        wait_for(lambda: errored(inst.uuid), what="the instance to go to error")
+        messages = [f.message for f in faults_of(inst.uuid)]
+        assert any("max_attempts = 1" in m for m in messages), messages
+    finally:
+        CONF.clear_override("max_attempts", group="scheduler")
+        for host in ("cmp1", "cmp2"):  # the host that was not tried still holds its failure
+            clean.driver(host).fail_next_spawns(0)
+
+
+def test_no_valid_host_names_the_filter_and_errors_the_instance(clean: Cloud) -> None:
+    ctx = user_context()
+    (inst,) = clean.api.create(ctx, flavor=clean.flavor(64 * GiB), image_ref=None, name="huge")
+    wait_for(lambda: errored(inst.uuid), what="the instance to go to error")
+    (fault,) = faults_of(inst.uuid)
+    assert "no valid host" in fault.message and "Ram" in fault.message, fault.message
+    # An instance that never got a host is deleted by the API itself.
+    clean.api.delete(ctx, instance_of(inst.uuid))
+    with pytest.raises(exception.InstanceNotFound):
+        instance_of(inst.uuid)
+
+
+# --- operations ----------------------------------------------------------------------------
+
+
+def test_stop_start_reboot_and_state_checks(clean: Cloud) -> None:
+    (inst,) = clean.boot()
+    ctx = user_context()
+    with pytest.raises(exception.InstanceInvalidState, match="vm_state active"):
+        clean.api.start(ctx, inst)
+    clean.api.stop(ctx, inst)
+    stopped = wait_for(
+        lambda: (i := instance_of(inst.uuid)).vm_state == VMState.STOPPED
+        and i.task_state is None
+        and i
+    )
+    with pytest.raises(exception.InstanceInvalidState):
+        clean.api.reboot(ctx, stopped, "SOFT")
+    with pytest.raises(exception.Invalid, match="reboot type"):
+        clean.api.reboot(ctx, stopped, "GENTLE")
+    clean.api.start(ctx, stopped)
+    started = wait_for(lambda: active(inst.uuid))
+    clean.api.reboot(ctx, started, "SOFT")
+    wait_for(lambda: any(a == "reboot" for a, _ in actions_of(inst.uuid)) and active(inst.uuid))
+    assert [a for a, _ in actions_of(inst.uuid)] == ["create", "stop", "start", "reboot"]
+
+
+def test_concurrent_operations_lose_with_a_clear_error(clean: Cloud) -> None:
+    (inst,) = clean.boot()
+    ctx = user_context()
+    stale = instance_of(inst.uuid)
+    clean.api.stop(ctx, inst)
+    with pytest.raises(exception.InstanceInvalidState):
+        clean.api.reboot(ctx, stale, "HARD")
+
+
+# --- live migration ------------------------------------------------------------------------
+
+
+def migrated(instance_uuid: str, host: str) -> Any:
+    inst = instance_of(instance_uuid)
+    return inst if inst.host == host and inst.task_state is None else None
+
+
+def test_live_migration_scheduler_chosen_then_requested_host(clean: Cloud) -> None:
+    (inst,) = clean.boot()
+    other = "cmp2" if inst.host == "cmp1" else "cmp1"
+    ctx = user_context()
+    migration = clean.api.live_migrate(ctx, inst)
+    assert migration.dest_compute == other and migration.source_compute == inst.host
+    done = wait_for(lambda: completed(migration.id), what="the migration to complete")
+    assert migrated(inst.uuid, other)
+    assert done.memory_total and done.memory_processed == done.memory_total
+
+    back = clean.api.live_migrate(ctx, instance_of(inst.uuid), host=inst.host)
+    assert back.dest_compute == inst.host
+    wait_for(lambda: completed(back.id), what="the migration back to complete")
+    assert migrated(inst.uuid, inst.host)
+    listed = clean.api.get_migrations(ctx, {"instance_uuid": inst.uuid})
+    assert [m.status for m in listed] == [MigrationStatus.COMPLETED] * 2
+    actions = actions_of(inst.uuid)
+    assert [a for a, _ in actions] == ["create", "live-migration", "live-migration"]
+    assert actions[1][1][0] == ("conductor_live_migrate_instance", "Success")
+
+
+def completed(migration_id: int) -> Any:
+    migration = objects.Migration.get_by_id(get_admin_context(), migration_id)
+    return migration if migration.status == MigrationStatus.COMPLETED else None
+
+
+def _assert_rolled_back(inst: Any, host: str) -> None:
+    now = instance_of(inst.uuid)
+    assert (now.host, now.vm_state, now.task_state) == (host, VMState.ACTIVE, None)
+    (migration,) = objects.MigrationList.get_by_instance(get_admin_context(), inst.uuid)
+    assert migration.status == MigrationStatus.ERROR
+
+
+def test_live_migration_to_its_own_host_is_refused(clean: Cloud) -> None:
+    (inst,) = clean.boot()
+    with pytest.raises(exception.MigrationPreCheckError, match="own host"):
+        clean.api.live_migrate(user_context(), inst, host=inst.host)
+    _assert_rolled_back(inst, inst.host)
+
+
+def test_live_migration_to_a_forced_down_host_is_refused(clean: Cloud) -> None:
+    (inst,) = clean.boot()
+    other = "cmp2" if inst.host == "cmp1" else "cmp1"
+    ctx = get_admin_context()
+    service = objects.Service.get_by_host_and_binary(ctx, other, "nubis-compute")
+    service.forced_down = True
+    service.save()
+    try:
+        with pytest.raises(exception.ComputeServiceUnavailable, match=other):
+            clean.api.live_migrate(user_context(), inst, host=other)
+        _assert_rolled_back(inst, inst.host)
+        # Scheduler-chosen: the only other host is down, so nothing is valid.
+        with pytest.raises(exception.NoValidHost):
+            clean.api.live_migrate(user_context(), instance_of(inst.uuid))
+    finally:
+        service.forced_down = False
+        service.save()
+
+
+def test_live_migration_without_enough_memory_is_refused(clean: Cloud) -> None:
+    (big,) = clean.boot(memory_mb=12 * GiB)
+    other = "cmp2" if big.host == "cmp1" else "cmp1"
+    clean.boot(memory_mb=8 * GiB, host=other)
+    with pytest.raises(exception.MigrationPreCheckError, match="free memory"):
+        clean.api.live_migrate(user_context(), big, host=other)
+
+
+def test_destination_not_answering_rolls_back(clean: Cloud) -> None:
+    (inst,) = clean.boot()
+    other = "cmp2" if inst.host == "cmp1" else "cmp1"
+    server = clean.services[other].rpcserver
+    assert server is not None
+    server.stop()  # the destination's compute stops answering, its record stays up
+    try:
+        with pytest.raises(exception.MigrationPreCheckError, match="did not answer"):
+            clean.api.live_migrate(user_context(), inst, host=other)
+        _assert_rolled_back(inst, inst.host)
+    finally:
+        server.start()
+
+
+def test_live_migration_of_a_stopped_instance_is_refused(clean: Cloud) -> None:
+    (inst,) = clean.boot()
+    clean.api.stop(user_context(), inst)
+    stopped = wait_for(
+        lambda: (i := instance_of(inst.uuid)).vm_state == VMState.STOPPED
+        and i.task_state is None
+        and i
+    )
+    with pytest.raises(exception.InstanceInvalidState, match="vm_state stopped"):
+        clean.api.live_migrate(user_context(), stopped)
+    assert instance_of(inst.uuid).task_state is None
+    assert TaskState.MIGRATING != instance_of(inst.uuid).task_state
