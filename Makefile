@@ -10,10 +10,19 @@ PYTEST_ARGS ?=
 
 .PHONY: run test venv provision lint sample-config clean
 
-$(STAMP): pyproject.toml setup.py
+# libvirt-python compiles against libvirt's headers: install them first when missing
+# (needs root; without it pip's error names the missing libvirt.pc).
+$(STAMP): pyproject.toml setup.py $(wildcard contrib/*/pyproject.toml)
+	@if ! pkg-config --exists libvirt 2>/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "venv: installing libvirt-dev and pkg-config (libvirt-python builds against them)"; \
+	  apt-get -o DPkg::Lock::Timeout=120 update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -y -q \
+	    --no-install-recommends libvirt-dev pkg-config >/dev/null; fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@# The contrib plugins, each from its own folder, as a third party's would be.
+	for d in contrib/*/; do $(BIN)/python -m pip install --quiet -e "$$d" || exit 1; done
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -27,11 +36,12 @@ provision:
 run: venv
 	$(BIN)/nubis-all-in-one --config-file etc/nubis/all-in-one.conf
 
-test: venv provision
+test: provision venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 sample-config: venv
 	$(BIN)/oslo-config-generator --config-file etc/nubis/nubis-config-generator.conf
+	$(BIN)/oslopolicy-sample-generator --config-file etc/nubis/nubis-policy-generator.conf
 
 clean:
 	rm -rf $(VENV) .nubis .pytest_cache .mypy_cache .ruff_cache

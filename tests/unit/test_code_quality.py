@@ -26,6 +26,14 @@ def test_mypy_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_mypy_clean_on_contrib_packages():
+    sources = sorted(str(p) for p in (ROOT / "contrib").glob("*/src/*") if p.is_dir()
+                     and not p.name.endswith(".egg-info"))
+    assert sources, "no contrib packages found"
+    result = run(str(BIN / "mypy"), *sources)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_import_contracts_kept():
     result = run(str(BIN / "lint-imports"))
     assert result.returncode == 0, result.stdout + result.stderr

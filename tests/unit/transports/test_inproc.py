@@ -1,6 +1,6 @@
 """inproc-only behaviour of the ``inproc://`` oslo.messaging driver.
 
-What RabbitMQ does too is covered by tests/conformance/transport; these cases
+What RabbitMQ does too is covered by nubis.core.conformance.suites.transport; these cases
 poke at what only an in-process driver can show (virtual host isolation, how
 fast a poll wakes and stops, the batch contract, JSON fidelity at the driver
 boundary, the direct hand-off's stop guarantee).

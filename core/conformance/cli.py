@@ -1,0 +1,171 @@
+"""``nubis-conformance``: run the conformance kit, or build the support matrix.
+
+::
+
+    nubis-conformance [--namespace NS] [--plugin NAME] [--config-file F] [--environment M]
+                      [--json-report PATH] [--report-dir DIR] [--junit-xml PATH]
+                      [--require-environment] [-- PYTEST-ARGS...]
+    nubis-conformance matrix REPORT... (-o OUT | --check OUT)
+
+Running resolves each plugin through the entry point production loads and runs its
+namespace's suite in pytest (in this process, in an empty directory, so nothing but
+the kit is collected; conftest.py files of the current directory do not apply). Exit
+status: 0 all passed (skips for undeclared capabilities and waived failures included),
+1 a failure, 2 bad arguments; ``matrix --check`` exits 1 when OUT differs from what
+the reports give.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from nubis.core import plugins
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nubis-conformance",
+        description="Run the nubis conformance suites against installed plugins "
+        "(every installed plugin of every namespace when none is named). "
+        "'nubis-conformance matrix --help' for the support matrix.",
+    )
+    parser.add_argument(
+        "--namespace",
+        choices=[ns.name for ns in plugins.NAMESPACES],
+        metavar="NS",
+        help="the plugin namespace (e.g. nubis.virt); default: every namespace",
+    )
+    parser.add_argument("--plugin", metavar="NAME", help="the plugin's entry point name")
+    parser.add_argument("--config-file", metavar="FILE", help="oslo.config file for the plugin")
+    parser.add_argument(
+        "--environment",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="a pytest plugin module (importable from the current directory) that "
+        "returns the plugins' targets (repeatable)",
+    )
+    parser.add_argument("--json-report", metavar="PATH", help="write the JSON report here")
+    parser.add_argument("--report-dir", metavar="DIR", help="one JSON report per plugin here")
+    parser.add_argument("--junit-xml", metavar="PATH", help="write JUnit XML here")
+    parser.add_argument(
+        "--require-environment",
+        action="store_true",
+        help="fail instead of skipping tests whose environment (server, peer) is missing",
+    )
+    parser.add_argument("pytest_args", nargs="*", help="after '--': more pytest arguments")
+    return parser
+
+
+def _matrix_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nubis-conformance matrix",
+        description="Build the support matrix (Markdown) from conformance JSON reports.",
+    )
+    parser.add_argument("reports", nargs="+", metavar="REPORT", help="JSON report files")
+    out = parser.add_mutually_exclusive_group(required=True)
+    out.add_argument("-o", "--output", metavar="OUT", help="write the matrix to OUT")
+    out.add_argument("--check", metavar="OUT", help="exit 1 when OUT is not up to date")
+    return parser
+
+
+def selection(namespace: str | None, plugin: str | None) -> str:
+    """The pytest plugin's selection for the command line's --namespace/--plugin."""
+    if plugin and not namespace:
+        raise ValueError("--plugin needs --namespace (a name is only unique within one)")
+    if namespace and plugin:
+        plugins.ensure_installed(namespace, plugin, "--plugin")
+        return f"{namespace}:{plugin}"
+    return namespace or "all"
+
+
+def run(argv: Sequence[str]) -> int:
+    args = _run_parser().parse_args(argv)
+    try:
+        sel = selection(args.namespace, args.plugin)
+    except Exception as exc:  # PluginNotFound or ValueError: one line, exit 2
+        print(f"nubis-conformance: {exc}", file=sys.stderr)
+        return 2
+    if args.config_file and not Path(args.config_file).is_file():
+        print(f"nubis-conformance: --config-file {args.config_file}: no such file", file=sys.stderr)
+        return 2
+    import pytest
+
+    with tempfile.TemporaryDirectory(prefix="nubis-conformance-") as tmp:
+        ini = Path(tmp) / "pytest.ini"
+        # Library deprecation noise would bury the conformance summary.
+        ini.write_text("[pytest]\nfilterwarnings =\n    ignore::DeprecationWarning\n")
+        pytest_args = [
+            "-c",
+            str(ini),
+            "--rootdir",
+            tmp,
+            "-p",
+            "no:cacheprovider",
+            "--nubis-conformance",
+            sel,
+        ]
+        if args.config_file:
+            pytest_args += ["--nubis-config-file", str(Path(args.config_file).resolve())]
+        if args.json_report:
+            pytest_args += ["--nubis-report-json", str(Path(args.json_report).resolve())]
+        if args.report_dir:
+            pytest_args += ["--nubis-report-dir", str(Path(args.report_dir).resolve())]
+        if args.junit_xml:
+            pytest_args += ["--junitxml", str(Path(args.junit_xml).resolve())]
+        if args.require_environment:
+            pytest_args.append("--nubis-require-environment")
+        if args.environment and "" not in sys.path and os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        for module in args.environment:
+            pytest_args += ["-p", module]
+        pytest_args += [*args.pytest_args, tmp]
+        # Node ids are shown relative to the current directory: make them short.
+        here = os.getcwd()
+        os.chdir(tmp)
+        try:
+            code = int(pytest.main(pytest_args))
+        finally:
+            os.chdir(here)
+    if code in (0, 1):
+        return code
+    return 1 if code != 4 else 2  # 4: pytest usage error
+
+
+def matrix(argv: Sequence[str]) -> int:
+    from nubis.core.conformance import matrix as matrix_
+
+    args = _matrix_parser().parse_args(argv)
+    try:
+        text = matrix_.render_files(Path(p) for p in args.reports)
+    except ValueError as exc:
+        print(f"nubis-conformance matrix: {exc}", file=sys.stderr)
+        return 2
+    if args.output:
+        Path(args.output).write_text(text)
+        return 0
+    current = Path(args.check).read_text() if Path(args.check).is_file() else ""
+    if current != text:
+        print(
+            f"nubis-conformance matrix: {args.check} is stale; regenerate it with "
+            f"nubis-conformance matrix {' '.join(args.reports)} -o {args.check}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["matrix"]:
+        return matrix(argv[1:])
+    return run(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

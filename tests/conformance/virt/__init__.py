@@ -1,1 +1,0 @@
-"""The virt driver conformance suite."""
