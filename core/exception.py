@@ -163,6 +163,10 @@ class InvalidFilter(Invalid):
     msg_fmt = "%(table)s cannot be filtered by %(name)s; filterable: %(allowed)s"
 
 
+class InvalidSortKey(Invalid):
+    msg_fmt = "cannot sort by %(key)s; allowed: %(allowed)s"
+
+
 class MigrationNotFound(NotFound):
     msg_fmt = "migration %(migration_id)s could not be found"
 
@@ -249,3 +253,68 @@ class LockTimeout(NubisException):
         "%(wanted_by)s could not take the lock of %(lock)s within %(timeout)s s; "
         "%(holder)s holds it"
     )
+
+
+class NoValidHost(NubisException):
+    code = 400
+    msg_fmt = "no valid host was found: %(reason)s"
+
+
+class MaxRetriesExceeded(NoValidHost):
+    msg_fmt = "exceeded maximum number of retries: %(reason)s"
+
+
+class InstanceInvalidState(NubisException):
+    code = 409
+    msg_fmt = (
+        "cannot %(action)s instance %(instance_uuid)s while it is %(state)s; "
+        "it must be %(expected)s"
+    )
+
+
+class ComputeServiceUnavailable(NubisException):
+    code = 409
+    msg_fmt = "compute service of %(host)s is unavailable at this time"
+
+
+class MigrationNotFoundForInstance(NotFound):
+    msg_fmt = "migration %(migration_id)s is not a migration of instance %(instance_uuid)s"
+
+
+class InvalidMigrationState(NubisException):
+    code = 409
+    msg_fmt = (
+        "cannot %(method)s %(migration_id)s of instance %(instance_uuid)s: the "
+        "migration is %(state)s"
+    )
+
+
+class ImageNotFound(NotFound):
+    msg_fmt = "image %(image_id)s could not be found"
+
+
+class ImageExists(NubisException):
+    code = 409
+    msg_fmt = "an image named %(name)s already exists"
+
+
+class InvalidImage(Invalid):
+    msg_fmt = "%(path)s cannot be imported: %(reason)s"
+
+
+class IdentityUserNotFound(NotFound):
+    msg_fmt = "user %(user)s could not be found"
+
+
+class IdentityUserExists(NubisException):
+    code = 409
+    msg_fmt = "a user named %(name)s already exists"
+
+
+class IdentityProjectNotFound(NotFound):
+    msg_fmt = "project %(project)s could not be found"
+
+
+class IdentityProjectExists(NubisException):
+    code = 409
+    msg_fmt = "a project named %(name)s already exists"

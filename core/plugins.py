@@ -19,7 +19,7 @@ import dataclasses
 import importlib
 import importlib.metadata
 import inspect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from stevedore import driver, named
@@ -34,7 +34,9 @@ class Namespace:
     ``interface`` is ``"module:attribute"``. ``kind`` says what the entry point must
     load: ``"class"`` (a subclass of, or a class implementing, the interface class) or
     ``"function"`` (a callable the interface function accepts; see
-    :func:`nubis.core.periodic.check_task`).
+    :func:`nubis.core.periodic.check_task`). ``capabilities``, when set, is
+    ``"module:attribute"`` of the mapping of optional-capability names a plugin may
+    declare in its ``capabilities`` attribute (name -> what declaring it promises).
     """
 
     name: str
@@ -42,6 +44,7 @@ class Namespace:
     option: str
     description: str
     kind: str = "class"
+    capabilities: str | None = None
 
 
 NAMESPACES: tuple[Namespace, ...] = (
@@ -62,6 +65,7 @@ NAMESPACES: tuple[Namespace, ...] = (
         "nubis.core.servicegroup.driver:ServiceGroupDriver",
         "[servicegroup] driver",
         "liveness and membership of services",
+        capabilities="nubis.core.conformance.capabilities:SERVICEGROUP",
     ),
     Namespace(
         "nubis.periodic_tasks",
@@ -75,6 +79,25 @@ NAMESPACES: tuple[Namespace, ...] = (
         "nubis.core.virt.driver:ComputeDriver",
         "[compute] virt_driver",
         "the hypervisor driver nubis-compute runs guests with",
+        capabilities="nubis.core.virt.driver:CAPABILITIES",
+    ),
+    Namespace(
+        "nubis.scheduler.filters",
+        "nubis.core.scheduler.filters:BaseHostFilter",
+        "[scheduler] enabled_filters",
+        "which compute nodes can take a request",
+    ),
+    Namespace(
+        "nubis.scheduler.weighers",
+        "nubis.core.scheduler.weighers:BaseHostWeigher",
+        "[scheduler] weighers",
+        "how the scheduler ranks the nodes that passed the filters",
+    ),
+    Namespace(
+        "nubis.api.auth",
+        "nubis.core.api.auth:AuthPlugin",
+        "[api] auth_strategy",
+        "how nubis-api authenticates requests",
     ),
     Namespace(
         "oslo.messaging.drivers",
@@ -138,7 +161,43 @@ def contract_problems(ns: Namespace, plugin: Any) -> list[str]:
     if not problems and not _implements(plugin, interface):
         problems.append(f"not a subclass of {interface.__module__}.{interface.__qualname__}")
     if not problems:
-        problems.extend(_own_checks(interface, plugin))
+        if isinstance(inspect.getattr_static(interface, "contract_problems", None), classmethod):
+            problems.extend(_own_checks(interface, plugin))
+        else:
+            problems.extend(capability_problems(ns, plugin))
+    return problems
+
+
+def known_capabilities(ns: Namespace) -> dict[str, str]:
+    """Return the capability names plugins of *ns* may declare (name -> promise)."""
+    if ns.capabilities is None:
+        return {}
+    module, _, attr = ns.capabilities.partition(":")
+    return dict(getattr(importlib.import_module(module), attr))
+
+
+def capability_problems(ns: Namespace, plugin: Any) -> list[str]:
+    """Return what is wrong with the ``capabilities`` *plugin* declares for *ns*.
+
+    They must be a mapping of names from :func:`known_capabilities` to bools; a
+    namespace without a capability table accepts none.
+    """
+    caps = getattr(plugin, "capabilities", None) or {}
+    if not isinstance(caps, Mapping):
+        if ns.capabilities is None:
+            return []  # an unrelated attribute of that name, in a namespace without any
+        return [f"capabilities must be a mapping of name -> bool, got {type(caps).__name__}"]
+    known = known_capabilities(ns)
+    problems = []
+    unknown = sorted(str(name) for name in caps if name not in known)
+    if unknown:
+        problems.append(
+            f"unknown capabilities {', '.join(unknown)}; known: "
+            f"{', '.join(sorted(known)) or '(none in ' + ns.name + ')'}"
+        )
+    not_bool = sorted(str(n) for n, v in caps.items() if not isinstance(v, bool))
+    if not_bool:
+        problems.append(f"capabilities must be bools: {', '.join(not_bool)}")
     return problems
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -74,11 +75,14 @@ def run_services(
     argv: Sequence[str] | None,
     prog: str,
     before_start: Callable[[], None] | None = None,
+    compose: Callable[[Sequence[str]], list[Any]] | None = None,
 ) -> int:
     """Compose *services* from configuration in this process and serve until stopped.
 
     *services* may be a callable, evaluated after the configuration is parsed.
     *before_start* runs after the start-up check and before any service is composed.
+    *compose* turns the service names into Service objects (default: one
+    ``Service.create(name)`` each).
     """
     from nubis.core import objects
     from nubis.core.context import get_admin_context
@@ -102,7 +106,10 @@ def run_services(
             )
         if before_start is not None:
             before_start()
-        launcher = Launcher([Service.create(name) for name in names])
+        composed = (
+            compose(names) if compose is not None else [Service.create(name) for name in names]
+        )
+        launcher = Launcher(composed)
         return launcher.run()
 
     return guarded(main)

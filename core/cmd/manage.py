@@ -8,7 +8,10 @@
 * ``nubis-manage db sync [--version REV]`` / ``nubis-manage db version`` — bring the
   database schema of ``[database] connection`` up to date / show its revision;
 * ``nubis-manage service list|disable|enable|force-down`` — services, their status and
-  liveness (:mod:`nubis.core.cmd.manage_service`).
+  liveness (:mod:`nubis.core.cmd.manage_service`);
+* ``nubis-manage user ...`` — users of the embedded identity service
+  (:mod:`nubis.core.cmd.manage_identity`);
+* ``nubis-manage image ...`` — the local image registry (:mod:`nubis.core.cmd.manage_image`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 from oslo_config import cfg
 
 from nubis.core import plugins
-from nubis.core.cmd import common, manage_service
+from nubis.core.cmd import common, manage_identity, manage_image, manage_service
 from nubis.core.conf import CONF
 from nubis.core.conf import check as config_check
 
@@ -92,6 +95,8 @@ def _add_parsers(subparsers: Any) -> None:
     db_sub.add_parser("version", help="show the schema revision").set_defaults(func=db_version)
 
     manage_service.add_parsers(subparsers)
+    manage_identity.add_parsers(subparsers)
+    manage_image.add_parsers(subparsers)
 
 
 CATEGORY = cfg.SubCommandOpt("category", title="commands", handler=_add_parsers)

@@ -10,6 +10,7 @@ from oslo_config import cfg
 
 from nubis.core.conf import (
     all_in_one,
+    api,
     database,
     indirection,
     memcache,
@@ -36,6 +37,7 @@ _MODULES = (
     all_in_one,
     zookeeper,
     memcache,
+    api,
 )
 
 for _module in _MODULES:

@@ -23,6 +23,11 @@ LOG = logging.getLogger(__name__)
 def check(conf: cfg.ConfigOpts, services: Iterable[str]) -> None:
     """Validate *conf* for starting *services* (e.g. ``["conductor", "compute"]``)."""
     for service in services:
+        if service == "api":  # the REST API: no manager, an auth plugin instead
+            plugins.ensure_installed(
+                "nubis.api.auth", conf.api.auth_strategy, "[api] auth_strategy"
+            )
+            continue
         group = getattr(conf, service)
         plugins.ensure_installed("nubis.managers", group.manager, f"[{service}] manager")
         for task in group.periodic_tasks:
@@ -32,6 +37,9 @@ def check(conf: cfg.ConfigOpts, services: Iterable[str]) -> None:
                 plugins.ensure_installed(
                     namespace, getattr(getattr(conf, opt_group), opt), f"[{opt_group}] {opt}"
                 )
+        for opt_group, opt, namespace in _SERVICE_PLUGIN_LIST_OPTIONS.get(service, ()):
+            for name in getattr(getattr(conf, opt_group), opt):
+                plugins.ensure_installed(namespace, name, f"[{opt_group}] {opt}")
     for namespace, opt_group, opt in _COMMON_PLUGIN_OPTIONS:
         if namespace in {ns.name for ns in plugins.NAMESPACES}:
             plugins.ensure_installed(
@@ -45,6 +53,14 @@ def check(conf: cfg.ConfigOpts, services: Iterable[str]) -> None:
 # Options that choose a plugin only when a given service runs in this process.
 _SERVICE_PLUGIN_OPTIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "compute": (("compute", "virt_driver", "nubis.virt"),),
+}
+
+# Options that choose a list of plugins only when a given service runs in this process.
+_SERVICE_PLUGIN_LIST_OPTIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "scheduler": (
+        ("scheduler", "enabled_filters", "nubis.scheduler.filters"),
+        ("scheduler", "weighers", "nubis.scheduler.weighers"),
+    ),
 }
 
 # Options that choose a plugin for every service.

@@ -21,16 +21,32 @@ too.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import inspect
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from oslo_utils import timeutils
-from sqlalchemy import ColumnElement, Select, and_, case, delete, false, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql import ClauseElement
 
 from nubis.core import exception
 from nubis.core.db import engine, errors, guard, retry
@@ -38,6 +54,10 @@ from nubis.core.db.models import (
     Base,
     ComputeNode,
     Flavor,
+    IdentityProject,
+    IdentityRoleAssignment,
+    IdentityUser,
+    Image,
     Instance,
     InstanceAction,
     InstanceActionEvent,
@@ -67,6 +87,7 @@ TASK_STATE_DELETING = "deleting"
 P = ParamSpec("P")
 R = TypeVar("R")
 ModelT = TypeVar("ModelT", bound=Base)
+BindT = TypeVar("BindT", Session, Connection)
 
 
 def block_db_access(binary: str) -> None:
@@ -80,17 +101,21 @@ def unblock_db_access() -> None:
 
 
 def _api_function(
-    *, writer: bool
-) -> Callable[[Callable[Concatenate[Session, P], R]], Callable[P, R]]:
-    """Make ``f(session, context, ...)`` the retried one-transaction ``f(context, ...)``."""
+    begin: Callable[..., contextlib.AbstractContextManager[BindT]], *, writer: bool
+) -> Callable[[Callable[Concatenate[BindT, P], R]], Callable[P, R]]:
+    """Make ``f(bind, context, ...)`` the retried one-transaction ``f(context, ...)``.
 
-    def decorate(function: Callable[Concatenate[Session, P], R]) -> Callable[P, R]:
+    *begin* opens the transaction: :func:`engine.transaction` hands the function a
+    Session, :func:`engine.connection` a Core connection (hot paths).
+    """
+
+    def decorate(function: Callable[Concatenate[BindT, P], R]) -> Callable[P, R]:
         caller = f"{function.__module__}.{function.__qualname__}"
 
         @functools.wraps(function)
         def in_transaction(*args: P.args, **kwargs: P.kwargs) -> R:
-            with engine.transaction(caller, writer=writer) as session:
-                return function(session, *args, **kwargs)
+            with begin(caller, writer=writer) as bind:
+                return function(bind, *args, **kwargs)
 
         signature = inspect.signature(function)
         in_transaction.__signature__ = signature.replace(  # type: ignore[attr-defined]
@@ -101,8 +126,9 @@ def _api_function(
     return decorate
 
 
-_reader = _api_function(writer=False)
-_writer = _api_function(writer=True)
+_reader = _api_function(engine.transaction, writer=False)
+_writer = _api_function(engine.transaction, writer=True)
+_core_writer = _api_function(engine.connection, writer=True)
 
 
 def _read_deleted(context: Any) -> str:
@@ -165,11 +191,58 @@ def _update_rows(
     return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
 
 
+_KEY_PARAM = "nubis_update_key"
+"""The bind parameter of the key in a :func:`_keyed_update` statement (no column has
+this name, so it never meets one of the SET parameters, which are named by column)."""
+
+
 @functools.cache
-def _update_returning_row(table: Any) -> Any:
-    """``UPDATE <table> ... RETURNING <every column>``, built once per table: coercing
-    thirty columns on every call was the largest cost of a hot-path update."""
-    return update(table).returning(*table.columns)
+def _column_keys(table: Table) -> frozenset[str]:
+    return frozenset(table.columns.keys())
+
+
+def _bindable(table: Table, values: Mapping[str, Any]) -> bool:
+    """True when every value goes to a column of *table* as a plain value (no SQL)."""
+    columns = _column_keys(table)
+    return all(
+        name in columns
+        and not isinstance(value, ClauseElement)
+        and not hasattr(value, "__clause_element__")
+        for name, value in values.items()
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _keyed_update(
+    table: Table,
+    key_column: str,
+    columns: frozenset[str],
+    read_deleted: str | None,
+    returning: bool,
+) -> tuple[Any, Select[Any] | None]:
+    """``UPDATE`` of the row whose *key_column* equals the ``nubis_update_key``
+    parameter, setting *columns* from parameters of the same names, and how to read the
+    row afterwards: ``RETURNING`` every column when *returning*, else a ``SELECT`` by the
+    key (second item). *read_deleted* (``'no'``, ``'yes'``, ``'only'``) says which rows
+    of a soft-delete table it sees; None: the table has no soft delete.
+
+    Built once per (table, key, set of columns, read_deleted, RETURNING): building the
+    statement and its cache key on every call cost more than running it.
+    """
+    key = table.c[key_column] == bindparam(_KEY_PARAM, type_=table.c[key_column].type)
+    visible = []
+    if read_deleted == "no":
+        visible.append(table.c.deleted == 0)
+    elif read_deleted == "only":
+        visible.append(table.c.deleted != 0)
+    statement = (
+        update(table)
+        .where(*visible, key)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in sorted(columns)})
+    )
+    if returning:
+        return statement.returning(*table.columns), None
+    return statement, select(table).where(key)
 
 
 def _detached(model: type[ModelT], values: Mapping[Any, Any]) -> ModelT:
@@ -181,31 +254,53 @@ def _detached(model: type[ModelT], values: Mapping[Any, Any]) -> ModelT:
 
 
 def _update_one(
-    session: Session,
+    bind: Session | Connection,
     context: Any,
     model: type[ModelT],
-    key: Any,
+    key: Mapping[str, Any] | ColumnElement[bool],
     values: Mapping[str, Any],
 ) -> ModelT | None:
     """UPDATE the visible row matching *key* and return it as it is now (None: no row).
 
-    Where the database can (SQLite, PostgreSQL) the row comes back from the UPDATE
+    *key* is ``{column name: value}`` naming the row, or a SQL condition
+    (``Model.uuid == uuid``). With one column name and plain values (the hot paths: state
+    reports, resource audits, object saves) the statement comes from
+    :func:`_keyed_update` and runs with bind parameters; otherwise it is built for this
+    call. Where the database can (SQLite, PostgreSQL) the row comes back from the UPDATE
     itself (RETURNING); elsewhere (MariaDB) a SELECT in the same transaction reads it.
-    The statement is plain Core on the table: hot paths (state reports, resource
-    audits) should not pay for the ORM's bulk-update machinery.
+    The row is returned as a detached *model* instance. *bind* is the calling API
+    function's Session or Core connection; the statements are plain Core on the table
+    either way.
     """
-    if not session.get_bind().dialect.update_returning:
-        if not _update_rows(session, context, model, [key], values):
-            return None
-        return _reloaded(session, select(model).where(key))
+    connection = bind.connection() if isinstance(bind, Session) else bind
     values = dict(values)
     values.setdefault("updated_at", timeutils.utcnow())
-    base_statement = _update_returning_row(model.__table__)
-    statement = base_statement.where(*_visible(context, model), key).values(values)
-    row = session.connection().execute(statement).one_or_none()
-    if row is None:
-        return None
-    return _detached(model, row._mapping)
+    returning = connection.dialect.update_returning
+    table: Table = model.__table__
+    if isinstance(key, Mapping) and len(key) == 1 and _bindable(table, values):
+        ((key_column, key_value),) = key.items()
+        read_deleted = _read_deleted(context) if issubclass(model, SoftDeleteMixin) else None
+        statement, reread = _keyed_update(
+            table, key_column, frozenset(values), read_deleted, returning
+        )
+        values[_KEY_PARAM] = key_value
+        result = connection.execute(statement, values)
+        if reread is None:
+            row = result.one_or_none()
+        else:
+            found = result.rowcount
+            row = connection.execute(reread, {_KEY_PARAM: key_value}).one() if found else None
+    else:
+        if isinstance(key, Mapping):
+            key = and_(*(table.c[name] == value for name, value in key.items()))
+        update_statement = update(table).where(*_visible(context, model), key).values(values)
+        if returning:
+            row = connection.execute(update_statement.returning(*table.columns)).one_or_none()
+        elif connection.execute(update_statement).rowcount:
+            row = connection.execute(select(table).where(key)).one()
+        else:
+            row = None
+    return None if row is None else _detached(model, row._mapping)
 
 
 def _soft_delete_rows(session: Session, model: type[SoftDeleteMixin], where: Iterable[Any]) -> int:
@@ -518,12 +613,12 @@ def compute_node_get_all_by_host(session: Session, context: Any, host: str) -> l
     return nodes
 
 
-@_writer
+@_core_writer
 def compute_node_update(
-    session: Session, context: Any, compute_id: int, values: Mapping[str, Any]
+    connection: Connection, context: Any, compute_id: int, values: Mapping[str, Any]
 ) -> ComputeNode:
     """Update a compute node and return it; ComputeNodeNotFound if there is none."""
-    node = _update_one(session, context, ComputeNode, ComputeNode.id == compute_id, values)
+    node = _update_one(connection, context, ComputeNode, {"id": compute_id}, values)
     if node is None:
         raise exception.ComputeNodeNotFound(compute_id=compute_id)
     return node
@@ -584,6 +679,13 @@ def instance_get_all_by_host_and_node(
     return _all(session, statement.order_by(Instance.id))
 
 
+#: Columns instances may be sorted by (``sort_keys``); ``id`` always ends the order.
+INSTANCE_SORT_KEYS = frozenset(
+    {"created_at", "updated_at", "launched_at", "display_name", "uuid", "vm_state",
+     "task_state", "host", "node", "project_id", "id"}
+)
+
+
 @_reader
 def instance_get_all(
     session: Session,
@@ -591,30 +693,105 @@ def instance_get_all(
     filters: Mapping[str, Any] | None = None,
     limit: int | None = None,
     marker: str | None = None,
+    sort_keys: Sequence[str] | None = None,
+    sort_dirs: Sequence[str] | None = None,
 ) -> list[Instance]:
-    """Return instances in creation order, one page of them with *limit* and *marker*.
+    """Return instances in order, one page of them with *limit* and *marker*.
 
     *filters* match columns exactly (a list, tuple or set value matches any of its
-    members, None matches NULL); the extra filter ``deleted`` (bool) overrides the
-    context's read_deleted. *marker* is the uuid of the last instance of the previous
-    page (MarkerNotFound if no such instance, deleted or not, exists).
+    members, None matches NULL), plus: ``deleted`` (bool) overrides the context's
+    read_deleted; ``display_name_contains`` matches a substring of the name;
+    ``changes_since`` (a datetime) keeps instances updated (or created) at or after it.
+    The order is *sort_keys* (from :data:`INSTANCE_SORT_KEYS`; default creation order)
+    each ``asc`` or ``desc`` by *sort_dirs* (default ``asc``), then ``id``. *marker* is
+    the uuid of the last instance of the previous page (MarkerNotFound if no such
+    instance, deleted or not, exists); the next page starts right after it in this order.
     """
     filters = dict(filters or {})
     read_deleted = None
     if "deleted" in filters:
         read_deleted = "only" if filters.pop("deleted") else "no"
+    contains = filters.pop("display_name_contains", None)
+    since = filters.pop("changes_since", None)
     statement = _filtered(
         _query(context, Instance, read_deleted=read_deleted), Instance, filters, INSTANCE_FILTERS
     )
+    if contains:
+        escaped = contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        statement = statement.where(Instance.display_name.like(f"%{escaped}%", escape="\\"))
+    if isinstance(since, str):  # it crossed the message bus as text
+        since = timeutils.normalize_time(timeutils.parse_isotime(since))
+    if since is not None:
+        statement = statement.where(
+            or_(Instance.updated_at >= since, Instance.created_at >= since)
+        )
+    order = _sort_order(sort_keys, sort_dirs)
     if marker is not None:
-        marker_id = session.scalar(select(Instance.id).where(Instance.uuid == marker))
-        if marker_id is None:
+        marker_row = session.scalars(select(Instance).where(Instance.uuid == marker)).first()
+        if marker_row is None:
             raise exception.MarkerNotFound(marker=marker)
-        statement = statement.where(Instance.id > marker_id)
-    statement = statement.order_by(Instance.id)
+        statement = statement.where(_after(marker_row, order))
+    statement = statement.order_by(
+        *(_sortable(key).desc() if desc else _sortable(key).asc() for key, desc in order)
+    )
     if limit is not None:
         statement = statement.limit(limit)
     return _all(session, statement)
+
+
+def _sort_order(
+    sort_keys: Sequence[str] | None, sort_dirs: Sequence[str] | None
+) -> list[tuple[str, bool]]:
+    """Return [(key, descending)], ending with id; InvalidSortKey for a bad key or dir."""
+    keys = list(sort_keys or ["created_at"])
+    dirs = list(sort_dirs or [])
+    order: list[tuple[str, bool]] = []
+    for index, key in enumerate(keys):
+        if key not in INSTANCE_SORT_KEYS:
+            raise exception.InvalidSortKey(
+                key=key, allowed=", ".join(sorted(INSTANCE_SORT_KEYS))
+            )
+        direction = dirs[index] if index < len(dirs) else (dirs[-1] if dirs else "asc")
+        if direction not in ("asc", "desc"):
+            raise exception.InvalidSortKey(key=f"{key} {direction}", allowed="asc, desc")
+        if key != "id":
+            order.append((key, direction == "desc"))
+    last_desc = order[-1][1] if order else False
+    order.append(("id", last_desc))
+    return order
+
+
+_EPOCH = datetime.datetime(1970, 1, 1)
+
+
+def _sortable(key: str) -> Any:
+    """The column of *key*, with NULLs mapped to the lowest value (so keysets compare)."""
+    column = getattr(Instance, key)
+    if key == "id":
+        return column
+    if key in ("created_at", "updated_at", "launched_at"):
+        return func.coalesce(column, _EPOCH)
+    return func.coalesce(column, "")
+
+
+def _after(marker_row: Instance, order: list[tuple[str, bool]]) -> Any:
+    """The keyset condition "comes after *marker_row* in *order*"."""
+    clauses = []
+    for index, (key, desc) in enumerate(order):
+        equal = [
+            _sortable(k) == _marker_value(marker_row, k) for k, _ in order[:index]
+        ]
+        value = _marker_value(marker_row, key)
+        step = _sortable(key) < value if desc else _sortable(key) > value
+        clauses.append(and_(*equal, step))
+    return or_(*clauses)
+
+
+def _marker_value(row: Instance, key: str) -> Any:
+    value = getattr(row, key)
+    if value is None:
+        return _EPOCH if key in ("created_at", "updated_at", "launched_at") else ""
+    return value
 
 
 def _expected_states(states: Any) -> tuple[str | None, ...] | None:
@@ -738,12 +915,12 @@ def migration_get_by_uuid(session: Session, context: Any, migration_uuid: str) -
     return migration
 
 
-@_writer
+@_core_writer
 def migration_update(
-    session: Session, context: Any, migration_id: int, values: Mapping[str, Any]
+    connection: Connection, context: Any, migration_id: int, values: Mapping[str, Any]
 ) -> Migration:
     """Update a migration and return it; MigrationNotFound if there is none."""
-    migration = _update_one(session, context, Migration, Migration.id == migration_id, values)
+    migration = _update_one(connection, context, Migration, {"id": migration_id}, values)
     if migration is None:
         raise exception.MigrationNotFound(migration_id=migration_id)
     return migration
@@ -776,6 +953,27 @@ def migration_get_all_by_instance(
     """Return the migrations of one instance, oldest first."""
     statement = _query(context, Migration, Migration.instance_uuid == instance_uuid)
     return _all(session, statement.order_by(Migration.id))
+
+
+MIGRATION_FILTERS = frozenset(
+    {"instance_uuid", "status", "migration_type", "source_compute", "dest_compute",
+     "source_node", "dest_node", "project_id", "user_id", "hidden"}
+)
+
+
+@_reader
+def migration_get_all(
+    session: Session,
+    context: Any,
+    filters: Mapping[str, Any] | None = None,
+    limit: int | None = None,
+) -> list[Migration]:
+    """Return migrations matching *filters* (exact; a list means IN), newest first."""
+    statement = _filtered(_query(context, Migration), Migration, filters, MIGRATION_FILTERS)
+    statement = statement.order_by(Migration.id.desc())
+    if limit is not None:
+        statement = statement.limit(limit)
+    return _all(session, statement)
 
 
 # ------------------------------------------------------------------------------ flavors
@@ -1000,3 +1198,233 @@ def instance_fault_get_by_instance_uuids(
         if not latest or not found:
             found.append(fault)
     return faults
+
+
+# ------------------------------------------------------------- compute nodes (scheduler)
+
+
+@_reader
+def compute_node_get_updated_since(
+    session: Session, context: Any, since: datetime.datetime | None
+) -> list[ComputeNode]:
+    """Return the compute nodes that changed at or after *since*, for an incremental cache.
+
+    With *since* None: every live node (a first, full read). Otherwise every node whose
+    ``created_at``, ``updated_at`` or ``deleted_at`` is at or after *since*, **soft-deleted
+    ones included** whatever ``context.read_deleted`` says (their ``deleted`` is
+    non-zero), so that a cache learns about deletions too. Ordered by id.
+
+    *since* is compared with timestamps written by the processes that wrote the rows;
+    a caller should pass the newest timestamp it has seen minus some slack for clock
+    skew between writers and for transactions that commit late, and expect to see some
+    rows again.
+    """
+    if since is None:
+        statement = _query(context, ComputeNode, read_deleted="no")
+    else:
+        statement = select(ComputeNode).where(
+            or_(
+                ComputeNode.updated_at >= since,
+                ComputeNode.created_at >= since,
+                ComputeNode.deleted_at >= since,
+            )
+        )
+    return _all(session, statement.order_by(ComputeNode.id))
+
+
+# ------------------------------------------------------------------ images and identity
+# The API service's tables (revision 0002).
+
+IMAGE_FILTERS = frozenset(
+    {"uuid", "name", "status", "visibility", "owner", "disk_format", "container_format"}
+)
+
+
+@_writer
+def image_create(session: Session, context: Any, values: Mapping[str, Any]) -> Image:
+    """Create an image record (a uuid is generated if *values* has none); ImageExists
+    when an image of that name exists."""
+    return _add(session, Image(**values), lambda: exception.ImageExists(name=values["name"]))
+
+
+@_reader
+def image_get_by_uuid(session: Session, context: Any, image_uuid: str) -> Image:
+    """Return the image with *image_uuid*, or raise ImageNotFound."""
+    image = _first(session, select(Image).where(Image.uuid == image_uuid))
+    if image is None:
+        raise exception.ImageNotFound(image_id=image_uuid)
+    return image
+
+
+@_reader
+def image_get_by_name(session: Session, context: Any, name: str) -> Image:
+    """Return the image named *name*, or raise ImageNotFound."""
+    image = _first(session, select(Image).where(Image.name == name))
+    if image is None:
+        raise exception.ImageNotFound(image_id=name)
+    return image
+
+
+@_reader
+def image_get_all(
+    session: Session,
+    context: Any,
+    filters: Mapping[str, Any] | None = None,
+    limit: int | None = None,
+    marker: str | None = None,
+    visible_to: str | None = None,
+) -> list[Image]:
+    """Return images in creation order, one page with *limit* and *marker* (a uuid).
+
+    *filters* match IMAGE_FILTERS exactly; *visible_to* (a project id) keeps public
+    images and the ones that project owns. MarkerNotFound for an unknown marker.
+    """
+    statement = _filtered(select(Image), Image, filters, IMAGE_FILTERS)
+    if visible_to is not None:
+        statement = statement.where(or_(Image.visibility == "public", Image.owner == visible_to))
+    if marker is not None:
+        marker_id = session.scalar(select(Image.id).where(Image.uuid == marker))
+        if marker_id is None:
+            raise exception.MarkerNotFound(marker=marker)
+        statement = statement.where(Image.id > marker_id)
+    statement = statement.order_by(Image.id)
+    if limit is not None:
+        statement = statement.limit(limit)
+    return _all(session, statement)
+
+
+@_writer
+def image_destroy(session: Session, context: Any, image_uuid: str) -> None:
+    """Delete the image record (for real); ImageNotFound if there is none."""
+    result = session.execute(delete(Image).where(Image.uuid == image_uuid))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise exception.ImageNotFound(image_id=image_uuid)
+
+
+@_writer
+def identity_project_create(
+    session: Session, context: Any, values: Mapping[str, Any]
+) -> IdentityProject:
+    """Create a project (values: id, name, description, enabled); IdentityProjectExists."""
+    return _add(
+        session,
+        IdentityProject(**values),
+        lambda: exception.IdentityProjectExists(name=values["name"]),
+    )
+
+
+@_reader
+def identity_project_get(session: Session, context: Any, id_or_name: str) -> IdentityProject:
+    """Return the project whose id or name is *id_or_name*; IdentityProjectNotFound."""
+    project = _first(
+        session,
+        select(IdentityProject)
+        .where(or_(IdentityProject.id == id_or_name, IdentityProject.name == id_or_name))
+        .order_by(case((IdentityProject.id == id_or_name, 0), else_=1)),
+    )
+    if project is None:
+        raise exception.IdentityProjectNotFound(project=id_or_name)
+    return project
+
+
+@_reader
+def identity_project_get_all(session: Session, context: Any) -> list[IdentityProject]:
+    """Return every project, by name."""
+    return _all(session, select(IdentityProject).order_by(IdentityProject.name))
+
+
+@_writer
+def identity_user_create(session: Session, context: Any, values: Mapping[str, Any]) -> IdentityUser:
+    """Create a user (values: id, name, password_hash, ...); IdentityUserExists."""
+    return _add(
+        session,
+        IdentityUser(**values),
+        lambda: exception.IdentityUserExists(name=values["name"]),
+    )
+
+
+@_reader
+def identity_user_get(session: Session, context: Any, id_or_name: str) -> IdentityUser:
+    """Return the user whose id or name is *id_or_name*; IdentityUserNotFound."""
+    user = _first(
+        session,
+        select(IdentityUser)
+        .where(or_(IdentityUser.id == id_or_name, IdentityUser.name == id_or_name))
+        .order_by(case((IdentityUser.id == id_or_name, 0), else_=1)),
+    )
+    if user is None:
+        raise exception.IdentityUserNotFound(user=id_or_name)
+    return user
+
+
+@_reader
+def identity_user_get_all(session: Session, context: Any) -> list[IdentityUser]:
+    """Return every user, by name."""
+    return _all(session, select(IdentityUser).order_by(IdentityUser.name))
+
+
+@_writer
+def identity_user_update(
+    session: Session, context: Any, user_id: str, values: Mapping[str, Any]
+) -> IdentityUser:
+    """Update a user (e.g. password_hash, enabled) and return it; IdentityUserNotFound."""
+    user = _update_one(session, context, IdentityUser, IdentityUser.id == user_id, values)
+    if user is None:
+        raise exception.IdentityUserNotFound(user=user_id)
+    return user
+
+
+@_writer
+def identity_user_delete(session: Session, context: Any, user_id: str) -> None:
+    """Delete a user and its role assignments (for real); IdentityUserNotFound."""
+    session.execute(delete(IdentityRoleAssignment).where(IdentityRoleAssignment.user_id == user_id))
+    result = session.execute(delete(IdentityUser).where(IdentityUser.id == user_id))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise exception.IdentityUserNotFound(user=user_id)
+
+
+@_writer
+def identity_role_assignment_add(
+    session: Session, context: Any, user_id: str, project_id: str, role: str
+) -> IdentityRoleAssignment:
+    """Give *user_id* *role* on *project_id*; return the assignment (existing or new)."""
+    statement = select(IdentityRoleAssignment).where(
+        IdentityRoleAssignment.user_id == user_id,
+        IdentityRoleAssignment.project_id == project_id,
+        IdentityRoleAssignment.role == role,
+    )
+    found = _first(session, statement)
+    if found is not None:
+        return found
+    assignment = IdentityRoleAssignment(user_id=user_id, project_id=project_id, role=role)
+    session.add(assignment)
+    session.flush()
+    return assignment
+
+
+@_writer
+def identity_role_assignment_remove(
+    session: Session, context: Any, user_id: str, project_id: str, role: str
+) -> bool:
+    """Take *role* on *project_id* from *user_id*; return whether it was held."""
+    result = session.execute(
+        delete(IdentityRoleAssignment).where(
+            IdentityRoleAssignment.user_id == user_id,
+            IdentityRoleAssignment.project_id == project_id,
+            IdentityRoleAssignment.role == role,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@_reader
+def identity_role_assignments_get(
+    session: Session, context: Any, user_id: str | None = None, project_id: str | None = None
+) -> list[IdentityRoleAssignment]:
+    """Return the role assignments of *user_id* and/or on *project_id* (all if neither)."""
+    statement = select(IdentityRoleAssignment)
+    if user_id is not None:
+        statement = statement.where(IdentityRoleAssignment.user_id == user_id)
+    if project_id is not None:
+        statement = statement.where(IdentityRoleAssignment.project_id == project_id)
+    return _all(session, statement.order_by(IdentityRoleAssignment.id))

@@ -334,3 +334,84 @@ SOFT_DELETE_MODELS: tuple[type[Base], ...] = (
     InstanceActionEvent,
     InstanceFault,
 )
+
+
+class Image(Base):
+    """A base image of the local image registry; its file is ``<images_path>/<uuid>``.
+
+    Names are unique so that clients can resolve an image by name. ``checksum`` is the
+    MD5 of the file (Glance's legacy field), ``os_hash_value`` its SHA-512. ``owner``
+    is a project id, or None for images the operator imported for everyone.
+    """
+
+    __tablename__ = "images"
+    __table_args__ = (
+        UniqueConstraint("uuid", name="uniq_images0uuid"),
+        UniqueConstraint("name", name="uniq_images0name"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(UUID_LENGTH), default=uuidutils.generate_uuid)
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(30), default="active")
+    disk_format: Mapped[str] = mapped_column(String(30))
+    container_format: Mapped[str] = mapped_column(String(30), default="bare")
+    size: Mapped[int] = mapped_column(BigInteger)
+    virtual_size: Mapped[int | None] = mapped_column(BigInteger)
+    checksum: Mapped[str | None] = mapped_column(String(32))
+    os_hash_algo: Mapped[str | None] = mapped_column(String(64))
+    os_hash_value: Mapped[str | None] = mapped_column(String(128))
+    owner: Mapped[str | None] = mapped_column(String(255))
+    visibility: Mapped[str] = mapped_column(String(20), default="public")
+    min_disk: Mapped[int] = mapped_column(Integer, default=0)
+    min_ram: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IdentityProject(Base):
+    """A project of the local identity service (``[api] auth_strategy = local``)."""
+
+    __tablename__ = "identity_projects"
+    __table_args__ = (
+        UniqueConstraint("name", name="uniq_identity_projects0name"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class IdentityUser(Base):
+    """A user of the local identity service; ``password_hash`` is an argon2 hash."""
+
+    __tablename__ = "identity_users"
+    __table_args__ = (UniqueConstraint("name", name="uniq_identity_users0name"), MYSQL_TABLE_ARGS)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    default_project_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class IdentityRoleAssignment(Base):
+    """A role a user holds on a project (``admin``, ``member``, ``reader`` ...)."""
+
+    __tablename__ = "identity_role_assignments"
+    __table_args__ = (
+        UniqueConstraint(
+            "user_id",
+            "project_id",
+            "role",
+            name="uniq_identity_role_assignments0user_id0project_id0role",
+        ),
+        Index("identity_role_assignments_project_id_idx", "project_id"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), ForeignKey("identity_users.id"))
+    project_id: Mapped[str] = mapped_column(String(64), ForeignKey("identity_projects.id"))
+    role: Mapped[str] = mapped_column(String(64))

@@ -38,6 +38,10 @@ class API:
         self.driver.leave(member, group, service)
         self.driver.cleanup()
 
+    def cleanup(self) -> None:
+        """Release the driver's connections (a process that only queried membership)."""
+        self.driver.cleanup()
+
     def is_up(self, service_ref: Any) -> bool:
         """Return whether the service is up; a forced-down service never is."""
         if service_ref.forced_down:

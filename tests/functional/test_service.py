@@ -129,4 +129,4 @@ def test_state_reports_advance_report_count(embedded):
 def test_unknown_manager_fails_before_anything_starts(embedded):
     with pytest.raises(exception.PluginNotFound) as err:
         Service.create("conductor", manager="nope")
-    assert "available: compute, conductor, testecho" in str(err.value)
+    assert "available: compute, conductor, scheduler, testecho" in str(err.value)

@@ -161,7 +161,7 @@ def test_bad_plugin_name_exits_2_with_one_line(deployment, tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: no plugin 'xen' in nubis.managers (chosen by [conductor] manager); "
-        "available: compute, conductor, testecho"
+        "available: compute, conductor, scheduler, testecho"
     ]
 
 

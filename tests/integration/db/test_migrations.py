@@ -18,7 +18,7 @@ def test_upgrade_from_an_empty_database(empty_db_url):
 
     migration.db_sync()
 
-    assert migration.db_version() == migration.head_version() == "0001"
+    assert migration.db_version() == migration.head_version() == "0002"
     assert _table_names() == set(models.Base.metadata.tables) | {"alembic_version"}
 
 
@@ -56,4 +56,4 @@ def test_downgrade_to_base_and_upgrade_again(empty_db_url):
     assert migration.db_version() is None
     assert _table_names() == {"alembic_version"}
     migration.db_sync()
-    assert migration.db_version() == "0001"
+    assert migration.db_version() == migration.head_version()

@@ -18,7 +18,7 @@ def test_unknown_manager_names_option_and_choices(flags):
         check.check(CONF, ["conductor"])
     assert str(err.value) == (
         "no plugin 'nope' in nubis.managers (chosen by [conductor] manager); "
-        "available: compute, conductor"
+        "available: compute, conductor, scheduler"
     )
 
 

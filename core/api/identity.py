@@ -1,0 +1,242 @@
+"""The users, projects and roles of the embedded identity service (``[api]
+auth_strategy = local``), kept in nubis's database.
+
+Passwords are stored as argon2id hashes (argon2-cffi); a hash made with weaker
+parameters than the library's current defaults is replaced at the next successful
+login. Roles follow Keystone's defaults: ``admin`` implies ``member``, which implies
+``reader``; a token carries the roles with what they imply. Projects are created when a
+role on them is first given.
+
+``nubis-manage user ...`` (:mod:`nubis.core.cmd.manage_identity`) manages them; the
+``local`` auth plugin authenticates against them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from typing import Any
+
+import argon2
+from argon2 import exceptions as argon2_exceptions
+
+from nubis.core import exception
+from nubis.core.api.exception import Unauthorized
+from nubis.core.context import get_admin_context
+from nubis.core.db import api as db
+from nubis.core.exception import IdentityProjectNotFound, IdentityUserNotFound
+
+IMPLIED_ROLES: dict[str, tuple[str, ...]] = {"admin": ("member", "reader"), "member": ("reader",)}
+ROLE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+NAME_PATTERN = re.compile(r"^[^\x00-\x1f/:]{1,255}$")
+DEFAULT_DOMAIN = ("default", "Default")
+
+_HASHER = argon2.PasswordHasher()
+_DUMMY_HASH = _HASHER.hash("not a password anyone has")
+_DENIED = "The request you have made requires authentication."
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of *password*."""
+    return _HASHER.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether *password* matches *password_hash* (False for a malformed hash)."""
+    try:
+        return bool(_HASHER.verify(password_hash, password))
+    except (argon2_exceptions.VerificationError, argon2_exceptions.InvalidHashError):
+        return False
+
+
+def effective_roles(roles: list[str] | tuple[str, ...] | set[str]) -> list[str]:
+    """*roles* with the roles they imply, sorted."""
+    result = set(roles)
+    for role in roles:
+        result.update(IMPLIED_ROLES.get(role, ()))
+    return sorted(result)
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not NAME_PATTERN.match(name or "") or name != name.strip():
+        raise exception.Invalid(
+            message=f"{kind} name {name!r}: give 1-255 characters without control "
+            "characters, '/' or ':' and without surrounding spaces"
+        )
+
+
+def _check_role(role: str) -> None:
+    if not ROLE_PATTERN.match(role or ""):
+        raise exception.Invalid(
+            message=f"role {role!r}: a role is a lower-case name such as admin, member or reader"
+        )
+
+
+def _check_password(password: str) -> None:
+    if not password or len(password) > 4096:
+        raise exception.Invalid(message="a password must be 1-4096 characters")
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """Who a token speaks for: a user, the project it is scoped to and the roles
+    (implied ones included) the user has there."""
+
+    user_id: str
+    user_name: str
+    project_id: str
+    project_name: str
+    roles: tuple[str, ...]
+
+
+class IdentityStore:
+    """Users, projects and role assignments in the database."""
+
+    def __init__(self) -> None:
+        self.context = get_admin_context()
+
+    # --- projects --------------------------------------------------------------------
+
+    def project(self, id_or_name: str) -> Any:
+        """The project whose id or name is *id_or_name*; IdentityProjectNotFound."""
+        return db.identity_project_get(self.context, id_or_name)
+
+    def ensure_project(self, name: str) -> Any:
+        """The project named (or with id) *name*, created if there is none."""
+        try:
+            return self.project(name)
+        except IdentityProjectNotFound:
+            pass
+        _check_name("project", name)
+        try:
+            return db.identity_project_create(
+                self.context, {"id": uuid.uuid4().hex, "name": name, "enabled": True}
+            )
+        except exception.NubisException:
+            return self.project(name)  # created by a racing sibling
+
+    def projects(self) -> list[Any]:
+        return list(db.identity_project_get_all(self.context))
+
+    # --- users -----------------------------------------------------------------------
+
+    def user(self, id_or_name: str) -> Any:
+        """The user whose id or name is *id_or_name*; IdentityUserNotFound."""
+        return db.identity_user_get(self.context, id_or_name)
+
+    def create_user(
+        self,
+        name: str,
+        password: str,
+        project: str | None = None,
+        roles: tuple[str, ...] = ("member",),
+    ) -> Any:
+        """Create user *name*; with *project*, give it *roles* there (creating the
+        project if needed) and make it the user's default project."""
+        _check_name("user", name)
+        _check_password(password)
+        for role in roles:
+            _check_role(role)
+        project_row = self.ensure_project(project) if project else None
+        user = db.identity_user_create(
+            self.context,
+            {
+                "id": uuid.uuid4().hex,
+                "name": name,
+                "password_hash": hash_password(password),
+                "enabled": True,
+                "default_project_id": project_row.id if project_row is not None else None,
+            },
+        )
+        if project_row is not None:
+            for role in roles:
+                db.identity_role_assignment_add(self.context, user.id, project_row.id, role)
+        return user
+
+    def set_password(self, name: str, password: str) -> None:
+        _check_password(password)
+        user = self.user(name)
+        db.identity_user_update(self.context, user.id, {"password_hash": hash_password(password)})
+
+    def delete_user(self, name: str) -> Any:
+        user = self.user(name)
+        db.identity_user_delete(self.context, user.id)
+        return user
+
+    def add_role(self, user_name: str, project: str, role: str) -> None:
+        """Give *role* on *project* (created if needed) to the user."""
+        _check_role(role)
+        user = self.user(user_name)
+        project_row = self.ensure_project(project)
+        db.identity_role_assignment_add(self.context, user.id, project_row.id, role)
+        if user.default_project_id is None:
+            db.identity_user_update(self.context, user.id, {"default_project_id": project_row.id})
+
+    def remove_role(self, user_name: str, project: str, role: str) -> bool:
+        user = self.user(user_name)
+        project_row = self.project(project)
+        return bool(db.identity_role_assignment_remove(self.context, user.id, project_row.id, role))
+
+    def users(self) -> list[tuple[Any, list[tuple[str, str]]]]:
+        """Every user with its (project name, role) assignments."""
+        names = {p.id: p.name for p in self.projects()}
+        result = []
+        for user in db.identity_user_get_all(self.context):
+            assignments = db.identity_role_assignments_get(self.context, user_id=user.id)
+            result.append(
+                (user, [(names.get(a.project_id, a.project_id), a.role) for a in assignments])
+            )
+        return result
+
+    def roles_on(self, user_id: str, project_id: str) -> list[str]:
+        """The roles (implied ones included) the user has on the project."""
+        assignments = db.identity_role_assignments_get(
+            self.context, user_id=user_id, project_id=project_id
+        )
+        return effective_roles([a.role for a in assignments])
+
+    # --- authentication ----------------------------------------------------------------
+
+    def authenticate(self, user: str, password: str, project: str | None = None) -> Identity:
+        """The identity of *user* (name or id) with *password*, scoped to *project*
+        (name or id; default: the user's default project).
+
+        Raises Unauthorized (401) with the same message whatever was wrong, so that a
+        caller cannot tell a wrong password from an unknown user.
+        """
+        try:
+            row = self.user(user)
+        except IdentityUserNotFound:
+            verify_password(_DUMMY_HASH, password)  # same cost as a real check
+            raise Unauthorized(reason=_DENIED) from None
+        if not verify_password(row.password_hash, password) or not row.enabled:
+            raise Unauthorized(reason=_DENIED)
+        if _HASHER.check_needs_rehash(row.password_hash):
+            db.identity_user_update(
+                self.context, row.id, {"password_hash": hash_password(password)}
+            )
+        scope = project or row.default_project_id
+        if not scope:
+            raise Unauthorized(
+                reason=f"user {row.name} has no default project; ask for a project scope"
+            )
+        try:
+            project_row = self.project(scope)
+        except IdentityProjectNotFound:
+            raise Unauthorized(reason=f"user {row.name} has no role on project {scope}") from None
+        roles = self.roles_on(row.id, project_row.id)
+        if not roles or not project_row.enabled:
+            raise Unauthorized(reason=f"user {row.name} has no role on project {scope}")
+        return Identity(row.id, row.name, project_row.id, project_row.name, tuple(roles))
+
+    def is_active(self, user_id: str, project_id: str) -> tuple[str, ...] | None:
+        """The user's current roles on the project, or None if the user is gone or
+        disabled (tokens of such users stop working)."""
+        try:
+            row = self.user(user_id)
+        except IdentityUserNotFound:
+            return None
+        if not row.enabled:
+            return None
+        return tuple(self.roles_on(row.id, project_id))

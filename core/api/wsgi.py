@@ -1,0 +1,224 @@
+"""The WSGI application: one request through routing, microversion, authentication
+check, body and query validation, policy, the handler, and the fault format.
+
+Every response is JSON and carries ``x-openstack-request-id`` (and, for the compute
+API, ``x-compute-request-id`` and the microversion headers). Whatever goes wrong
+becomes a Nova-format fault (:mod:`nubis.core.api.faults`); an unexpected exception is
+logged with its traceback and answered 500 without it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from oslo_config import cfg
+from oslo_context import context as oslo_context
+from werkzeug.wrappers import Request as WerkzeugRequest
+
+from nubis.core.api import auth, microversion, policy
+from nubis.core.api.faults import Fault, from_exception
+from nubis.core.api.faults import body as fault_body
+from nubis.core.api.microversion import APIVersion
+from nubis.core.api.routing import Route, Router
+from nubis.core.api.validation import parse_query, validate
+
+LOG = logging.getLogger(__name__)
+
+JSON = "application/json"
+
+
+@dataclasses.dataclass
+class Reply:
+    """What a handler may return instead of a plain body: status, body and headers."""
+
+    status: int
+    body: Any = None
+    headers: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+class Request:
+    """One API request as handlers see it."""
+
+    def __init__(
+        self,
+        raw: WerkzeugRequest,
+        conf: cfg.ConfigOpts,
+        route: Route,
+        version: APIVersion | None,
+        context: Any,
+        body: Any,
+        query: dict[str, Any],
+    ) -> None:
+        self.raw = raw
+        self.conf = conf
+        self.route = route
+        self.version = version or microversion.MIN_VERSION
+        self.context = context
+        self.body = body
+        self.query = query
+
+    @functools.cached_property
+    def base_url(self) -> str:
+        """The URL clients reach this API at, without a trailing slash."""
+        return public_base_url(self.conf, self.raw.host_url)
+
+    def url(self, path: str, query: Mapping[str, Any] | None = None) -> str:
+        """The absolute URL of *path* (e.g. ``/v2.1/servers/<id>``) with *query*."""
+        link = self.base_url + path
+        if query:
+            link += "?" + urlencode(query, doseq=True)
+        return link
+
+    def at_least(self, version: str) -> bool:
+        """Whether the request's microversion is *version* or newer."""
+        return self.version >= version
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.context is not None and self.context.is_admin)
+
+    def authorize(self, rule: str, target: Mapping[str, Any] | None = None) -> None:
+        """Raise 403 unless the caller may do *rule* on *target* (default: own project)."""
+        policy.authorize(self.context, rule, target, conf=self.conf)
+
+    def can(self, rule: str, target: Mapping[str, Any] | None = None) -> bool:
+        """Whether the caller may do *rule* on *target* (no exception)."""
+        return policy.check(self.context, rule, target, conf=self.conf)
+
+    def arg(self, name: str, default: Any = None) -> Any:
+        """A validated query parameter (or *default* when absent)."""
+        return self.query.get(name, default)
+
+
+def public_base_url(conf: cfg.ConfigOpts, host_url: str) -> str:
+    """``[api] public_endpoint`` if set, else the URL the request came in on."""
+    configured = str(conf.api.public_endpoint or "").rstrip("/")
+    return configured or host_url.rstrip("/")
+
+
+class Application:
+    """The WSGI application serving *routes*; see the module docstring."""
+
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        routes: Iterable[Route],
+        www_authenticate: Callable[[], str | None] | None = None,
+    ) -> None:
+        self.conf = conf
+        self.router = Router(routes)
+        self._www_authenticate = www_authenticate or (lambda: None)
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        started = time.monotonic()
+        request_id = environ.setdefault("openstack.request_id", oslo_context.generate_request_id())
+        raw = WerkzeugRequest(environ)
+        headers: list[tuple[str, str]] = [("x-openstack-request-id", request_id)]
+        version: APIVersion | None = None
+        api = "meta"
+        try:
+            routes, args, version = self.router.match(
+                raw.path, raw.method, lambda found: self._version_of(found, raw)
+            )
+            api = routes[0].api
+            status, body, extra = self._serve(raw, routes, args, version)
+            headers.extend(extra)
+        except Exception as exc:  # every failure becomes a fault response
+            fault = from_exception(exc)
+            status, body = fault.status, fault_body(fault.status, fault.message)
+            headers.extend(fault.headers)
+            if fault.status == 401:
+                challenge = self._www_authenticate()
+                if challenge:
+                    headers.append(("WWW-Authenticate", challenge))
+        if api == "compute":
+            headers.append(("x-compute-request-id", request_id))
+            if version is not None:
+                headers.extend(microversion.response_headers(version))
+        payload = b""
+        if body is not None and status != 204:
+            payload = json.dumps(body).encode()
+            headers.append(("Content-Type", JSON))
+        headers.append(("Content-Length", str(len(payload))))
+        start_response(f"{status} {_reason(status)}", headers)
+        LOG.info(
+            '%s "%s %s" status: %s len: %s time: %.4f',
+            request_id,
+            raw.method,
+            raw.full_path.rstrip("?"),
+            status,
+            len(payload),
+            time.monotonic() - started,
+        )
+        return [] if raw.method == "HEAD" else [payload]
+
+    @staticmethod
+    def _version_of(routes: Sequence[Route], raw: WerkzeugRequest) -> APIVersion | None:
+        if routes[0].api != "compute":
+            return None
+        return microversion.requested(raw.headers)
+
+    def _serve(
+        self,
+        raw: WerkzeugRequest,
+        routes: list[Route],
+        args: dict[str, str],
+        version: APIVersion | None,
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
+        route = routes[0]
+        context = auth.context_from_environ(raw.environ)
+        if context is not None:
+            context.is_admin = policy.is_admin(context, self.conf)
+        if context is None and not route.public:
+            raise Fault(401, "The request you have made requires authentication.")
+        body = None
+        if raw.method in ("POST", "PUT"):
+            body = self._json_body(raw)
+            if route.action is not None:
+                route = Router.pick_action(routes, body)
+            schema = route.body_schema(version)
+            if schema is not None:
+                validate(schema, body)
+        query = parse_query(route.query, raw.args)
+        request = Request(raw, self.conf, route, version, context, body, query)
+        if route.policy and route.target == "caller":
+            request.authorize(route.policy)
+        result = route.handler(request, **args)
+        if isinstance(result, Reply):
+            return result.status, result.body, result.headers
+        return route.status, result, []
+
+    def _json_body(self, raw: WerkzeugRequest) -> Any:
+        limit = int(self.conf.api.max_request_body_size)
+        if raw.content_length is not None and raw.content_length > limit:
+            raise Fault(413, f"Request body is larger than the limit of {limit} bytes.")
+        data = raw.stream.read(limit + 1)
+        if len(data) > limit:
+            raise Fault(413, f"Request body is larger than the limit of {limit} bytes.")
+        if not data.strip():
+            return None
+        mimetype = raw.mimetype or JSON
+        if mimetype != JSON and not mimetype.endswith("+json"):
+            raise Fault(415, f"Unsupported Content-Type {mimetype}; send application/json.")
+        try:
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise Fault(400, f"Malformed request body: {exc}") from None
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"

@@ -1,0 +1,1 @@
+"""The local image registry (see :mod:`nubis.core.image.api`)."""

@@ -1,0 +1,198 @@
+"""The local image registry: base images instances boot from.
+
+An image is a file ``<[api] images_path>/<uuid>`` plus a row in the ``images`` table
+(:class:`nubis.core.objects.image.Image`). An instance's ``image_ref`` is the image's
+uuid; the libvirt driver builds the instance's root disk as a qcow2 overlay whose
+backing file is that file (``[libvirt] images_path`` must name the same directory,
+shared by every compute host that boots from it).
+
+Importing copies the file in (never moves or links it, so the registry owns its copy),
+records its format (``qcow2`` by its magic, else ``raw``), size, virtual size, MD5 and
+SHA-512. A qcow2 with a backing file or encryption is refused: a base image must stand
+on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from oslo_config import cfg
+
+from nubis.core import exception, objects
+from nubis.core.exception import ImageExists, ImageNotFound, InvalidImage
+
+QCOW2_MAGIC = b"QFI\xfb"
+_CHUNK = 1 << 20
+
+
+def probe(path: str) -> tuple[str, int]:
+    """Return ``(disk_format, virtual_size)`` of the image at *path*.
+
+    Raises InvalidImage for a qcow2 image that has a backing file or is encrypted,
+    or whose header is truncated.
+    """
+    with open(path, "rb") as f:
+        header = f.read(72)
+    if header[:4] != QCOW2_MAGIC:
+        return "raw", os.path.getsize(path)
+    if len(header) < 72:
+        raise InvalidImage(path=path, reason="its qcow2 header is truncated")
+    backing_offset, _backing_size = struct.unpack_from(">QI", header, 8)
+    (size,) = struct.unpack_from(">Q", header, 24)
+    (crypt_method,) = struct.unpack_from(">I", header, 32)
+    if backing_offset:
+        raise InvalidImage(
+            path=path,
+            reason="it is a qcow2 overlay with a backing file; import a standalone image "
+            "(qemu-img convert -O qcow2 SRC DEST flattens one)",
+        )
+    if crypt_method:
+        raise InvalidImage(path=path, reason="it is an encrypted qcow2 image")
+    return "qcow2", int(size)
+
+
+class ImageAPI:
+    """Import, look up and list the registry's images."""
+
+    def __init__(self, conf: cfg.ConfigOpts | None = None) -> None:
+        self.conf = conf or cfg.CONF
+        objects.register_all()
+
+    @property
+    def images_path(self) -> str:
+        return str(self.conf.api.images_path)
+
+    def path(self, image: Any) -> str:
+        """The file of *image*."""
+        return os.path.join(self.images_path, str(image.uuid))
+
+    def import_file(
+        self,
+        context: Any,
+        name: str,
+        source: str,
+        *,
+        visibility: str = "public",
+        owner: str | None = None,
+        min_disk: int = 0,
+        min_ram: int = 0,
+    ) -> Any:
+        """Copy *source* into the registry as image *name* and return the Image.
+
+        ImageExists if an image has that name; InvalidImage if *source* is not a
+        regular file or not an acceptable image.
+        """
+        if not name or not name.strip() or len(name) > 255:
+            raise exception.Invalid(message=f"image name {name!r}: give 1-255 characters")
+        if visibility not in ("public", "private"):
+            raise exception.Invalid(
+                message=f"visibility {visibility!r} is not one of public, private"
+            )
+        if not os.path.isfile(source):
+            raise InvalidImage(path=source, reason="it is not a regular file")
+        if self.list(context, filters={"name": name}, limit=1):
+            raise ImageExists(name=name)
+        disk_format, virtual_size = probe(source)
+        image_uuid = str(uuid.uuid4())
+        os.makedirs(self.images_path, mode=0o755, exist_ok=True)
+        final = os.path.join(self.images_path, image_uuid)
+        partial = final + ".part"
+        md5 = hashlib.md5(usedforsecurity=False)
+        sha512 = hashlib.sha512()
+        size = 0
+        try:
+            with open(source, "rb") as src, open(partial, "xb") as dst:
+                while chunk := src.read(_CHUNK):
+                    md5.update(chunk)
+                    sha512.update(chunk)
+                    dst.write(chunk)
+                    size += len(chunk)
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.chmod(partial, 0o644)
+            os.replace(partial, final)
+            image = objects.Image(context)
+            image.uuid = image_uuid
+            image.name = name
+            image.status = "active"
+            image.disk_format = disk_format
+            image.container_format = "bare"
+            image.size = size
+            image.virtual_size = virtual_size
+            image.checksum = md5.hexdigest()
+            image.os_hash_algo = "sha512"
+            image.os_hash_value = sha512.hexdigest()
+            image.owner = owner
+            image.visibility = visibility
+            image.min_disk = min_disk
+            image.min_ram = min_ram
+            image.create()
+        except BaseException:
+            for leftover in (partial, final):
+                if os.path.exists(leftover):
+                    os.unlink(leftover)
+            raise
+        return image
+
+    def get(self, context: Any, id_or_name: str) -> Any:
+        """The image whose uuid or name is *id_or_name*; ImageNotFound.
+
+        Looked up with list queries, so that "not found" never has to cross the
+        message bus as an exception (remotable methods may run on a conductor).
+        """
+        try:
+            key = {"uuid": str(uuid.UUID(id_or_name))}
+        except ValueError:
+            key = {"name": id_or_name}
+        found = self.list(context, filters=key, limit=1)
+        if not found and "uuid" in key:
+            found = self.list(context, filters={"name": id_or_name}, limit=1)
+        if not found:
+            raise ImageNotFound(image_id=id_or_name)
+        return found[0]
+
+    def list(
+        self,
+        context: Any,
+        filters: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        marker: str | None = None,
+        visible_to: str | None = None,
+    ) -> list[Any]:
+        """Images in creation order (see the DB API's ``image_get_all``)."""
+        return list(
+            objects.ImageList.get_all(
+                context, filters=filters, limit=limit, marker=marker, visible_to=visible_to
+            )
+        )
+
+    @staticmethod
+    def visible(context: Any, image: Any) -> bool:
+        """Whether *context* may see *image*: public, its project's, or an admin."""
+        return bool(
+            image.visibility == "public"
+            or getattr(context, "is_admin", False)
+            or (image.owner and image.owner == context.project_id)
+        )
+
+    def delete(self, context: Any, id_or_name: str) -> Any:
+        """Delete an image no live instance boots from; return it. Invalid (400) when
+        some instance still uses it (its overlay needs the file)."""
+        image = self.get(context, id_or_name)
+        users = objects.InstanceList.get_all(context, filters={"image_ref": image.uuid}, limit=1)
+        if len(users):
+            raise exception.Invalid(
+                message=f"image {image.name} ({image.uuid}) is the base of instance "
+                f"{users[0].uuid}; delete the instances that use it first"
+            )
+        image.destroy()
+        try:
+            os.unlink(self.path(image))
+        except FileNotFoundError:
+            pass
+        return image

@@ -1,0 +1,2 @@
+"""The ``nubis.api.auth`` plugins: ``noauth``, ``local`` (the embedded identity service,
+the default) and ``keystone`` (keystonemiddleware)."""
