@@ -95,7 +95,49 @@ class LiveMigrationJob:
         self._wake.set()
 
     def run(self) -> tuple[str, str]:
-        """Run the migration to its end; return (result, error)."""
+        """Run the migration to its end; return (result, error).
+
+        A migration that does not complete leaves a guest that was running before it
+        running on the source: QEMU pauses the source for the switch-over, and an
+        abort or failure at that moment can leave it paused, so it is resumed.
+        """
+        was_running = self._source_state() == libvirt.VIR_DOMAIN_RUNNING
+        result, error = self._monitor()
+        if (
+            result != lm.RESULT_COMPLETED
+            and was_running
+            and self._source_state() == libvirt.VIR_DOMAIN_PAUSED
+        ):
+            self._resume_source()
+        return result, error
+
+    def _source_state(self) -> int | None:
+        """The guest's libvirt state on the source, or None if libvirt cannot say (the
+        guest is gone from this host, for one)."""
+        try:
+            return int(self.dom.state()[0])
+        except libvirt.libvirtError:
+            return None
+
+    def _resume_source(self) -> None:
+        uuid = self.dom.UUIDString()
+        try:
+            self.dom.resume()
+        except libvirt.libvirtError as exc:
+            LOG.error(
+                "live migration of %s did not complete and left the guest paused on the "
+                "source; resuming it failed: %s",
+                uuid,
+                " ".join(str(exc).split()),
+            )
+            return
+        LOG.warning(
+            "live migration of %s did not complete and left the guest paused on the "
+            "source; resumed it",
+            uuid,
+        )
+
+    def _monitor(self) -> tuple[str, str]:
         started = time.monotonic()
         worker = threading.Thread(target=self._migrate, name="libvirt-migrate", daemon=True)
         worker.start()
