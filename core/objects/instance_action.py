@@ -161,6 +161,15 @@ class InstanceActionEvent(base.NubisPersistentObject, base.NubisObject):
         )
         return result
 
+    @classmethod
+    def event_end(
+        cls, context: Any, instance_uuid: str, event_name: str, exc: BaseException | None = None
+    ) -> InstanceActionEvent:
+        """Record the end of *event_name*: Success when *exc* is None, else failed with *exc*."""
+        if exc is None:
+            return cls.event_finish(context, instance_uuid, event_name)
+        return cls.event_finish_with_failure(context, instance_uuid, event_name, exc)
+
 
 @base.NubisObjectRegistry.register
 class InstanceActionEventList(base.ObjectListBase, base.NubisObject):

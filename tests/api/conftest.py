@@ -12,8 +12,6 @@ must leave it usable (delete what they create, or use names of their own).
 
 from __future__ import annotations
 
-import shutil
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,13 +19,13 @@ from typing import Any
 
 import pytest
 import requests
-import sqlalchemy
 
 from nubis.core import objects
 from nubis.core.conf import CONF
 from nubis.core.context import get_admin_context
-from nubis.core.objects import base
 from nubis.core.service import Service
+from tests.fixtures import inproc_cloud
+from tests.fixtures.inproc_cloud import inproc_services
 
 PASSWORD = "secret"
 WAIT = 20.0
@@ -38,14 +36,7 @@ ACTIVE: Cloud | None = None
 
 def wait_for(predicate: Callable[[], Any], timeout: float = WAIT, what: str = "") -> Any:
     """Poll *predicate* until it returns something true; fail after *timeout* s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(0.02)
+    return inproc_cloud.wait_for(predicate, timeout, what)
 
 
 class Client:
@@ -180,86 +171,49 @@ def cloud(_migrated_urls: Callable[[str], str], tmp_path_factory: Any) -> Iterat
     from nubis.core.api import policy
     from nubis.core.api.identity import IdentityStore
     from nubis.core.api.service import APIService
-    from nubis.core.db import engine
     from nubis.core.image.api import ImageAPI
-    from nubis.core.objects.base import install_indirection
 
     tmp = tmp_path_factory.mktemp("api")
-    template = Path(sqlalchemy.make_url(_migrated_urls("sqlite")).database or "")
-    db = tmp / "nubis.sqlite"
-    shutil.copyfile(template, db)
-    tag = uuid.uuid4().hex[:8]
-    overrides: list[tuple[str, str | None]] = []
-
-    def override(name: str, value: Any, group: str | None = None) -> None:
-        CONF.set_override(name, value, group=group)
-        overrides.append((name, group))
-
-    override("state_path", str(tmp))
-    override("transport_url", f"inproc:///api-{tag}")
-    override("connection", f"sqlite:///{db}", group="database")
-    override("retry_interval", 0.01, group="database")
-    override("periodic_enable", False)
-    override("graceful_shutdown_timeout", 10)
-    override("rpc_response_timeout", 10)
-    for service in ("conductor", "scheduler", "compute"):
-        override("topic", f"{service}-{tag}", group=service)
-    override("virt_driver", "fake", group="compute")
-    override("host_state_refresh_interval", 0, group="scheduler")
-    override("api", "local", group="indirection")
-    override("port", 0, group="api")
-    override("auth_strategy", "local", group="api")
-    override("images_path", str(tmp / "images"), group="api")
-    objects.register_all()
-    install_indirection()
-    services: dict[str, Service] = {}
+    options = {
+        ("state_path", None): str(tmp),
+        ("rpc_response_timeout", None): 10,
+        ("port", "api"): 0,
+        ("auth_strategy", "api"): "local",
+        ("images_path", "api"): str(tmp / "images"),
+    }
     api = None
-    try:
-        services["cond"] = Service.create("conductor", host="cond")
-        services["cond"].start()
-        override("api", "conductor", group="indirection")
-        install_indirection()
-        services["sched"] = Service.create("scheduler", host="sched")
-        services["sched"].start()
-        for host in ("cmp1", "cmp2"):
-            services[host] = Service.create("compute", host=host)
-            services[host].start()
-        override("live_migration_seconds", 1.0, group="fake_driver")
-        ctx = get_admin_context()
-        wait_for(lambda: len(objects.ComputeNodeList.get_all(ctx)) == 2, what="compute nodes")
-        scheduler = services["sched"].manager
-        scheduler.refresh_host_states()
-        wait_for(lambda: len(scheduler.host_states()) == 2, what="the scheduler's view")
-        api = APIService(CONF)
-        api.start()
-        cloud = Cloud(services, api, tmp)
-        store = IdentityStore()
-        for user, project, role in (
-            ("admin", "admin", "admin"),
-            ("alice", "project-a", "member"),
-            ("bob", "project-b", "member"),
-        ):
-            store.create_user(user, PASSWORD, project=project, roles=(role,))
-            cloud.tokens[user] = get_token(cloud.url, user, project)
-            cloud.projects[user] = store.project(project).id
-        raw = tmp / "tiny.raw"
-        raw.write_bytes(b"\0" * (1 << 20))
-        cloud.image_id = ImageAPI(CONF).import_file(get_admin_context(), "tiny", str(raw)).uuid
-        response = cloud.client("admin").post(
-            "/v2.1/flavors",
-            {"flavor": {"name": "m1.tiny", "id": "m1.tiny", "ram": 512, "vcpus": 1, "disk": 1}},
-        )
-        assert response.status_code == 200, response.text
-        ACTIVE = cloud
-        yield cloud
-    finally:
-        ACTIVE = None
-        if api is not None:
-            api.stop()
-        for service in reversed(list(services.values())):
-            service.stop()
-        base.set_indirection_api(None)
-        for name, group in reversed(overrides):
-            CONF.clear_override(name, group=group)
-        policy.reset()
-        engine.reset()
+    with inproc_services(_migrated_urls("sqlite"), tmp, options=options) as (services, override):
+        try:
+            override("live_migration_seconds", 1.0, group="fake_driver")
+            ctx = get_admin_context()
+            wait_for(lambda: len(objects.ComputeNodeList.get_all(ctx)) == 2, what="compute nodes")
+            scheduler = services["sched"].manager
+            scheduler.refresh_host_states()
+            wait_for(lambda: len(scheduler.host_states()) == 2, what="the scheduler's view")
+            api = APIService(CONF)
+            api.start()
+            cloud = Cloud(services, api, tmp)
+            store = IdentityStore()
+            for user, project, role in (
+                ("admin", "admin", "admin"),
+                ("alice", "project-a", "member"),
+                ("bob", "project-b", "member"),
+            ):
+                store.create_user(user, PASSWORD, project=project, roles=(role,))
+                cloud.tokens[user] = get_token(cloud.url, user, project)
+                cloud.projects[user] = store.project(project).id
+            raw = tmp / "tiny.raw"
+            raw.write_bytes(b"\0" * (1 << 20))
+            cloud.image_id = ImageAPI(CONF).import_file(get_admin_context(), "tiny", str(raw)).uuid
+            response = cloud.client("admin").post(
+                "/v2.1/flavors",
+                {"flavor": {"name": "m1.tiny", "id": "m1.tiny", "ram": 512, "vcpus": 1, "disk": 1}},
+            )
+            assert response.status_code == 200, response.text
+            ACTIVE = cloud
+            yield cloud
+        finally:
+            ACTIVE = None
+            if api is not None:
+                api.stop()
+            policy.reset()

@@ -26,7 +26,7 @@ from nubis.core.launcher import Launcher
 from nubis.core.objects import base
 from nubis.core.rpcapi.compute import VMState
 from nubis.plugins.virt.libvirt import conf as libvirt_conf
-from tests.functional.test_compute_manager import active, wait_for
+from tests.fixtures.inproc_cloud import active, wait_for
 
 ALL_IN_ONE_CONF = Path(__file__).parents[2] / "etc" / "nubis" / "all-in-one.conf"
 

@@ -9,22 +9,17 @@ with, create the Migration record, and send the casts and calls of ComputeAPI.
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import time
 import types
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy
 
 from nubis.core import exception, objects
-from nubis.core.conf import CONF
 from nubis.core.context import get_admin_context
-from nubis.core.objects import base
 from nubis.core.rpcapi.compute import (
     LIVE_MIGRATION,
     ComputeAPI,
@@ -34,20 +29,16 @@ from nubis.core.rpcapi.compute import (
 )
 from nubis.core.service import Service
 from nubis.core.virt import power_state
+from tests.fixtures.inproc_cloud import (
+    actions_of,
+    active,
+    faults_of,
+    inproc_services,
+    instance_of,
+    wait_for,
+)
 
-WAIT = 10.0
 MiB = 1024**2
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = WAIT, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(0.01)
 
 
 class Cloud:
@@ -95,75 +86,14 @@ class Cloud:
         )
 
 
-def instance_of(instance_uuid: str) -> Any:
-    return objects.Instance.get_by_uuid(get_admin_context(), instance_uuid)
-
-
-def active(instance_uuid: str) -> Any:
-    inst = instance_of(instance_uuid)
-    return inst if inst.vm_state == VMState.ACTIVE and inst.task_state is None else None
-
-
-def actions_of(instance_uuid: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
-    """[(action, [(event, result), ...oldest first]), ...oldest first]."""
-    ctx = get_admin_context()
-    result = []
-    for action in reversed(objects.InstanceActionList.get_by_instance_uuid(ctx, instance_uuid)):
-        events = objects.InstanceActionEventList.get_by_action(ctx, action.id)
-        result.append((action.action, [(e.event, e.result) for e in reversed(events)]))
-    return result
-
-
-def faults_of(instance_uuid: str) -> list[Any]:
-    return list(
-        objects.InstanceFaultList.get_by_instance_uuids(get_admin_context(), [instance_uuid])
-    )
-
-
 @pytest.fixture(scope="module")
 def cloud(_migrated_urls: Callable[[str], str], tmp_path_factory: Any) -> Iterator[Cloud]:
-    from nubis.core.db import engine
-    from nubis.core.objects.base import install_indirection
-
-    template = Path(sqlalchemy.make_url(_migrated_urls("sqlite")).database or "")
-    db = tmp_path_factory.mktemp("compute") / "nubis.sqlite"
-    shutil.copyfile(template, db)
-    tag = uuid.uuid4().hex[:8]
-    overrides: list[tuple[str, str | None]] = []
-
-    def override(name: str, value: Any, group: str | None = None) -> None:
-        CONF.set_override(name, value, group=group)
-        overrides.append((name, group))
-
-    override("transport_url", f"inproc:///compute-{tag}")
-    override("connection", f"sqlite:///{db}", group="database")
-    override("retry_interval", 0.01, group="database")
-    override("periodic_enable", False)
-    override("graceful_shutdown_timeout", 10)
-    override("topic", f"conductor-{tag}", group="conductor")
-    override("topic", f"compute-{tag}", group="compute")
-    override("virt_driver", "fake", group="compute")
-    override("api", "local", group="indirection")
-    objects.register_all()
-    install_indirection()
-    conductor = Service.create("conductor", host="cond")
-    conductor.start()
-    computes: dict[str, Service] = {}
-    try:
-        override("api", "conductor", group="indirection")
-        install_indirection()
-        for host in ("cmp1", "cmp2"):
-            computes[host] = Service.create("compute", host=host)
-            computes[host].start()
+    with inproc_services(
+        _migrated_urls("sqlite"), tmp_path_factory.mktemp("compute"), scheduler=False
+    ) as (services, override):
         override("live_migration_seconds", 0.2, group="fake_driver")
-        yield Cloud(conductor, computes)
-    finally:
-        for service in [*computes.values(), conductor]:
-            service.stop()
-        base.set_indirection_api(None)
-        for name, group in reversed(overrides):
-            CONF.clear_override(name, group=group)
-        engine.reset()
+        computes = {host: services[host] for host in ("cmp1", "cmp2")}
+        yield Cloud(services["cond"], computes)
 
 
 # --- instance operations -----------------------------------------------------------------

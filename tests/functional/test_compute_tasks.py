@@ -6,26 +6,23 @@ call going through the conductor indirection.
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy
 
 from nubis.core import exception, objects
 from nubis.core.compute.api import API
 from nubis.core.conf import CONF
 from nubis.core.context import RequestContext, get_admin_context
-from nubis.core.objects import base
 from nubis.core.rpcapi.compute import MigrationStatus, TaskState, VMState
 from nubis.core.service import Service
-from tests.functional.test_compute_manager import (
+from tests.fixtures.inproc_cloud import (
     actions_of,
     active,
     faults_of,
+    inproc_services,
     instance_of,
     wait_for,
 )
@@ -65,8 +62,7 @@ class Cloud:
             requested_host=host,
         )
         return [
-            wait_for(lambda i=i: active(i.uuid), what=f"{i.uuid} to become active")
-            for i in created
+            wait_for(lambda i=i: active(i.uuid), what=f"{i.uuid} to become active") for i in created
         ]
 
     def delete_all(self) -> None:
@@ -91,53 +87,12 @@ def errored(instance_uuid: str) -> Any:
 
 @pytest.fixture(scope="module")
 def cloud(_migrated_urls: Callable[[str], str], tmp_path_factory: Any) -> Iterator[Cloud]:
-    from nubis.core.db import engine
-    from nubis.core.objects.base import install_indirection
-
-    template = Path(sqlalchemy.make_url(_migrated_urls("sqlite")).database or "")
-    db = tmp_path_factory.mktemp("tasks") / "nubis.sqlite"
-    shutil.copyfile(template, db)
-    tag = uuid.uuid4().hex[:8]
-    overrides: list[tuple[str, str | None]] = []
-
-    def override(name: str, value: Any, group: str | None = None) -> None:
-        CONF.set_override(name, value, group=group)
-        overrides.append((name, group))
-
-    override("transport_url", f"inproc:///tasks-{tag}")
-    override("connection", f"sqlite:///{db}", group="database")
-    override("retry_interval", 0.01, group="database")
-    override("periodic_enable", False)
-    override("graceful_shutdown_timeout", 10)
-    override("rpc_response_timeout", 3)
-    for service in ("conductor", "scheduler", "compute"):
-        override("topic", f"{service}-{tag}", group=service)
-    override("virt_driver", "fake", group="compute")
-    override("max_attempts", 3, group="scheduler")
-    override("host_state_refresh_interval", 0, group="scheduler")
-    override("api", "local", group="indirection")
-    objects.register_all()
-    install_indirection()
-    services: dict[str, Service] = {}
-    try:
-        services["cond"] = Service.create("conductor", host="cond")
-        services["cond"].start()
-        override("api", "conductor", group="indirection")
-        install_indirection()
-        services["sched"] = Service.create("scheduler", host="sched")
-        services["sched"].start()
-        for host in ("cmp1", "cmp2"):
-            services[host] = Service.create("compute", host=host)
-            services[host].start()
+    options = {("rpc_response_timeout", None): 3, ("max_attempts", "scheduler"): 3}
+    with inproc_services(
+        _migrated_urls("sqlite"), tmp_path_factory.mktemp("tasks"), options=options
+    ) as (services, override):
         override("live_migration_seconds", 0.1, group="fake_driver")
         yield Cloud(services)
-    finally:
-        for service in reversed(list(services.values())):
-            service.stop()
-        base.set_indirection_api(None)
-        for name, group in reversed(overrides):
-            CONF.clear_override(name, group=group)
-        engine.reset()
 
 
 @pytest.fixture
@@ -248,9 +203,9 @@ def test_stop_start_reboot_and_state_checks(clean: Cloud) -> None:
         clean.api.start(ctx, inst)
     clean.api.stop(ctx, inst)
     stopped = wait_for(
-        lambda: (i := instance_of(inst.uuid)).vm_state == VMState.STOPPED
-        and i.task_state is None
-        and i
+        lambda: (
+            (i := instance_of(inst.uuid)).vm_state == VMState.STOPPED and i.task_state is None and i
+        )
     )
     with pytest.raises(exception.InstanceInvalidState):
         clean.api.reboot(ctx, stopped, "SOFT")
@@ -365,9 +320,9 @@ def test_live_migration_of_a_stopped_instance_is_refused(clean: Cloud) -> None:
     (inst,) = clean.boot()
     clean.api.stop(user_context(), inst)
     stopped = wait_for(
-        lambda: (i := instance_of(inst.uuid)).vm_state == VMState.STOPPED
-        and i.task_state is None
-        and i
+        lambda: (
+            (i := instance_of(inst.uuid)).vm_state == VMState.STOPPED and i.task_state is None and i
+        )
     )
     with pytest.raises(exception.InstanceInvalidState, match="vm_state stopped"):
         clean.api.live_migrate(user_context(), stopped)

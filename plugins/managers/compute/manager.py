@@ -366,12 +366,7 @@ class ComputeManager(Manager):
         self, context: Any, instance_uuid: str, event: str, exc: BaseException | None = None
     ) -> None:
         try:
-            if exc is None:
-                objects.InstanceActionEvent.event_finish(context, instance_uuid, event)
-            else:
-                objects.InstanceActionEvent.event_finish_with_failure(
-                    context, instance_uuid, event, exc
-                )
+            objects.InstanceActionEvent.event_end(context, instance_uuid, event, exc)
         except Exception:
             LOG.exception("recording the end of %s on %s failed", event, instance_uuid)
 

@@ -191,11 +191,6 @@ class ComputeTaskManager:
         self, context: Any, instance_uuid: str, event: str, exc: BaseException | None = None
     ) -> None:
         try:
-            if exc is None:
-                objects.InstanceActionEvent.event_finish(context, instance_uuid, event)
-            else:
-                objects.InstanceActionEvent.event_finish_with_failure(
-                    context, instance_uuid, event, exc
-                )
+            objects.InstanceActionEvent.event_end(context, instance_uuid, event, exc)
         except (exception.InstanceActionNotFound, exception.InstanceActionEventNotFound):
             LOG.debug("no action to record the end of %s of %s on", event, instance_uuid)
