@@ -34,10 +34,14 @@ before calling ``post_method`` it sets :data:`RESULT` to :data:`RESULT_COMPLETED
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable
-from typing import Any
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+from nubis.core import exception
 
 LOG = logging.getLogger(__name__)
 
@@ -55,6 +59,53 @@ ERROR = "error"
 RESULT_COMPLETED = "completed"
 RESULT_CANCELLED = "cancelled"
 RESULT_FAILED = "failed"
+
+
+JobT = TypeVar("JobT")
+
+
+class ActiveMigrations(Generic[JobT]):
+    """The live migrations one driver is running, by instance uuid; thread-safe.
+
+    A driver registers its job object for as long as the migration runs
+    (``with active.running(instance.uuid, job): ...``), which refuses a second
+    migration of the same instance with MigrationPreCheckError; its
+    ``live_migration_abort`` finds the job with :meth:`get`, which raises
+    NoActiveMigrationForInstance when there is none. What a job is, and how it is
+    aborted, is the driver's.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, JobT] = {}
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def running(self, instance_uuid: str, job: JobT) -> Iterator[JobT]:
+        """Hold *job* as *instance_uuid*'s migration for the ``with`` block."""
+        with self._lock:
+            if instance_uuid in self._jobs:
+                raise exception.MigrationPreCheckError(
+                    instance_uuid=instance_uuid, reason="a live migration is already running"
+                )
+            self._jobs[instance_uuid] = job
+        try:
+            yield job
+        finally:
+            with self._lock:
+                self._jobs.pop(instance_uuid, None)
+
+    def get(self, instance_uuid: str) -> JobT:
+        """The running migration's job; NoActiveMigrationForInstance if none runs."""
+        with self._lock:
+            job = self._jobs.get(instance_uuid)
+        if job is None:
+            raise exception.NoActiveMigrationForInstance(instance_uuid=instance_uuid)
+        return job
+
+    def jobs(self) -> list[JobT]:
+        """The jobs running now (a copy: the caller may abort them)."""
+        with self._lock:
+            return list(self._jobs.values())
 
 
 @dataclasses.dataclass(frozen=True)

@@ -87,7 +87,10 @@ class FakeGuest:
 
 @dataclasses.dataclass
 class _Migration:
-    abort: threading.Event = dataclasses.field(default_factory=threading.Event)
+    aborted: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+    def abort(self) -> None:
+        self.aborted.set()
 
 
 class FakeDriver(driver.ComputeDriver):
@@ -110,7 +113,7 @@ class FakeDriver(driver.ComputeDriver):
         self._lock = threading.RLock()
         self._guests: dict[str, FakeGuest] = {}
         self._incoming: set[str] = set()
-        self._migrations: dict[str, _Migration] = {}
+        self._migrations: lm.ActiveMigrations[_Migration] = lm.ActiveMigrations()
         self._available = True
         self._spawn_failures: list[str] = []
 
@@ -396,21 +399,16 @@ class FakeDriver(driver.ComputeDriver):
     ) -> None:
         data: dict[str, Any] = migrate_data if migrate_data is not None else {}
         result, error = lm.RESULT_FAILED, ""
-        job = _Migration()
         with self._lock:
             guest = self._guests.get(instance.uuid)
-            if guest is not None:
-                self._migrations[instance.uuid] = job
         try:
             if guest is None:
                 error = f"guest {instance.uuid} is not on {self.host}"
             else:
-                result, error = self._copy(guest, dest, job, data)
+                with self._migrations.running(instance.uuid, _Migration()) as job:
+                    result, error = self._copy(guest, dest, job, data)
         except Exception as exc:  # every failure goes to recover_method
             result, error = lm.RESULT_FAILED, exception.one_line(exc)
-        finally:
-            with self._lock:
-                self._migrations.pop(instance.uuid, None)
         lm.report_outcome(
             context, instance, dest, block_migration, data, result, error, post_method,
             recover_method,
@@ -426,7 +424,7 @@ class FakeDriver(driver.ComputeDriver):
         started = time.monotonic()
         callback = data.get(lm.PROGRESS_CALLBACK)
         for step in range(1, steps + 1):
-            if job.abort.wait(opts.live_migration_seconds / steps):
+            if job.aborted.wait(opts.live_migration_seconds / steps):
                 return lm.RESULT_CANCELLED, "aborted by request"
             if callable(callback):
                 done = total * step // steps
@@ -447,7 +445,7 @@ class FakeDriver(driver.ComputeDriver):
         # migrations in opposite directions).
         first, second = sorted((self, target), key=lambda d: d.host or "")
         with first._lock, second._lock:
-            if job.abort.is_set():
+            if job.aborted.is_set():
                 return lm.RESULT_CANCELLED, "aborted by request"
             if guest.uuid in target._guests:
                 return lm.RESULT_FAILED, f"guest already exists on {dest}"
@@ -463,11 +461,7 @@ class FakeDriver(driver.ComputeDriver):
         return lm.RESULT_COMPLETED, ""
 
     def live_migration_abort(self, instance: Any) -> None:
-        with self._lock:
-            job = self._migrations.get(instance.uuid)
-        if job is None:
-            raise exception.NoActiveMigrationForInstance(instance_uuid=instance.uuid)
-        job.abort.set()
+        self._migrations.get(instance.uuid).abort()
 
     def post_live_migration_at_destination(
         self,

@@ -25,7 +25,6 @@ import logging
 import os
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -110,8 +109,7 @@ class LibvirtDriver(driver.ComputeDriver):
         self._host: Host | None = None
         self._caps: guest_xml.HostCapabilities | None = None
         self._nodename: str | None = None
-        self._migrations: dict[str, LiveMigrationJob] = {}
-        self._migrations_lock = threading.Lock()
+        self._migrations: lm.ActiveMigrations[LiveMigrationJob] = lm.ActiveMigrations()
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -232,9 +230,7 @@ class LibvirtDriver(driver.ComputeDriver):
         LOG.info("libvirt driver connected to %s (%s guests)", self.uri, self.domain_type)
 
     def cleanup_host(self, host: str) -> None:
-        with self._migrations_lock:
-            jobs = list(self._migrations.values())
-        for job in jobs:
+        for job in self._migrations.jobs():
             job.abort("aborted: the compute service is stopping")
         if self._host is not None:
             self._host.close()
@@ -649,7 +645,6 @@ class LibvirtDriver(driver.ComputeDriver):
         self._require_live_migration()
         data: dict[str, Any] = migrate_data if migrate_data is not None else {}
         result, error = lm.RESULT_FAILED, ""
-        registered = False
         try:
             _conn, dom = self._domain(instance)
             dest_uri = data.get("libvirt_migration_uri") or self._migration_uri(dest)
@@ -667,16 +662,10 @@ class LibvirtDriver(driver.ComputeDriver):
                 timeout=self._opts.live_migration_completion_timeout * memory_gib,
                 abort_timeout=self._opts.live_migration_abort_timeout,
             )
-            with self._migrations_lock:
-                if instance.uuid in self._migrations:
-                    raise exception.MigrationPreCheckError(
-                        instance_uuid=instance.uuid, reason="a live migration is already running"
-                    )
-                self._migrations[instance.uuid] = job
-                registered = True
             LOG.info("live-migrating %s to %s (%s)", instance.uuid, dest, dest_uri)
             started = time.monotonic()
-            result, error = job.run()
+            with self._migrations.running(instance.uuid, job):
+                result, error = job.run()
             LOG.info(
                 "live migration of %s to %s: %s after %.1f s%s",
                 instance.uuid,
@@ -687,10 +676,6 @@ class LibvirtDriver(driver.ComputeDriver):
             )
         except Exception as exc:  # every failure goes to recover_method
             result, error = lm.RESULT_FAILED, exception.one_line(exc)
-        finally:
-            if registered:
-                with self._migrations_lock:
-                    self._migrations.pop(instance.uuid, None)
         lm.report_outcome(
             context, instance, dest, block_migration, data, result, error, post_method,
             recover_method,
@@ -698,11 +683,7 @@ class LibvirtDriver(driver.ComputeDriver):
 
     def live_migration_abort(self, instance: Any) -> None:
         self._require_live_migration()
-        with self._migrations_lock:
-            job = self._migrations.get(instance.uuid)
-        if job is None:
-            raise exception.NoActiveMigrationForInstance(instance_uuid=instance.uuid)
-        job.abort()
+        self._migrations.get(instance.uuid).abort()
 
     def post_live_migration_at_destination(
         self,

@@ -135,7 +135,7 @@ class QemuDriver(driver.ComputeDriver):
         self._loop: QmpLoop | None = None
         self._guests: dict[str, _Guest] = {}
         self._spawning: set[str] = set()
-        self._migrations: dict[str, MigrationJob] = {}
+        self._migrations: lm.ActiveMigrations[MigrationJob] = lm.ActiveMigrations()
         self._lock = threading.Lock()
 
     # --- helpers -----------------------------------------------------------------------
@@ -452,12 +452,11 @@ class QemuDriver(driver.ComputeDriver):
 
     def cleanup_host(self, host: str) -> None:
         with self._lock:
-            jobs = list(self._migrations.values())
             guests = list(self._guests.values())
-        for job in jobs:
+        for job in self._migrations.jobs():
             job.abort("aborted: the compute service is stopping")
         deadline = time.monotonic() + self._opts.live_migration_abort_timeout
-        while self._migrations and time.monotonic() < deadline:
+        while self._migrations.jobs() and time.monotonic() < deadline:
             time.sleep(POLL)
         for guest in guests:
             monitor = guest.monitor
@@ -889,8 +888,6 @@ class QemuDriver(driver.ComputeDriver):
     ) -> None:
         data: dict[str, Any] = migrate_data if migrate_data is not None else {}
         result, error = lm.RESULT_FAILED, ""
-        registered = False
-        guest: _Guest | None = None
         try:
             guest = self._guest(instance)
             uri = data.get("qemu_migration_uri")
@@ -918,21 +915,21 @@ class QemuDriver(driver.ComputeDriver):
                 abort_timeout=opts.live_migration_abort_timeout,
                 bandwidth_mib=opts.live_migration_bandwidth,
             )
-            with self._lock:
-                if instance.uuid in self._migrations:
-                    raise self._fail(instance, "a live migration is already running")
-                self._migrations[instance.uuid] = job
-                registered = True
-            guest.migrating = True
-            execute(
-                "migrate-set-capabilities",
-                {"capabilities": [{"capability": "return-path", "state": True}]},
-            )
-            LOG.info("live-migrating %s to %s (%s)", instance.uuid, dest, uri)
-            started = time.monotonic()
-            result, error = job.run()
-            if result == lm.RESULT_COMPLETED:
-                self._depart(guest)
+            with self._migrations.running(instance.uuid, job):
+                guest.migrating = True
+                try:
+                    execute(
+                        "migrate-set-capabilities",
+                        {"capabilities": [{"capability": "return-path", "state": True}]},
+                    )
+                    LOG.info("live-migrating %s to %s (%s)", instance.uuid, dest, uri)
+                    started = time.monotonic()
+                    result, error = job.run()
+                    if result == lm.RESULT_COMPLETED:
+                        self._depart(guest)
+                finally:
+                    if result != lm.RESULT_COMPLETED:
+                        guest.migrating = False
             LOG.info(
                 "live migration of %s to %s: %s after %.2f s%s",
                 instance.uuid,
@@ -943,12 +940,6 @@ class QemuDriver(driver.ComputeDriver):
             )
         except Exception as exc:  # every failure goes to recover_method
             result, error = lm.RESULT_FAILED, exception.one_line(exc)
-        finally:
-            if registered:
-                with self._lock:
-                    self._migrations.pop(instance.uuid, None)
-            if guest is not None and result != lm.RESULT_COMPLETED:
-                guest.migrating = False
         lm.report_outcome(
             context,
             instance,
@@ -973,11 +964,7 @@ class QemuDriver(driver.ComputeDriver):
 
     def live_migration_abort(self, instance: Any) -> None:
         self._ready()
-        with self._lock:
-            job = self._migrations.get(instance.uuid)
-        if job is None:
-            raise exception.NoActiveMigrationForInstance(instance_uuid=instance.uuid)
-        job.abort()
+        self._migrations.get(instance.uuid).abort()
 
     def post_live_migration_at_destination(
         self,
