@@ -15,6 +15,7 @@ process that may reach the database or a conductor.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid as uuid_module
 from collections.abc import Mapping
@@ -46,21 +47,15 @@ class API:
     def __init__(self, conf: cfg.ConfigOpts | None = None) -> None:
         self.conf = conf or cfg.CONF
         objects.register_all()
-        self._compute: ComputeAPI | None = None
-        self._compute_task: ComputeTaskAPI | None = None
         self._servicegroup: Any = None
 
-    @property
+    @functools.cached_property
     def compute_rpcapi(self) -> ComputeAPI:
-        if self._compute is None:
-            self._compute = ComputeAPI(conf=self.conf)
-        return self._compute
+        return ComputeAPI(conf=self.conf)
 
-    @property
+    @functools.cached_property
     def compute_task_api(self) -> ComputeTaskAPI:
-        if self._compute_task is None:
-            self._compute_task = ComputeTaskAPI(conf=self.conf)
-        return self._compute_task
+        return ComputeTaskAPI(conf=self.conf)
 
     @property
     def servicegroup_api(self) -> Any:

@@ -22,23 +22,23 @@ PAGING = {
 }
 
 
-def isotime(value: datetime.datetime | None) -> str | None:
-    """``2024-05-01T12:00:00Z`` (UTC, seconds) or None."""
-    if value is None:
-        return None
+def utc_naive(value: datetime.datetime) -> datetime.datetime:
+    """*value* in UTC without a zone (the database's and query parameters' form); a
+    naive *value* is taken to be UTC already."""
     if value.tzinfo is not None:
         value = value.astimezone(datetime.UTC).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
+
+
+def isotime(value: datetime.datetime | None) -> str | None:
+    """``2024-05-01T12:00:00Z`` (UTC, seconds) or None."""
+    return None if value is None else utc_naive(value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def isotime_micro(value: datetime.datetime | None) -> str | None:
     """``2024-05-01T12:00:00.123456`` (UTC, microseconds, no zone: Nova's format for
     migrations and instance actions) or None."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(datetime.UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="microseconds")
+    return None if value is None else utc_naive(value).isoformat(timespec="microseconds")
 
 
 def links(req: Request, collection: str, item_id: Any) -> list[dict[str, str]]:

@@ -18,6 +18,7 @@ from nubis.core.api.resources.common import (
     next_link,
     page,
     target_of,
+    utc_naive,
 )
 from nubis.core.api.routing import Route
 from nubis.core.api.validation import Query
@@ -66,7 +67,7 @@ class InstanceActions:
                 actions = [
                     a
                     for a in actions
-                    if _naive(a.updated_at or a.created_at or a.start_time) >= since
+                    if utc_naive(a.updated_at or a.created_at or a.start_time) >= since
                 ]
             limit = limit_of(req)
             actions = page(actions, req.arg("marker"), limit, lambda a: a.request_id)
@@ -109,10 +110,6 @@ class InstanceActions:
         if req.at_least("2.62") and details:
             view["host"] = event.host
         return view
-
-
-def _naive(value: Any) -> Any:
-    return value.replace(tzinfo=None) if getattr(value, "tzinfo", None) else value
 
 
 def routes(deps: Deps) -> list[Route]:

@@ -22,6 +22,7 @@ from nubis.core.api.resources.common import (
     next_link,
     page,
     target_of,
+    utc_naive,
 )
 from nubis.core.api.routing import Route
 from nubis.core.api.validation import Query
@@ -74,7 +75,7 @@ class Migrations:
             migrations = [
                 m
                 for m in migrations
-                if (m.updated_at or m.created_at) and _naive(m.updated_at or m.created_at) >= since
+                if (changed := m.updated_at or m.created_at) and utc_naive(changed) >= since
             ]
         result: dict[str, Any] = {}
         if paged:
@@ -184,10 +185,6 @@ class Migrations:
         except exception.InvalidMigrationState as exc:
             raise Fault(400, exception.one_line(exc)) from None
         return Reply(202)
-
-
-def _naive(value: Any) -> Any:
-    return value.replace(tzinfo=None) if getattr(value, "tzinfo", None) else value
 
 
 def routes(deps: Deps) -> list[Route]:

@@ -20,6 +20,7 @@ Live migration (``live_migrate_instance``, a call)
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -46,23 +47,17 @@ class ComputeTaskManager:
     def __init__(self, manager: Any) -> None:
         self.manager = manager
         self.conf = manager.conf
-        self._scheduler: SchedulerAPI | None = None
-        self._compute: ComputeAPI | None = None
         self._servicegroup: Any = None
 
     # --- clients, made on first use (the conductor may start before anything else) ---
 
-    @property
+    @functools.cached_property
     def scheduler_rpcapi(self) -> SchedulerAPI:
-        if self._scheduler is None:
-            self._scheduler = SchedulerAPI(conf=self.conf)
-        return self._scheduler
+        return SchedulerAPI(conf=self.conf)
 
-    @property
+    @functools.cached_property
     def compute_rpcapi(self) -> ComputeAPI:
-        if self._compute is None:
-            self._compute = ComputeAPI(conf=self.conf)
-        return self._compute
+        return ComputeAPI(conf=self.conf)
 
     @property
     def servicegroup_api(self) -> Any:
