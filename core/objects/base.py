@@ -20,6 +20,8 @@ from oslo_serialization import jsonutils
 from oslo_versionedobjects import base as ovo_base
 from oslo_versionedobjects import fields as ovo_fields
 
+from nubis.core.objects import fields as nubis_fields
+
 LOG = logging.getLogger(__name__)
 
 remotable = ovo_base.remotable
@@ -243,9 +245,9 @@ class NubisPersistentObject:
     _json_fields: tuple[str, ...] = ()
 
     fields = {
-        "created_at": ovo_fields.DateTimeField(nullable=True),
-        "updated_at": ovo_fields.DateTimeField(nullable=True),
-        "deleted_at": ovo_fields.DateTimeField(nullable=True),
+        "created_at": nubis_fields.DateTimeField(nullable=True),
+        "updated_at": nubis_fields.DateTimeField(nullable=True),
+        "deleted_at": nubis_fields.DateTimeField(nullable=True),
         "deleted": ovo_fields.BooleanField(default=False),
     }
 

@@ -9,6 +9,7 @@ from oslo_versionedobjects import fields
 
 from nubis.core import exception
 from nubis.core.objects import base
+from nubis.core.objects import fields as nubis_fields
 
 
 @base.NubisObjectRegistry.register
@@ -49,9 +50,9 @@ class Instance(base.NubisPersistentObject, base.NubisObject):
         "task_state": fields.StringField(nullable=True),
         "power_state": fields.IntegerField(nullable=True),
         "progress": fields.IntegerField(nullable=True),
-        "scheduled_at": fields.DateTimeField(nullable=True),
-        "launched_at": fields.DateTimeField(nullable=True),
-        "terminated_at": fields.DateTimeField(nullable=True),
+        "scheduled_at": nubis_fields.DateTimeField(nullable=True),
+        "launched_at": nubis_fields.DateTimeField(nullable=True),
+        "terminated_at": nubis_fields.DateTimeField(nullable=True),
         "availability_zone": fields.StringField(nullable=True),
         "locked": fields.BooleanField(default=False),
         "locked_by": fields.StringField(nullable=True),

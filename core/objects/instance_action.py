@@ -14,6 +14,7 @@ from oslo_utils import timeutils
 from oslo_versionedobjects import fields
 
 from nubis.core.objects import base
+from nubis.core.objects import fields as nubis_fields
 
 RESULT_SUCCESS = "Success"
 RESULT_ERROR = "Error"
@@ -37,8 +38,8 @@ class InstanceAction(base.NubisPersistentObject, base.NubisObject):
         "request_id": fields.StringField(nullable=True),
         "user_id": fields.StringField(nullable=True),
         "project_id": fields.StringField(nullable=True),
-        "start_time": fields.DateTimeField(nullable=True),
-        "finish_time": fields.DateTimeField(nullable=True),
+        "start_time": nubis_fields.DateTimeField(nullable=True),
+        "finish_time": nubis_fields.DateTimeField(nullable=True),
         "message": fields.StringField(nullable=True),
     }
 
@@ -105,8 +106,8 @@ class InstanceActionEvent(base.NubisPersistentObject, base.NubisObject):
         "id": fields.IntegerField(read_only=True),
         "event": fields.StringField(nullable=True),
         "action_id": fields.IntegerField(nullable=True),
-        "start_time": fields.DateTimeField(nullable=True),
-        "finish_time": fields.DateTimeField(nullable=True),
+        "start_time": nubis_fields.DateTimeField(nullable=True),
+        "finish_time": nubis_fields.DateTimeField(nullable=True),
         "result": fields.StringField(nullable=True),
         "traceback": fields.StringField(nullable=True),
         "host": fields.StringField(nullable=True),

@@ -8,6 +8,7 @@ from oslo_versionedobjects import fields
 
 from nubis.core import exception
 from nubis.core.objects import base
+from nubis.core.objects import fields as nubis_fields
 
 
 @base.NubisObjectRegistry.register
@@ -31,7 +32,7 @@ class Service(base.NubisPersistentObject, base.NubisObject):
         "disabled": fields.BooleanField(default=False),
         "disabled_reason": fields.StringField(nullable=True),
         "forced_down": fields.BooleanField(default=False),
-        "last_seen_up": fields.DateTimeField(nullable=True),
+        "last_seen_up": nubis_fields.DateTimeField(nullable=True),
         "version": fields.IntegerField(default=0),
     }
 

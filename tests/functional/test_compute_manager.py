@@ -219,7 +219,9 @@ def test_a_failed_build_sets_error_and_gives_the_claim_back(cloud: Cloud) -> Non
     assert (failed.task_state, failed.host, failed.node) == (None, None, None)
     [fault] = faults_of(inst.uuid)
     assert fault.message.startswith("InstanceExists") and fault.code == 409
-    assert actions_of(inst.uuid) == [("create", [("compute_build_and_run_instance", "Error")])]
+    expected = [("create", [("compute_build_and_run_instance", "Error")])]
+    # The event ends after the instance shows ERROR (as in Nova): wait for it.
+    wait_for(lambda: actions_of(inst.uuid) == expected, what="the build event to end")
     assert cloud.usage("cmp1") == before
     assert inst.uuid not in cloud.manager("cmp1").resource_trackers["cmp1"].tracked
 

@@ -74,6 +74,12 @@ class Cloud:
         for instance in objects.InstanceList.get_all(ctx):
             self.api.delete(ctx, instance)
         wait_for(lambda: not objects.InstanceList.get_all(ctx), what="every instance deleted")
+        # A compute gives the claim back after it destroys the record: wait for that too,
+        # or the next test's scheduler may still see the hosts full.
+        wait_for(
+            lambda: all(n.memory_mb_used == 0 for n in objects.ComputeNodeList.get_all(ctx)),
+            what="every host's memory given back",
+        )
 
 
 def user_context() -> RequestContext:
@@ -109,17 +115,19 @@ def test_four_instances_spread_by_the_ram_weigher(clean: Cloud) -> None:
     hosts = sorted(i.host for i in instances)
     assert hosts == ["cmp1", "cmp1", "cmp2", "cmp2"]
     assert [i.display_name for i in instances] == ["vm-1", "vm-2", "vm-3", "vm-4"]
+    expected = [
+        (
+            "create",
+            [
+                ("conductor_schedule_and_build_instances", "Success"),
+                ("compute_build_and_run_instance", "Success"),
+            ],
+        )
+    ]
     for inst in instances:
         assert inst.scheduled_at is not None and inst.launched_at is not None
-        assert actions_of(inst.uuid) == [
-            (
-                "create",
-                [
-                    ("conductor_schedule_and_build_instances", "Success"),
-                    ("compute_build_and_run_instance", "Success"),
-                ],
-            )
-        ]
+        # The compute ends its event after the instance is ACTIVE (as Nova does).
+        wait_for(lambda i=inst: actions_of(i.uuid) == expected, what=f"{inst.uuid}'s events")
 
 
 def test_requested_host_is_honoured(clean: Cloud) -> None:
@@ -135,7 +143,7 @@ def test_a_failed_build_is_rescheduled_to_the_other_host(clean: Cloud) -> None:
     assert inst.host == "cmp2"
     (fault,) = faults_of(inst.uuid)
     assert "disk on fire" in fault.message and fault.host == "cmp1"
-    assert actions_of(inst.uuid) == [
+    expected = [
         (
             "create",
             [
@@ -146,6 +154,7 @@ def test_a_failed_build_is_rescheduled_to_the_other_host(clean: Cloud) -> None:
             ],
         )
     ]
+    wait_for(lambda: actions_of(inst.uuid) == expected, what="the build events to end")
     assert not clean.driver("cmp1").list_instance_uuids() or inst.uuid not in (
         clean.driver("cmp1").list_instance_uuids()
     )
