@@ -38,36 +38,10 @@ from pymemcache.client.hash import HashClient
 
 from nubis.core.context import get_admin_context
 from nubis.core.servicegroup.driver import ServiceGroupDriver
+from nubis.core.servicegroup.reachability import Reachability
 from nubis.core.servicegroup.reporter import ReportLoop
 
 LOG = logging.getLogger(__name__)
-
-
-class _Reachability:
-    """Whether memcached is reachable; logs the loss once (error) and the return once."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.lost = False
-        self._lock = threading.Lock()
-
-    def lose(self, reason: str) -> None:
-        with self._lock:
-            if self.lost:
-                return
-            self.lost = True
-        LOG.error(
-            "%s unreachable (%s); members reporting to it count as down until it returns",
-            self.what,
-            " ".join(reason.split()),
-        )
-
-    def regain(self) -> None:
-        with self._lock:
-            if not self.lost:
-                return
-            self.lost = False
-        LOG.info("%s reachable again", self.what)
 
 
 def _reporter(driver: MemcachedDriver, member: str, group: str, interval: float) -> ReportLoop:
@@ -109,7 +83,11 @@ class MemcachedDriver(ServiceGroupDriver):
                 dead_timeout=float(mc.dead_timeout),
                 **options,
             )
-        self.reachability = _Reachability(f"memcached at {', '.join(self.servers)}")
+        self.reachability = Reachability(
+            f"memcached at {', '.join(self.servers)}",
+            "members reporting to it count as down until it returns",
+            LOG,
+        )
         self._client_lock = threading.Lock()
         self._lock = threading.Lock()
         self._reporters: dict[tuple[str, str], ReportLoop] = {}

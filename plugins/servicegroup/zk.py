@@ -42,6 +42,7 @@ from kazoo.retry import KazooRetry
 from oslo_config import cfg
 
 from nubis.core.servicegroup.driver import ServiceGroupDriver
+from nubis.core.servicegroup.reachability import Reachability
 
 LOG = logging.getLogger(__name__)
 
@@ -59,34 +60,6 @@ class _KazooLog(logging.LoggerAdapter):
         if level < logging.ERROR:
             level = min(level, logging.DEBUG)
         super().log(level, msg, *args, **kwargs)
-
-
-class _Reachability:
-    """Whether a server is reachable; logs the loss once (error) and the return once."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.lost = False
-        self._lock = threading.Lock()
-
-    def lose(self, reason: str) -> None:
-        with self._lock:
-            if self.lost:
-                return
-            self.lost = True
-        LOG.error(
-            "%s unreachable (%s); members of this process count as down until it returns "
-            "and they re-register",
-            self.what,
-            " ".join(reason.split()),
-        )
-
-    def regain(self, detail: str = "") -> None:
-        with self._lock:
-            if not self.lost:
-                return
-            self.lost = False
-        LOG.info("%s reachable again%s", self.what, f"; {detail}" if detail else "")
 
 
 def _join_path(*parts: str) -> str:
@@ -113,7 +86,11 @@ class ZooKeeperDriver(ServiceGroupDriver):
         self.timeout = float(zk.connect_timeout)
         self.session_timeout = float(zk.session_timeout)
         self.interval = float(conf.report_interval)
-        self.reachability = _Reachability(f"ZooKeeper at {self.hosts}")
+        self.reachability = Reachability(
+            f"ZooKeeper at {self.hosts}",
+            "members of this process count as down until it returns and they re-register",
+            LOG,
+        )
         self._lock = threading.Lock()
         self._members: set[tuple[str, str]] = set()
         self._client: KazooClient | None = None

@@ -40,6 +40,7 @@ from redis.retry import Retry
 
 from nubis.core import exception
 from nubis.core.servicegroup.driver import ServiceGroupDriver
+from nubis.core.servicegroup.reachability import Reachability
 from nubis.core.servicegroup.reporter import ReportLoop
 from nubis_servicegroup_redis import conf as redis_conf
 
@@ -62,33 +63,6 @@ def _server_time(reply: Any) -> float:
     """Seconds since the epoch from a ``TIME`` reply (redis-py gives (seconds, micros))."""
     seconds, micros = reply
     return int(seconds) + int(micros) / 1_000_000
-
-
-class _Reachability:
-    """Whether Redis answers; logs the loss once (error) and the return once (info)."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.lost = False
-        self._lock = threading.Lock()
-
-    def lose(self, reason: str) -> None:
-        with self._lock:
-            if self.lost:
-                return
-            self.lost = True
-        LOG.error(
-            "%s unreachable (%s); members reporting to it count as down until it returns",
-            self.what,
-            reason,
-        )
-
-    def regain(self) -> None:
-        with self._lock:
-            if not self.lost:
-                return
-            self.lost = False
-        LOG.info("%s reachable again", self.what)
 
 
 class RedisDriver(ServiceGroupDriver):
@@ -129,7 +103,11 @@ class RedisDriver(ServiceGroupDriver):
         self._report_script = self.client.register_script(REPORT_SCRIPT)
         where = self.client.connection_pool.connection_kwargs
         address = where.get("path") or f"{where.get('host')}:{where.get('port')}"
-        self.reachability = _Reachability(f"Redis at {address}")
+        self.reachability = Reachability(
+            f"Redis at {address}",
+            "members reporting to it count as down until it returns",
+            LOG,
+        )
         self._lock = threading.Lock()
         self._reporters: dict[tuple[str, str], ReportLoop] = {}
 
