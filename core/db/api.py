@@ -1301,6 +1301,16 @@ def image_destroy(session: Session, context: Any, image_uuid: str) -> None:
         raise exception.ImageNotFound(image_id=image_uuid)
 
 
+def _by_id_or_name(session: Session, model: Any, id_or_name: str) -> Any:
+    """The row of *model* whose id is *id_or_name*, else the one so named, else None."""
+    return _first(
+        session,
+        select(model)
+        .where(or_(model.id == id_or_name, model.name == id_or_name))
+        .order_by(case((model.id == id_or_name, 0), else_=1)),
+    )
+
+
 @_writer
 def identity_project_create(
     session: Session, context: Any, values: Mapping[str, Any]
@@ -1316,12 +1326,7 @@ def identity_project_create(
 @_reader
 def identity_project_get(session: Session, context: Any, id_or_name: str) -> IdentityProject:
     """Return the project whose id or name is *id_or_name*; IdentityProjectNotFound."""
-    project = _first(
-        session,
-        select(IdentityProject)
-        .where(or_(IdentityProject.id == id_or_name, IdentityProject.name == id_or_name))
-        .order_by(case((IdentityProject.id == id_or_name, 0), else_=1)),
-    )
+    project = _by_id_or_name(session, IdentityProject, id_or_name)
     if project is None:
         raise exception.IdentityProjectNotFound(project=id_or_name)
     return project
@@ -1346,12 +1351,7 @@ def identity_user_create(session: Session, context: Any, values: Mapping[str, An
 @_reader
 def identity_user_get(session: Session, context: Any, id_or_name: str) -> IdentityUser:
     """Return the user whose id or name is *id_or_name*; IdentityUserNotFound."""
-    user = _first(
-        session,
-        select(IdentityUser)
-        .where(or_(IdentityUser.id == id_or_name, IdentityUser.name == id_or_name))
-        .order_by(case((IdentityUser.id == id_or_name, 0), else_=1)),
-    )
+    user = _by_id_or_name(session, IdentityUser, id_or_name)
     if user is None:
         raise exception.IdentityUserNotFound(user=id_or_name)
     return user

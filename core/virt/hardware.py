@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -124,3 +125,15 @@ def disk_usage_gb(path: str) -> tuple[int, int, int]:
     free = st.f_bavail * st.f_frsize
     used = (st.f_blocks - st.f_bfree) * st.f_frsize
     return total // GiB, used // GiB, free // GiB
+
+
+def host_ip(configured: Any, hostname: str | None = None) -> str:
+    """The IP address other hosts reach this one on: *configured* (a driver's
+    ``host_ip`` option) when set, else what *hostname* (this machine's name by default)
+    resolves to, else ``127.0.0.1``."""
+    if configured:
+        return str(configured)
+    try:
+        return socket.gethostbyname(hostname or socket.gethostname())
+    except OSError:
+        return "127.0.0.1"

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -240,12 +239,7 @@ class LibvirtDriver(driver.ComputeDriver):
         return self._host is not None and self._host.available
 
     def get_host_ip_addr(self) -> str:
-        if self._opts.host_ip:
-            return str(self._opts.host_ip)
-        try:
-            return socket.gethostbyname(self.host_name or socket.gethostname())
-        except OSError:
-            return "127.0.0.1"
+        return hardware.host_ip(self._opts.host_ip, self.host_name)
 
     # --- guests ------------------------------------------------------------------------
 

@@ -47,7 +47,6 @@ import logging
 import os
 import platform
 import shutil
-import socket
 import threading
 import time
 import uuid as uuid_module
@@ -468,12 +467,7 @@ class QemuDriver(driver.ComputeDriver):
         self.flush_events(timeout=5)
 
     def get_host_ip_addr(self) -> str:
-        if self._opts.host_ip:
-            return str(self._opts.host_ip)
-        try:
-            return socket.gethostbyname(socket.gethostname())
-        except OSError:
-            return "127.0.0.1"
+        return hardware.host_ip(self._opts.host_ip)
 
     # --- guests ------------------------------------------------------------------------
 
