@@ -30,7 +30,7 @@ venv: $(STAMP)
 # Start ZooKeeper, memcached and libvirtd, and check RabbitMQ, PostgreSQL, MariaDB
 # and Redis. Needs root (it installs Debian packages); skipped, with a note, otherwise.
 provision:
-	@if [ "$$(id -u)" = 0 ]; then bash tests/servers/provision.sh; \
+	@if [ "$$(id -u)" = 0 ]; then bash tests/provisioning/provision.sh; \
 	else echo "provision: not root, skipping; tests needing servers will skip"; fi
 
 run: venv

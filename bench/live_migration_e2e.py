@@ -49,8 +49,8 @@ MAIN_URI = "qemu:///system"
 
 
 def prerequisites() -> list[str]:
+    from tests.fixtures.real_servers import LIBVIRT_SOCK, host_port, servers_env
     from tests.fixtures.require import port_open
-    from tests.fixtures.servers import LIBVIRT_SOCK, host_port, servers_env
 
     env = servers_env()
     missing = [
@@ -81,7 +81,7 @@ def configure() -> None:
 def nubis_migrate(op: Any, instance_uuid: str, dest: str, poll: float) -> tuple[float, float]:
     """Live-migrate through the API; return (seconds until the API returned, seconds
     until the Migration was completed)."""
-    from nubis.core.rpcapi.compute import MigrationStatus
+    from nubis.core.compute.states import MigrationStatus
 
     began = time.perf_counter()
     migration = op.api.live_migrate(op.ctx, op.get(instance_uuid), host=dest)
@@ -106,14 +106,14 @@ class NubisLooksAway:
         self.instance_uuid = instance_uuid
 
     def __enter__(self) -> None:
-        from nubis.core.rpcapi.compute import TaskState
+        from nubis.core.compute.states import TaskState
 
         inst = self.op.get(self.instance_uuid)
         inst.task_state = TaskState.MIGRATING
         inst.save(expected_task_state=[None])
 
     def __exit__(self, *exc: object) -> None:
-        from nubis.core.rpcapi.compute import TaskState
+        from nubis.core.compute.states import TaskState
 
         inst = self.op.get(self.instance_uuid)
         inst.task_state = None
@@ -158,13 +158,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--poll {args.poll}: need 0.001 to 1 seconds")
     missing = prerequisites()
     if missing:
-        print(f"cannot run: not available: {', '.join(missing)}; run tests/servers/provision.sh")
+        print(f"cannot run: not available: {', '.join(missing)}; "
+              "run tests/provisioning/provision.sh")
         return 2
 
     from tests.fixtures.databases import ServerDatabases
     from tests.fixtures.deployment import Deployment, Hypervisors, Operator, tear_down
     from tests.fixtures.libvirt_hosts import start_second_host, stop_second_host
-    from tests.fixtures.servers import libvirt_domain_type, servers_env
+    from tests.fixtures.real_servers import libvirt_domain_type, servers_env
 
     configure()
     env = servers_env()

@@ -199,7 +199,7 @@ def _measure(conf: Any, ctx: Any, manager_cls: Any, size: int) -> dict[str, floa
 def _measure_rpc(ctx: Any, count: int) -> dict[str, float]:
     """select_destinations as the conductor calls it: SchedulerAPI to a running
     nubis-scheduler service over inproc://."""
-    from nubis.core.rpcapi.scheduler import SchedulerAPI
+    from nubis.core.scheduler.rpcapi import SchedulerAPI
     from nubis.core.service import Service
 
     service = Service.create("scheduler", host="bench-scheduler", periodic_enable=False)

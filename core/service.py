@@ -27,7 +27,7 @@ from oslo_config import cfg
 from nubis.core import exception, periodic, plugins, rpc, version
 from nubis.core.context import get_admin_context
 from nubis.core.manager import Manager
-from nubis.core.rpcapi.baseapi import BaseRPCEndpoint
+from nubis.core.rpc.baseapi import BaseRPCEndpoint
 
 LOG = logging.getLogger(__name__)
 

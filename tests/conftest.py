@@ -11,7 +11,7 @@ from oslo_log import log as logging
 from nubis.core import rpc
 from nubis.core.conf import CONF
 
-pytest_plugins = ["pytester", "tests.fixtures.servers", "tests.fixtures.databases"]
+pytest_plugins = ["pytester", "tests.fixtures.real_servers", "tests.fixtures.databases"]
 
 logging.register_options(CONF)
 rpc.register_opts(CONF)

@@ -15,7 +15,7 @@ from nubis.core.context import get_admin_context
 
 
 def _api() -> Any:
-    from nubis.core.image.api import ImageAPI
+    from nubis.core.api.image_registry import ImageAPI
 
     return ImageAPI(CONF)
 

@@ -4,7 +4,7 @@ It validates a request against the instance's current state, records the user-vi
 instance action, claims the instance for the operation with a compare-and-swap on
 ``task_state`` (so two operations cannot both start; the loser gets
 InstanceInvalidState, HTTP 409) and hands the work on: builds and live migrations to
-the conductor's ``compute_task`` API (DESIGN.md flows 2 and 3), everything else as a
+the conductor's ``compute_task`` API (docs/architecture.md, flows 2 and 3), everything else as a
 cast to the instance's compute host. It never talks to a hypervisor and never waits
 for an operation to finish, except a live migration's pre-checks.
 
@@ -23,22 +23,22 @@ from typing import Any
 
 from oslo_config import cfg
 
-from nubis.core import exception, objects
-from nubis.core.objects.request_spec import RequestSpec
-from nubis.core.rpcapi.compute import (
+from nubis.core import compute, exception, objects
+from nubis.core.compute.rpcapi import ComputeAPI
+from nubis.core.compute.states import (
     DELETABLE_TASK_STATES,
-    ComputeAPI,
     InstanceActionName,
     MigrationStatus,
     TaskState,
     VMState,
 )
-from nubis.core.rpcapi.conductor import ComputeTaskAPI
+from nubis.core.conductor.rpcapi import ComputeTaskAPI
+from nubis.core.objects.request_spec import RequestSpec
 from nubis.core.virt import power_state
+from nubis.core.virt.driver import REBOOT_TYPES
 
 LOG = logging.getLogger(__name__)
 
-REBOOT_TYPES = ("SOFT", "HARD")
 
 
 class API:
@@ -340,7 +340,7 @@ class API:
         objects.InstanceAction.action_start(context, instance.uuid, action)
 
     def _host_is_up(self, context: Any, host: str) -> bool:
-        service = objects.Service.get_by_host_and_binary(context, host, "nubis-compute")
+        service = objects.Service.get_by_host_and_binary(context, host, compute.BINARY)
         return service is not None and bool(self.servicegroup_api.is_up(service))
 
 

@@ -2,7 +2,7 @@
 
 from oslo_config import cfg
 
-from nubis.core.conf._service_group import service_group_opts
+from nubis.core.conf.service_options import service_group_opts
 
 GROUP = cfg.OptGroup("compute", title="Compute service options")
 

@@ -3,7 +3,7 @@ conductor's retry limit for builds."""
 
 from oslo_config import cfg
 
-from nubis.core.conf._service_group import service_group_opts
+from nubis.core.conf.service_options import service_group_opts
 
 GROUP = cfg.OptGroup("scheduler", title="Scheduler service options")
 

@@ -48,7 +48,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql import ClauseElement
 
-from nubis.core import exception
+from nubis.core import compute, exception
 from nubis.core.db import engine, errors, guard, retry
 from nubis.core.db.models import (
     Base,
@@ -67,7 +67,6 @@ from nubis.core.db.models import (
     SoftDeleteMixin,
 )
 
-COMPUTE_BINARY = "nubis-compute"
 """Destroying a service of this binary also soft-deletes its host's compute nodes."""
 
 MIGRATION_STATUSES_NOT_IN_PROGRESS = (
@@ -513,7 +512,7 @@ def service_destroy(session: Session, context: Any, service_id: int) -> None:
     """Soft-delete a service; for nubis-compute also its host's compute nodes."""
     service = _service_get(session, context, service_id)
     _soft_delete_rows(session, Service, [Service.id == service_id])
-    if service.binary == COMPUTE_BINARY:
+    if service.binary == compute.BINARY:
         _soft_delete_rows(
             session,
             ComputeNode,

@@ -15,7 +15,7 @@ from nubis.core.objects import base
 class Image(base.NubisPersistentObject, base.NubisObject):
     """A base image instances boot from as a copy-on-write overlay.
 
-    Its file is ``<[api] images_path>/<uuid>`` (see :mod:`nubis.core.image.api`), and an
+    Its file is ``<[api] images_path>/<uuid>`` (see :mod:`nubis.core.api.image_registry`), and an
     instance's ``image_ref`` is the image's uuid.
 
     Version history:

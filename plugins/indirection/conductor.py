@@ -15,8 +15,8 @@ import oslo_messaging as messaging
 from oslo_versionedobjects import base as ovo_base
 
 from nubis.core import exception
-from nubis.core.rpcapi.baseapi import BaseAPI
-from nubis.core.rpcapi.conductor import ConductorAPI
+from nubis.core.conductor.rpcapi import ConductorAPI
+from nubis.core.rpc.baseapi import BaseAPI
 
 LOG = logging.getLogger(__name__)
 

@@ -39,10 +39,10 @@ from typing import Any
 import pytest
 
 from nubis.core.conformance import Target
-from tests.fixtures import servers
+from tests.fixtures import real_servers as servers
 from tests.fixtures.libvirt_hosts import second_libvirt_host  # noqa: F401 - a fixture
+from tests.fixtures.real_servers import libvirt_uri, memcached, zookeeper  # noqa: F401 - fixtures
 from tests.fixtures.require import require_port
-from tests.fixtures.servers import libvirt_uri, memcached, zookeeper  # noqa: F401 - fixtures
 
 NODE_XML = Path(__file__).parent.joinpath("virt", "libvirt-test-node.xml").resolve()
 

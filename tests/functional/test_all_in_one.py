@@ -1,6 +1,6 @@
 """The embedded default, composed in this process from etc/nubis/all-in-one.conf itself:
 conductor, scheduler, two compute hosts on libvirt's test driver and the REST API, over
-inproc://. (The walkthrough test in tests/api runs the real process.)
+inproc://. (The walkthrough test in tests/functional/api runs the real process.)
 
 Every option of the shipped file is applied as an override (only ``state_path`` and the
 bus name are moved to this test's own), so a change to the file is tested here.
@@ -19,12 +19,12 @@ import pytest
 from nubis.core import exception, objects
 from nubis.core.cmd.services import compose_all_in_one
 from nubis.core.compute.api import API
+from nubis.core.compute.states import VMState
 from nubis.core.conf import CONF
 from nubis.core.context import RequestContext, get_admin_context
 from nubis.core.db import migration
 from nubis.core.launcher import Launcher
 from nubis.core.objects import base
-from nubis.core.rpcapi.compute import VMState
 from nubis.plugins.virt.libvirt import conf as libvirt_conf
 from tests.fixtures.inproc_cloud import active, wait_for
 

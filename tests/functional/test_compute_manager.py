@@ -19,14 +19,9 @@ from typing import Any
 import pytest
 
 from nubis.core import exception, objects
+from nubis.core.compute.rpcapi import ComputeAPI
+from nubis.core.compute.states import LIVE_MIGRATION, MigrationStatus, TaskState, VMState
 from nubis.core.context import get_admin_context
-from nubis.core.rpcapi.compute import (
-    LIVE_MIGRATION,
-    ComputeAPI,
-    MigrationStatus,
-    TaskState,
-    VMState,
-)
 from nubis.core.service import Service
 from nubis.core.virt import power_state
 from tests.fixtures.inproc_cloud import (

@@ -14,9 +14,9 @@ import pytest
 
 from nubis.core import exception, objects
 from nubis.core.compute.api import API
+from nubis.core.compute.states import MigrationStatus, TaskState, VMState
 from nubis.core.conf import CONF
 from nubis.core.context import RequestContext, get_admin_context
-from nubis.core.rpcapi.compute import MigrationStatus, TaskState, VMState
 from nubis.core.service import Service
 from tests.fixtures.inproc_cloud import (
     actions_of,

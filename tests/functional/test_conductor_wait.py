@@ -13,7 +13,7 @@ import pytest
 from nubis.core import exception, rpc
 from nubis.core.context import get_admin_context
 from nubis.core.plugins import load_one
-from nubis.core.rpcapi.baseapi import BaseRPCEndpoint
+from nubis.core.rpc.baseapi import BaseRPCEndpoint
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from oslo_versionedobjects import fields
 from nubis.core import exception, rpc
 from nubis.core.context import RequestContext
 from nubis.core.objects import base
-from nubis.core.rpcapi.baseapi import BaseAPI, BaseRPCEndpoint
-from nubis.core.rpcapi.client import RPCAPIClient
+from nubis.core.rpc.baseapi import BaseAPI, BaseRPCEndpoint
+from nubis.core.rpc.client import RPCAPIClient
 
 
 @base.NubisObjectRegistry.register_if(False)

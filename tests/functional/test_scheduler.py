@@ -22,8 +22,8 @@ from nubis.core import exception, objects, plugins
 from nubis.core.conf import CONF
 from nubis.core.context import get_admin_context
 from nubis.core.objects import base
-from nubis.core.rpcapi.scheduler import SchedulerAPI
-from tests.fixtures.servers import wait_until
+from nubis.core.scheduler.rpcapi import SchedulerAPI
+from tests.fixtures.real_servers import wait_until
 
 MB = 1
 

@@ -13,7 +13,7 @@ import pytest
 from nubis.core import exception
 from nubis.core.context import get_admin_context
 from nubis.core.objects.base import install_indirection
-from nubis.core.rpcapi.baseapi import BaseAPI
+from nubis.core.rpc.baseapi import BaseAPI
 from nubis.core.service import Service
 from tests.fixtures import testplugins
 from tests.fixtures.plugin_dist import on_path

@@ -19,7 +19,7 @@ import pytest
 
 from nubis.core import rpc
 from nubis.core.context import get_admin_context
-from nubis.core.rpcapi.baseapi import BaseAPI
+from nubis.core.rpc.baseapi import BaseAPI
 from tests.fixtures import testplugins
 from tests.fixtures.require import require_port
 

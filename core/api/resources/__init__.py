@@ -51,7 +51,7 @@ class Deps:
     @property
     def images(self) -> Any:
         if self._images is None:
-            from nubis.core.image import api as image_api
+            from nubis.core.api import image_registry as image_api
 
             self._images = image_api.ImageAPI(self.conf)
         return self._images

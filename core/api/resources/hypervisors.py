@@ -10,7 +10,7 @@ import json
 import uuid
 from typing import Any
 
-from nubis.core import exception, objects
+from nubis.core import compute, exception, objects
 from nubis.core.api import policies
 from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps
@@ -20,7 +20,6 @@ from nubis.core.api.validation import Query
 from nubis.core.api.wsgi import Request
 
 TAG = "os-hypervisors"
-COMPUTE_BINARY = "nubis-compute"
 
 LIST_QUERY = {
     **PAGING,
@@ -37,7 +36,7 @@ class Hypervisors:
         self.deps = deps
 
     def _services(self, req: Request) -> dict[str, Any]:
-        return {s.host: s for s in objects.ServiceList.get_by_binary(req.context, COMPUTE_BINARY)}
+        return {s.host: s for s in objects.ServiceList.get_by_binary(req.context, compute.BINARY)}
 
     def _nodes(self, req: Request) -> list[Any]:
         nodes = sorted(objects.ComputeNodeList.get_all(req.context), key=lambda n: n.id)

@@ -27,7 +27,7 @@ from nubis.core.api.resources.common import (
 from nubis.core.api.routing import Route
 from nubis.core.api.validation import Query
 from nubis.core.api.wsgi import Reply, Request
-from nubis.core.rpcapi.compute import LIVE_MIGRATION, MigrationStatus
+from nubis.core.compute.states import LIVE_MIGRATION, MigrationStatus
 
 TAG = "migrations"
 

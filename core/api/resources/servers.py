@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from nubis.core import exception, objects
+from nubis.core import compute, exception, objects
 from nubis.core.api import policies
 from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps
@@ -42,7 +42,6 @@ from nubis.core.api.wsgi import Reply, Request
 from nubis.core.exception import ImageNotFound
 
 TAG = "servers"
-COMPUTE_BINARY = "nubis-compute"
 
 # --- status <-> states (Nova's mapping, for the states nubis has) ----------------------
 
@@ -518,7 +517,7 @@ class DetailView:
         if self.services is None:
             self.services = {
                 s.host: s
-                for s in objects.ServiceList.get_by_binary(self.req.context, COMPUTE_BINARY)
+                for s in objects.ServiceList.get_by_binary(self.req.context, compute.BINARY)
             }
         service = self.services.get(host)
         if service is None:

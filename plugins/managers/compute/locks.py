@@ -1,6 +1,6 @@
 """Locks that are always taken with a timeout and say who holds them when they time out.
 
-Every wait in nubis is bounded (DESIGN.md, Concurrency). A lock that cannot be had in
+Every wait in nubis is bounded (docs/architecture.md, Concurrency). A lock that cannot be had in
 time raises :class:`~nubis.core.exception.LockTimeout` naming the lock, who wanted it
 and who holds it -- the line an operator needs when, say, a resource audit is stuck in
 a slow conductor call while a build waits for its claim.

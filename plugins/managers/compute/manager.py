@@ -1,6 +1,6 @@
 """ComputeManager: the endpoint of nubis-compute (``nubis.managers: compute``).
 
-It serves :class:`nubis.core.rpcapi.compute.ComputeAPI` (its public RPC methods match
+It serves :class:`nubis.core.compute.rpcapi.ComputeAPI` (its public RPC methods match
 that client's one to one) and talks to the hypervisor only through the virt driver that
 ``[compute] virt_driver`` names, loaded with :func:`nubis.core.plugins.load_one`.
 
@@ -17,8 +17,8 @@ Operations
     Operations, the power-state sync and the lifecycle-event listener on one instance
     are serialised by a per-instance lock taken with a timeout.
 
-Live migration (DESIGN.md flow 3; the message sequence is in
-:mod:`nubis.core.rpcapi.compute`)
+Live migration (docs/architecture.md, flow 3; the message sequence is in
+:mod:`nubis.core.compute.rpcapi`)
     The ``live_migration`` cast marks the Migration ``queued`` and the instance
     ``migrating``, hands the work to a thread of its own and returns the RPC worker at
     once. The thread waits for one of ``[compute] max_concurrent_live_migrations``
@@ -54,18 +54,18 @@ import oslo_messaging as messaging
 from oslo_utils import timeutils
 
 from nubis.core import exception, objects, plugins
-from nubis.core.context import get_admin_context
-from nubis.core.manager import Manager
-from nubis.core.rpcapi import conductor as conductor_rpcapi
-from nubis.core.rpcapi.compute import (
+from nubis.core.compute.rpcapi import ComputeAPI
+from nubis.core.compute.states import (
     DELETABLE_TASK_STATES,
     LIVE_MIGRATION,
-    ComputeAPI,
     InstanceActionName,
     MigrationStatus,
     TaskState,
     VMState,
 )
+from nubis.core.conductor import rpcapi as conductor_rpcapi
+from nubis.core.context import get_admin_context
+from nubis.core.manager import Manager
 from nubis.core.virt import driver as virt_driver
 from nubis.core.virt import events as virt_events
 from nubis.core.virt import migration as lm

@@ -47,8 +47,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from nubis.core import exception, objects
+from nubis.core.compute.states import VMState
 from nubis.core.context import get_admin_context
-from nubis.core.rpcapi.compute import VMState
 from nubis.core.virt import hardware
 from nubis.plugins.managers.compute.locks import TimedLock
 

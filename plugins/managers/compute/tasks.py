@@ -37,8 +37,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from nubis.core import exception, objects
+from nubis.core.compute.states import VMState
 from nubis.core.context import get_admin_context
-from nubis.core.rpcapi.compute import VMState
 from nubis.core.virt import power_state
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """The conductor's ``compute_task`` endpoint: builds and live migrations.
 
-It serves :class:`nubis.core.rpcapi.conductor.ComputeTaskAPI` (DESIGN.md flows 2 and 3).
+It serves :class:`nubis.core.conductor.rpcapi.ComputeTaskAPI` (docs/architecture.md, flows 2 and 3).
 
 Build (``build_instances``, a cast)
     Asks the scheduler for one destination per instance, records the choice on each
@@ -28,8 +28,9 @@ import oslo_messaging as messaging
 from oslo_utils import timeutils
 
 from nubis.core import exception, objects
-from nubis.core.rpcapi.compute import ComputeAPI, TaskState, VMState
-from nubis.core.rpcapi.scheduler import SchedulerAPI
+from nubis.core.compute.rpcapi import ComputeAPI
+from nubis.core.compute.states import TaskState, VMState
+from nubis.core.scheduler.rpcapi import SchedulerAPI
 from nubis.core.servicegroup import api as servicegroup
 from nubis.plugins.managers.conductor.live_migrate import LiveMigrationTask
 

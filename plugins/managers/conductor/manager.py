@@ -1,9 +1,9 @@
 """``conductor``: the DB conductor, owner of the database for every other service.
 
-It serves :class:`nubis.core.rpcapi.conductor.ConductorAPI`: it runs remotable object
+It serves :class:`nubis.core.conductor.rpcapi.ConductorAPI`: it runs remotable object
 methods that services without database access (nubis-compute) send it, through
 :mod:`nubis.core.objects.actions`; and, as a second endpoint,
-:class:`nubis.core.rpcapi.conductor.ComputeTaskAPI` (see :mod:`.compute_task`). An
+:class:`nubis.core.conductor.rpcapi.ComputeTaskAPI` (see :mod:`.compute_task`). An
 exception raised by an object method is the caller's to handle: it is returned to the
 caller as the same class and is not logged here as a conductor error. Any number of
 conductors may serve the topic.

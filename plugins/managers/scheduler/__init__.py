@@ -1,5 +1,5 @@
 """``scheduler``: the manager of nubis-scheduler (:mod:`.manager`) and how it chooses
-nodes (:mod:`.placement`)."""
+nodes (:mod:`.host_index`)."""
 
 from nubis.plugins.managers.scheduler.manager import SchedulerManager
 

@@ -1,9 +1,9 @@
 """``scheduler``: chooses compute nodes for instances (nubis-scheduler).
 
-It serves :class:`nubis.core.rpcapi.scheduler.SchedulerAPI`. A request keeps the nodes
+It serves :class:`nubis.core.scheduler.rpcapi.SchedulerAPI`. A request keeps the nodes
 of the scheduler's view that pass the filter plugins of ``[scheduler] enabled_filters``,
 ranks them with the weigher plugins of ``[scheduler] weighers`` and returns the best
-(:mod:`.placement`, which keeps those verdicts between requests and re-asks only about
+(:mod:`.host_index`, which keeps those verdicts between requests and re-asks only about
 nodes that changed); then it subtracts the placed instance from that node's view
 (:meth:`HostState.consume`), so the next request -- from any thread -- sees the node
 fuller, until the node's next report replaces the view. Claims on the compute host stay
@@ -43,14 +43,14 @@ import oslo_messaging as messaging
 from oslo_utils import timeutils
 
 from nubis.core import exception, plugins
+from nubis.core.compute.rpcapi import ComputeAPI
 from nubis.core.context import get_admin_context
 from nubis.core.manager import Manager
 from nubis.core.objects.compute_node import ComputeNodeList
 from nubis.core.objects.request_spec import RequestSpec
 from nubis.core.objects.service import ServiceList
-from nubis.core.rpcapi.compute import ComputeAPI
 from nubis.core.scheduler.host_state import HostState
-from nubis.plugins.managers.scheduler import placement
+from nubis.plugins.managers.scheduler import host_index
 
 LOG = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class SchedulerManager(Manager):
         ]
         self.filters: list[Any] = filters
         self.weighers: list[Any] = weighers
-        self._shape_fields = placement.shape_fields([*filters, *weighers])
+        self._shape_fields = host_index.shape_fields([*filters, *weighers])
 
     def _reset_cache(self) -> None:
         self._generation += 1
@@ -146,7 +146,7 @@ class SchedulerManager(Manager):
         # When this scheduler last placed an instance on a node (by node uuid).
         self._consumed_at: dict[str | None, datetime.datetime] = {}
         self._slot_of_node: dict[int, int] = {}
-        self._index = placement.HostIndex()
+        self._index = host_index.HostIndex()
         self._up: frozenset[str] = frozenset()
         self._disabled: dict[str, str | None] = {}
         self._watermark: datetime.datetime | None = None
@@ -206,7 +206,7 @@ class SchedulerManager(Manager):
         with self._locked("select_destinations"):
             if forced:  # only the requested hosts may be chosen
                 ignore = ignore | (set(self._index.slots_by_host) - forced)
-            chooser = placement.Chooser(
+            chooser = host_index.Chooser(
                 self._index, self.filters, self.weighers, self._shape_fields, subset_size
             )
             chosen = chooser.place(spec, ignore, num)

@@ -35,7 +35,7 @@ def _free_port() -> int:
 def two_memcached() -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
     binary = shutil.which("memcached")
     if binary is None:
-        missing("memcached is not installed; run tests/servers/provision.sh")
+        missing("memcached is not installed; run tests/provisioning/provision.sh")
     started: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
         for _ in range(2):

@@ -28,22 +28,17 @@ import sqlalchemy
 from oslo_config import cfg
 
 from nubis.core import exception, objects, plugins
+from nubis.core.compute.rpcapi import ComputeAPI
+from nubis.core.compute.states import LIVE_MIGRATION, MigrationStatus, TaskState, VMState
 from nubis.core.conf import CONF
 from nubis.core.context import get_admin_context
 from nubis.core.objects import base
-from nubis.core.rpcapi.compute import (
-    LIVE_MIGRATION,
-    ComputeAPI,
-    MigrationStatus,
-    TaskState,
-    VMState,
-)
 from nubis.core.service import Service
 from nubis.core.virt import power_state
 from nubis.plugins.virt.libvirt import conf as libvirt_conf
 from nubis.plugins.virt.libvirt.driver import LibvirtDriver
 from tests.fixtures.libvirt_hosts import SecondLibvirtHost, second_libvirt_host  # noqa: F401
-from tests.fixtures.servers import libvirt_domain_type
+from tests.fixtures.real_servers import libvirt_domain_type
 
 pytestmark = pytest.mark.libvirtd
 

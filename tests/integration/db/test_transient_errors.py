@@ -3,7 +3,7 @@
 Each test makes the server itself produce the error (a deadlock between two
 transactions, a serialization failure, a connection killed by an administrator) and
 checks that the retried transaction completes exactly once and the retry was logged
-with its reason. SQLite's "database is locked" is covered in tests/unit/db.
+with its reason. SQLite's "database is locked" is covered in tests/unit/core/db.
 """
 
 import logging

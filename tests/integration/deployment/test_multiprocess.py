@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
+from nubis.core.compute.states import MigrationStatus, VMState
 from nubis.core.context import get_admin_context
-from nubis.core.rpcapi.baseapi import BaseAPI
-from nubis.core.rpcapi.compute import MigrationStatus, VMState
+from nubis.core.rpc.baseapi import BaseAPI
 from nubis.core.virt import power_state
 from tests.fixtures.databases import ServerDatabases
 from tests.fixtures.deployment import (
@@ -44,7 +44,7 @@ from tests.fixtures.libvirt_hosts import (  # noqa: F401
     second_libvirt_host,
     start_second_host,
 )
-from tests.fixtures.servers import libvirt_domain_type
+from tests.fixtures.real_servers import libvirt_domain_type
 
 pytestmark = [
     pytest.mark.rabbit,

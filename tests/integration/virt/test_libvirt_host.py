@@ -34,7 +34,7 @@ from tests.fixtures.libvirt_hosts import (  # noqa: F401
     start_second_host,
     stop_libvirtd,
 )
-from tests.fixtures.servers import libvirt_domain_type
+from tests.fixtures.real_servers import libvirt_domain_type
 
 pytestmark = pytest.mark.libvirtd
 

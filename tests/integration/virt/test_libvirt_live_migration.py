@@ -34,7 +34,7 @@ from nubis.core.virt import migration as lm
 from nubis.plugins.virt.libvirt import conf as libvirt_conf
 from nubis.plugins.virt.libvirt.driver import LibvirtDriver
 from tests.fixtures.libvirt_hosts import SecondLibvirtHost, second_libvirt_host  # noqa: F401
-from tests.fixtures.servers import libvirt_domain_type
+from tests.fixtures.real_servers import libvirt_domain_type
 
 pytestmark = pytest.mark.libvirtd
 

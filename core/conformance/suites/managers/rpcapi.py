@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
-import pkgutil
 from typing import Any
 
 
@@ -89,14 +88,23 @@ def _tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
+RPCAPI_MODULES = (
+    "nubis.core.rpc.baseapi",
+    "nubis.core.compute.rpcapi",
+    "nubis.core.conductor.rpcapi",
+    "nubis.core.scheduler.rpcapi",
+)
+"""The modules that hold the rpcapi clients: each service's ``rpcapi`` and the base API
+every service serves."""
+
+
 def clients_of(service: str) -> list[type]:
     """The rpcapi client classes of *service* (see the package docstring)."""
-    from nubis.core import rpcapi
-    from nubis.core.rpcapi.client import RPCAPIClient
+    from nubis.core.rpc.client import RPCAPIClient
 
     found: dict[str, type] = {}
-    for info in pkgutil.iter_modules(rpcapi.__path__):
-        module = importlib.import_module(f"{rpcapi.__name__}.{info.name}")
+    for name in RPCAPI_MODULES:
+        module = importlib.import_module(name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if not issubclass(cls, RPCAPIClient) or cls is RPCAPIClient:
                 continue
@@ -110,7 +118,7 @@ def clients_of(service: str) -> list[type]:
 
 def methods_of(client_cls: type) -> list[str]:
     """The public methods a client class adds to RPCAPIClient."""
-    from nubis.core.rpcapi.client import RPCAPIClient
+    from nubis.core.rpc.client import RPCAPIClient
 
     return sorted(
         name

@@ -52,7 +52,7 @@ def test_manager_serves_its_rpc_api_at_the_version_it_claims(
     if not clients:
         harness.skip(
             harness.NOT_APPLICABLE,
-            f"no rpcapi client in nubis.core.rpcapi serves service {service!r}",
+            f"no rpcapi client serves service {service!r}",
         )
     problems: list[str] = []
     checked = 0
@@ -100,7 +100,7 @@ def test_manager_runs_as_its_service_and_answers(
     nubis_target: harness.TargetRun, nubis_flags: Callable[..., None], tmp_path: Path
 ) -> None:
     from nubis.core.context import get_admin_context
-    from nubis.core.rpcapi.baseapi import BaseAPI
+    from nubis.core.rpc.baseapi import BaseAPI
 
     cls = nubis_target.plugin
     with deployment.embedded(nubis_flags, tmp_path) as cloud:

@@ -1,0 +1,228 @@
+"""Client of the compute service's RPC API (nubis-compute, topic ``[compute] topic``).
+
+Every message goes to one compute host (``server=``): the instance's host, or the
+destination of a live migration. Operations a user asked for are casts; the
+live-migration checks and the steps the source asks of the destination are calls,
+each with a timeout (the caller may hold a concurrency slot while it waits).
+
+The states an instance is handed over in are in :mod:`nubis.core.compute.states`.
+
+The live-migration sequence (docs/architecture.md, flow 3)::
+
+    conductor -> dest:   check_can_live_migrate_destination      (call)
+                 dest -> source: check_can_live_migrate_source   (call)
+    conductor -> source: live_migration                          (cast; 1.1 adds `migration`)
+                 source -> dest: pre_live_migration              (call)
+                 source: driver live migration, progress on the Migration
+                 source -> dest: post_live_migration_at_destination     (call)  or
+                 source -> dest: rollback_live_migration_at_destination (call)
+
+Version history:
+
+* 1.0 - build_and_run_instance, start_instance, stop_instance, reboot_instance,
+  terminate_instance, check_can_live_migrate_destination, check_can_live_migrate_source,
+  pre_live_migration, live_migration (migrate_data only: the source looks the
+  Migration up itself), live_migration_abort, post_live_migration_at_destination,
+  rollback_live_migration_at_destination
+* 1.1 - live_migration takes the Migration object (``migration``)
+* 1.2 - build_and_run_instance takes the RequestSpec (``request_spec``): a failed build
+  is rescheduled through the conductor
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nubis.core import compute
+from nubis.core.rpc.client import RPCAPIClient
+
+
+class ComputeAPI(RPCAPIClient):
+    """Sends compute operations to one compute host on ``[compute] topic``."""
+
+    RPC_API = "compute"
+    BINARY = compute.BINARY
+    TOPIC_OPTION = ("compute", "topic")
+    VERSION = "1.2"
+
+    # --- instance operations (casts to the instance's host) ------------------------------
+
+    def build_and_run_instance(
+        self,
+        ctxt: Any,
+        instance: Any,
+        host: str,
+        node: str | None = None,
+        request_spec: Any = None,
+    ) -> None:
+        """Build *instance* on *host* (node *node*, or the host's first) and start it.
+
+        With *request_spec* (1.2) a build that fails on *host* is sent back to the
+        conductor to be rescheduled elsewhere; a 1.1 host errors the instance instead.
+        """
+        version = "1.2"
+        kwargs: dict[str, Any] = {"instance": instance, "node": node}
+        if self.can_send_version(version):
+            kwargs["request_spec"] = request_spec
+        else:
+            version = "1.0"
+        self.client.prepare(server=host, version=version).cast(
+            ctxt, "build_and_run_instance", **kwargs
+        )
+
+    def start_instance(self, ctxt: Any, instance: Any) -> None:
+        """Power a stopped instance on."""
+        self.client.prepare(server=instance.host, version="1.0").cast(
+            ctxt, "start_instance", instance=instance
+        )
+
+    def stop_instance(self, ctxt: Any, instance: Any, clean_shutdown: bool = True) -> None:
+        """Power an instance off; *clean_shutdown* asks the guest first."""
+        self.client.prepare(server=instance.host, version="1.0").cast(
+            ctxt, "stop_instance", instance=instance, clean_shutdown=clean_shutdown
+        )
+
+    def reboot_instance(self, ctxt: Any, instance: Any, reboot_type: str = "SOFT") -> None:
+        """Reboot an instance: ``SOFT`` or ``HARD``."""
+        self.client.prepare(server=instance.host, version="1.0").cast(
+            ctxt, "reboot_instance", instance=instance, reboot_type=reboot_type
+        )
+
+    def terminate_instance(self, ctxt: Any, instance: Any) -> None:
+        """Destroy the instance's guest and delete the instance."""
+        self.client.prepare(server=instance.host, version="1.0").cast(
+            ctxt, "terminate_instance", instance=instance
+        )
+
+    # --- live migration ------------------------------------------------------------------
+
+    def check_can_live_migrate_destination(
+        self,
+        ctxt: Any,
+        instance: Any,
+        destination: str,
+        block_migration: bool = False,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Ask *destination* whether *instance* can come; it asks the source in turn.
+
+        Returns migrate_data (see :mod:`nubis.core.virt.migration`); raises
+        MigrationPreCheckError (or what the drivers raise) when it cannot.
+        """
+        cctxt = self.client.prepare(server=destination, version="1.0", timeout=timeout)
+        result: dict[str, Any] = cctxt.call(
+            ctxt,
+            "check_can_live_migrate_destination",
+            instance=instance,
+            block_migration=block_migration,
+        )
+        return result
+
+    def check_can_live_migrate_source(
+        self,
+        ctxt: Any,
+        instance: Any,
+        dest_check_data: dict[str, Any],
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Ask the instance's host whether it can leave; returns migrate_data."""
+        cctxt = self.client.prepare(server=instance.host, version="1.0", timeout=timeout)
+        result: dict[str, Any] = cctxt.call(
+            ctxt,
+            "check_can_live_migrate_source",
+            instance=instance,
+            dest_check_data=dest_check_data,
+        )
+        return result
+
+    def pre_live_migration(
+        self,
+        ctxt: Any,
+        instance: Any,
+        host: str,
+        migrate_data: dict[str, Any],
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Have destination *host* prepare to receive *instance*; returns migrate_data."""
+        cctxt = self.client.prepare(server=host, version="1.0", timeout=timeout)
+        result: dict[str, Any] = cctxt.call(
+            ctxt, "pre_live_migration", instance=instance, migrate_data=migrate_data
+        )
+        return result
+
+    def live_migration(
+        self,
+        ctxt: Any,
+        instance: Any,
+        dest: str,
+        block_migration: bool,
+        migrate_data: dict[str, Any],
+        migration: Any,
+    ) -> None:
+        """Cast the live migration of *instance* to *dest* to its source host.
+
+        At 1.1 the Migration record travels with it. Capped at 1.0 (``[upgrade_levels]
+        compute = 1.0``, or ``auto`` with a 1.0 compute running) only migrate_data is
+        sent, and the source finds the Migration itself (the newest live migration of
+        the instance from that host that has not started).
+        """
+        kwargs: dict[str, Any] = {
+            "instance": instance,
+            "dest": dest,
+            "block_migration": block_migration,
+            "migrate_data": migrate_data,
+        }
+        version = "1.1"
+        if self.can_send_version(version):
+            kwargs["migration"] = migration
+        else:
+            version = "1.0"
+        self.client.prepare(server=instance.host, version=version).cast(
+            ctxt, "live_migration", **kwargs
+        )
+
+    def live_migration_abort(self, ctxt: Any, instance: Any, migration_id: int) -> None:
+        """Ask the source host to abort live migration *migration_id* of *instance*.
+
+        A migration still ``queued`` is cancelled before it starts; a running one is
+        aborted through the driver and rolled back.
+        """
+        self.client.prepare(server=instance.host, version="1.0").cast(
+            ctxt, "live_migration_abort", instance=instance, migration_id=migration_id
+        )
+
+    def post_live_migration_at_destination(
+        self,
+        ctxt: Any,
+        instance: Any,
+        host: str,
+        block_migration: bool = False,
+        node: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Have destination *host* take the arrived guest over (node *node*)."""
+        cctxt = self.client.prepare(server=host, version="1.0", timeout=timeout)
+        cctxt.call(
+            ctxt,
+            "post_live_migration_at_destination",
+            instance=instance,
+            block_migration=block_migration,
+            node=node,
+        )
+
+    def rollback_live_migration_at_destination(
+        self,
+        ctxt: Any,
+        instance: Any,
+        host: str,
+        migrate_data: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Have destination *host* remove what it prepared for a failed migration."""
+        cctxt = self.client.prepare(server=host, version="1.0", timeout=timeout)
+        cctxt.call(
+            ctxt,
+            "rollback_live_migration_at_destination",
+            instance=instance,
+            migrate_data=migrate_data,
+        )

@@ -1,0 +1,90 @@
+"""The states an instance and a live migration go through (Nova's values).
+
+They are the contract between whoever starts an operation (the compute API, the
+conductor) and the compute manager that carries it out: :class:`VMState` and
+:class:`TaskState` of an ``Instance``, :class:`MigrationStatus` of a live ``Migration``,
+and the :class:`InstanceActionName` each user-visible operation is recorded under.
+A caller that starts an operation may set the operation's task state before casting
+(``stop_instance`` expects ``powering-off`` or no task); the manager sets it itself
+otherwise.
+"""
+
+from __future__ import annotations
+
+
+class VMState:
+    """``Instance.vm_state``: what the instance is, as far as the user is concerned."""
+
+    ACTIVE = "active"
+    BUILDING = "building"
+    PAUSED = "paused"
+    SUSPENDED = "suspended"
+    STOPPED = "stopped"
+    SOFT_DELETED = "soft-delete"
+    DELETED = "deleted"
+    ERROR = "error"
+
+
+class TaskState:
+    """``Instance.task_state``: the operation in progress (None: none)."""
+
+    SCHEDULING = "scheduling"
+    SPAWNING = "spawning"
+    POWERING_OFF = "powering-off"
+    POWERING_ON = "powering-on"
+    REBOOTING = "rebooting"
+    REBOOTING_HARD = "rebooting_hard"
+    DELETING = "deleting"
+    MIGRATING = "migrating"
+
+
+#: Task states a delete may interrupt (a live migration must end or be aborted first).
+DELETABLE_TASK_STATES = (
+    None,
+    TaskState.DELETING,
+    TaskState.SCHEDULING,
+    TaskState.SPAWNING,
+    TaskState.POWERING_OFF,
+    TaskState.POWERING_ON,
+    TaskState.REBOOTING,
+    TaskState.REBOOTING_HARD,
+)
+
+
+class MigrationStatus:
+    """``Migration.status`` of a live migration.
+
+    The conductor creates the record ``accepted``; the source compute moves it through
+    ``queued`` (the cast arrived) -> ``preparing`` (destination preparing) -> ``running``
+    (the driver copies) -> ``completed``; or ends it ``failed`` (rolled back cleanly),
+    ``cancelled`` (aborted, rolled back) or ``error`` (something unexpected; see the
+    instance's faults).
+    """
+
+    ACCEPTED = "accepted"
+    QUEUED = "queued"
+    PREPARING = "preparing"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+    #: Statuses of a live migration that has not ended.
+    IN_PROGRESS = frozenset({ACCEPTED, QUEUED, PREPARING, RUNNING})
+
+
+class InstanceActionName:
+    """``InstanceAction.action`` of each user-visible operation (Nova's names)."""
+
+    CREATE = "create"
+    START = "start"
+    STOP = "stop"
+    REBOOT = "reboot"
+    DELETE = "delete"
+    LIVE_MIGRATION = "live-migration"
+    LIVE_MIGRATION_CANCEL = "live_migration_cancel"
+
+
+#: ``Migration.migration_type`` of a live migration.
+LIVE_MIGRATION = "live-migration"

@@ -1,0 +1,1 @@
+"""The conductor service's contract: its RPC API (:mod:`nubis.core.conductor.rpcapi`)."""

@@ -1,0 +1,108 @@
+"""Client of the conductor's RPC API: the remote object model.
+
+Version history:
+
+* 1.0 - object_action, object_class_action_versions, object_backport_versions
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nubis.core.rpc.client import RPCAPIClient
+
+
+class ConductorAPI(RPCAPIClient):
+    """Sends remotable object calls to any conductor on ``[conductor] topic``."""
+
+    RPC_API = "conductor"
+    BINARY = "nubis-conductor"
+    TOPIC_OPTION = ("conductor", "topic")
+    VERSION = "1.0"
+
+    def object_action(
+        self, context: Any, objinst: Any, objmethod: str, args: Any, kwargs: Any
+    ) -> tuple[dict[str, Any], Any]:
+        """Run ``objinst.objmethod`` on a conductor; return ``(updates, result)``."""
+        cctxt = self.client.prepare(version="1.0")
+        updates, result = cctxt.call(
+            context, "object_action", objinst=objinst, objmethod=objmethod, args=args,
+            kwargs=kwargs,
+        )
+        return updates, result
+
+    def object_class_action_versions(
+        self,
+        context: Any,
+        objname: str,
+        objmethod: str,
+        object_versions: dict[str, str],
+        args: Any,
+        kwargs: Any,
+    ) -> Any:
+        """Run classmethod *objmethod* of *objname* on a conductor; return its result."""
+        cctxt = self.client.prepare(version="1.0")
+        return cctxt.call(
+            context, "object_class_action_versions", objname=objname, objmethod=objmethod,
+            object_versions=object_versions, args=args, kwargs=kwargs,
+        )
+
+    def object_backport_versions(
+        self, context: Any, objinst: Any, object_versions: dict[str, str]
+    ) -> Any:
+        """Have a conductor return *objinst* as a primitive at *object_versions*."""
+        cctxt = self.client.prepare(version="1.0")
+        return cctxt.call(
+            context, "object_backport_versions", objinst=objinst,
+            object_versions=object_versions,
+        )
+
+
+class ComputeTaskAPI(RPCAPIClient):
+    """Sends long-running compute tasks to any conductor (namespace ``compute_task``).
+
+    Version history:
+
+    * 1.0 - build_instances, live_migrate_instance
+    """
+
+    RPC_API = "compute_task"
+    BINARY = "nubis-conductor"
+    TOPIC_OPTION = ("conductor", "topic")
+    VERSION = "1.0"
+    NAMESPACE = "compute_task"
+
+    def build_instances(self, ctxt: Any, instances: list[Any], spec: Any) -> None:
+        """Schedule and build *instances* (all of RequestSpec *spec*'s size); a cast.
+
+        The conductor picks a host per instance, casts the build to it, and when a
+        build fails there, the compute host sends it back here with
+        ``spec.num_attempts`` raised and its own host in ``spec.ignore_hosts`` until
+        ``[scheduler] max_attempts``; then the instance goes to ERROR with a fault.
+        """
+        self.client.prepare(version="1.0").cast(
+            ctxt, "build_instances", instances=instances, spec=spec
+        )
+
+    def live_migrate_instance(
+        self,
+        ctxt: Any,
+        instance: Any,
+        host: str | None = None,
+        block_migration: bool = False,
+        timeout: float | None = None,
+    ) -> Any:
+        """Check and start the live migration of *instance*; return its Migration.
+
+        A call: it returns once the destination (*host*, or the scheduler's choice
+        when None) passed every check and the migration was cast to the source
+        compute, whose progress shows on the returned Migration. A failed check raises
+        here (NoValidHost, MigrationPreCheckError, ComputeServiceUnavailable,
+        InstanceInvalidState) and leaves the instance ACTIVE on its source with the
+        migration in ``error``.
+        """
+        cctxt = self.client.prepare(version="1.0", timeout=timeout)
+        return cctxt.call(
+            ctxt, "live_migrate_instance", instance=instance, host=host,
+            block_migration=block_migration,
+        )

@@ -1,1 +1,0 @@
-"""The local image registry (see :mod:`nubis.core.image.api`)."""

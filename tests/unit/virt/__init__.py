@@ -1,1 +1,0 @@
-"""Unit tests of the virt driver contract and the default virt drivers."""
