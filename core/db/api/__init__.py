@@ -1,0 +1,201 @@
+"""The nubis database API: every read and write the objects layer makes.
+
+Contract of every public function here:
+
+* it takes the request context first and runs as exactly one transaction, retried as a
+  whole on transient errors (:mod:`nubis.core.db.retry`);
+* it returns :mod:`nubis.core.db.models` instances, detached from any session with all
+  columns loaded, or raises the specific :class:`~nubis.core.exception.NotFound`
+  subclass (a duplicate raises the matching ``...Exists`` exception);
+* soft-deleted rows are seen according to ``context.read_deleted``: ``'no'`` hides
+  them, ``'yes'`` shows them too, ``'only'`` shows only them. Updates and deletes act
+  on the rows a read with the same context would see;
+* ``values`` dicts are keyed by column name and stored as given (JSON columns take JSON
+  text). ``updated_at`` is set on every update unless ``values`` sets it.
+
+Once :func:`block_db_access` has been called (nubis-compute does it), every function
+raises :class:`~nubis.core.exception.DBNotAllowed`; the guard sits in
+:mod:`nubis.core.db.engine`, the only way to a connection, so it covers new functions
+too.
+
+The functions live in one module per table family -- :mod:`.services`,
+:mod:`.compute_nodes`, :mod:`.instances`, :mod:`.migration_records` (the ``migrations``
+table), :mod:`.flavors`, :mod:`.instance_actions` (actions and their events),
+:mod:`.instance_faults`, :mod:`.images` and :mod:`.identity` -- on the shared helpers of
+:mod:`._transaction` (how a function becomes one retried transaction) and :mod:`._rows`
+(visibility, inserts, keyed updates, soft deletes). Callers use this package only:
+``from nubis.core.db import api as db_api``.
+"""
+
+from __future__ import annotations
+
+# Not public: re-exported because tests reach them as ``api._keyed_update`` and
+# ``api._update_one``.
+from nubis.core.db.api._rows import _keyed_update as _keyed_update
+from nubis.core.db.api._rows import _update_one as _update_one
+from nubis.core.db.api._transaction import block_db_access, unblock_db_access
+from nubis.core.db.api.compute_nodes import (
+    compute_node_create,
+    compute_node_delete,
+    compute_node_get,
+    compute_node_get_all,
+    compute_node_get_all_by_host,
+    compute_node_get_by_host_and_nodename,
+    compute_node_get_by_uuid,
+    compute_node_get_updated_since,
+    compute_node_update,
+)
+from nubis.core.db.api.flavors import (
+    FLAVOR_FILTERS,
+    flavor_create,
+    flavor_destroy,
+    flavor_get,
+    flavor_get_all,
+    flavor_get_by_flavor_id,
+    flavor_get_by_name,
+)
+from nubis.core.db.api.identity import (
+    identity_project_create,
+    identity_project_get,
+    identity_project_get_all,
+    identity_role_assignment_add,
+    identity_role_assignment_remove,
+    identity_role_assignments_get,
+    identity_user_create,
+    identity_user_delete,
+    identity_user_get,
+    identity_user_get_all,
+    identity_user_update,
+)
+from nubis.core.db.api.images import (
+    IMAGE_FILTERS,
+    image_create,
+    image_destroy,
+    image_get_all,
+    image_get_by_name,
+    image_get_by_uuid,
+)
+from nubis.core.db.api.instance_actions import (
+    action_event_finish,
+    action_event_start,
+    action_events_get,
+    action_finish,
+    action_get_by_request_id,
+    action_start,
+    actions_get,
+)
+from nubis.core.db.api.instance_faults import (
+    instance_fault_create,
+    instance_fault_get_by_instance_uuids,
+)
+from nubis.core.db.api.instances import (
+    INSTANCE_FILTERS,
+    INSTANCE_SORT_KEYS,
+    TASK_STATE_DELETING,
+    instance_create,
+    instance_destroy,
+    instance_get_all,
+    instance_get_all_by_host,
+    instance_get_all_by_host_and_node,
+    instance_get_by_uuid,
+    instance_update_and_get_original,
+)
+from nubis.core.db.api.migration_records import (
+    MIGRATION_FILTERS,
+    MIGRATION_STATUSES_NOT_IN_PROGRESS,
+    migration_create,
+    migration_get,
+    migration_get_all,
+    migration_get_all_by_instance,
+    migration_get_by_uuid,
+    migration_get_in_progress_by_host_and_node,
+    migration_update,
+)
+from nubis.core.db.api.services import (
+    service_create,
+    service_destroy,
+    service_get,
+    service_get_all,
+    service_get_all_by_binary,
+    service_get_all_by_topic,
+    service_get_by_host_and_binary,
+    service_get_hosts_by_topic,
+    service_get_minimum_version,
+    service_update,
+)
+
+__all__ = [
+    "MIGRATION_STATUSES_NOT_IN_PROGRESS",
+    "TASK_STATE_DELETING",
+    "block_db_access",
+    "unblock_db_access",
+    "service_create",
+    "service_get",
+    "service_get_by_host_and_binary",
+    "service_get_all",
+    "service_get_all_by_binary",
+    "service_get_all_by_topic",
+    "service_get_hosts_by_topic",
+    "service_get_minimum_version",
+    "service_update",
+    "service_destroy",
+    "compute_node_create",
+    "compute_node_get",
+    "compute_node_get_by_uuid",
+    "compute_node_get_by_host_and_nodename",
+    "compute_node_get_all",
+    "compute_node_get_all_by_host",
+    "compute_node_update",
+    "compute_node_delete",
+    "INSTANCE_FILTERS",
+    "instance_create",
+    "instance_get_by_uuid",
+    "instance_get_all_by_host",
+    "instance_get_all_by_host_and_node",
+    "INSTANCE_SORT_KEYS",
+    "instance_get_all",
+    "instance_update_and_get_original",
+    "instance_destroy",
+    "migration_create",
+    "migration_get",
+    "migration_get_by_uuid",
+    "migration_update",
+    "migration_get_in_progress_by_host_and_node",
+    "migration_get_all_by_instance",
+    "MIGRATION_FILTERS",
+    "migration_get_all",
+    "FLAVOR_FILTERS",
+    "flavor_create",
+    "flavor_get",
+    "flavor_get_by_flavor_id",
+    "flavor_get_by_name",
+    "flavor_get_all",
+    "flavor_destroy",
+    "action_start",
+    "action_finish",
+    "action_get_by_request_id",
+    "actions_get",
+    "action_event_start",
+    "action_event_finish",
+    "action_events_get",
+    "instance_fault_create",
+    "instance_fault_get_by_instance_uuids",
+    "compute_node_get_updated_since",
+    "IMAGE_FILTERS",
+    "image_create",
+    "image_get_by_uuid",
+    "image_get_by_name",
+    "image_get_all",
+    "image_destroy",
+    "identity_project_create",
+    "identity_project_get",
+    "identity_project_get_all",
+    "identity_user_create",
+    "identity_user_get",
+    "identity_user_get_all",
+    "identity_user_update",
+    "identity_user_delete",
+    "identity_role_assignment_add",
+    "identity_role_assignment_remove",
+    "identity_role_assignments_get",
+]

@@ -1,0 +1,240 @@
+"""Row helpers every table family shares: visibility, reads, inserts, updates, soft deletes.
+
+Reads see soft-deleted rows as ``context.read_deleted`` says (:func:`_visible`,
+:func:`_query`); :func:`_add` turns a duplicate-key error into the caller's ``...Exists``
+exception; :func:`_update_one` is the hot-path keyed ``UPDATE ... RETURNING`` (its
+statements are built once each and kept in :func:`_keyed_update`'s cache, the only
+statement cache of the DB API); :func:`_soft_delete_rows` marks rows deleted;
+:func:`_filtered` applies exact-match filters from a list of allowed columns.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any, TypeVar
+
+from oslo_utils import timeutils
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, bindparam, select, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql import ClauseElement
+
+from nubis.core import exception
+from nubis.core.db import errors
+from nubis.core.db.models import Base, SoftDeleteMixin
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+def _read_deleted(context: Any) -> str:
+    return str(getattr(context, "read_deleted", "no"))
+
+
+def _visible(context: Any, model: type[Base], read_deleted: str | None = None) -> list[Any]:
+    """WHERE clauses that hide soft-deleted rows as the context asks."""
+    if not issubclass(model, SoftDeleteMixin):
+        return []
+    mode = read_deleted or _read_deleted(context)
+    if mode == "no":
+        return [model.deleted == 0]
+    if mode == "only":
+        return [model.deleted != 0]
+    return []
+
+
+def _query(
+    context: Any, model: type[ModelT], *where: Any, read_deleted: str | None = None
+) -> Select[tuple[ModelT]]:
+    return select(model).where(*_visible(context, model, read_deleted), *where)
+
+
+def _first(session: Session, statement: Select[tuple[ModelT]]) -> ModelT | None:
+    return session.scalars(statement.limit(1)).first()
+
+
+def _all(session: Session, statement: Select[tuple[ModelT]]) -> list[ModelT]:
+    return list(session.scalars(statement))
+
+
+def _add(session: Session, row: ModelT, duplicate: Callable[[], Exception]) -> ModelT:
+    session.add(row)
+    try:
+        session.flush()
+    except sa_exc.IntegrityError as error:
+        if errors.is_duplicate_entry(error):
+            raise duplicate() from error
+        raise
+    return row
+
+
+def _update_rows(
+    session: Session,
+    context: Any,
+    model: type[Base],
+    where: Iterable[Any],
+    values: Mapping[str, Any],
+) -> int:
+    """UPDATE the visible rows matching *where*; return how many matched."""
+    values = dict(values)
+    values.setdefault("updated_at", timeutils.utcnow())
+    statement = (
+        update(model)
+        .where(*_visible(context, model), *where)
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+_KEY_PARAM = "nubis_update_key"
+"""The bind parameter of the key in a :func:`_keyed_update` statement (no column has
+this name, so it never meets one of the SET parameters, which are named by column)."""
+
+
+@functools.cache
+def _column_keys(table: Table) -> frozenset[str]:
+    return frozenset(table.columns.keys())
+
+
+def _bindable(table: Table, values: Mapping[str, Any]) -> bool:
+    """True when every value goes to a column of *table* as a plain value (no SQL)."""
+    columns = _column_keys(table)
+    return all(
+        name in columns
+        and not isinstance(value, ClauseElement)
+        and not hasattr(value, "__clause_element__")
+        for name, value in values.items()
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _keyed_update(
+    table: Table,
+    key_column: str,
+    columns: frozenset[str],
+    read_deleted: str | None,
+    returning: bool,
+) -> tuple[Any, Select[Any] | None]:
+    """``UPDATE`` of the row whose *key_column* equals the ``nubis_update_key``
+    parameter, setting *columns* from parameters of the same names, and how to read the
+    row afterwards: ``RETURNING`` every column when *returning*, else a ``SELECT`` by the
+    key (second item). *read_deleted* (``'no'``, ``'yes'``, ``'only'``) says which rows
+    of a soft-delete table it sees; None: the table has no soft delete.
+
+    Built once per (table, key, set of columns, read_deleted, RETURNING): building the
+    statement and its cache key on every call cost more than running it.
+    """
+    key = table.c[key_column] == bindparam(_KEY_PARAM, type_=table.c[key_column].type)
+    visible = []
+    if read_deleted == "no":
+        visible.append(table.c.deleted == 0)
+    elif read_deleted == "only":
+        visible.append(table.c.deleted != 0)
+    statement = (
+        update(table)
+        .where(*visible, key)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in sorted(columns)})
+    )
+    if returning:
+        return statement.returning(*table.columns), None
+    return statement, select(table).where(key)
+
+
+def _detached(model: type[ModelT], values: Mapping[Any, Any]) -> ModelT:
+    """A detached *model* instance holding *values*, without per-attribute ORM events
+    (the row came straight from the database; nothing is pending)."""
+    instance: ModelT = model._sa_class_manager.new_instance()
+    instance.__dict__.update(values)
+    return instance
+
+
+def _update_one(
+    bind: Session | Connection,
+    context: Any,
+    model: type[ModelT],
+    key: Mapping[str, Any] | ColumnElement[bool],
+    values: Mapping[str, Any],
+) -> ModelT | None:
+    """UPDATE the visible row matching *key* and return it as it is now (None: no row).
+
+    *key* is ``{column name: value}`` naming the row, or a SQL condition
+    (``Model.uuid == uuid``). With one column name and plain values (the hot paths: state
+    reports, resource audits, object saves) the statement comes from
+    :func:`_keyed_update` and runs with bind parameters; otherwise it is built for this
+    call. Where the database can (SQLite, PostgreSQL) the row comes back from the UPDATE
+    itself (RETURNING); elsewhere (MariaDB) a SELECT in the same transaction reads it.
+    The row is returned as a detached *model* instance. *bind* is the calling API
+    function's Session or Core connection; the statements are plain Core on the table
+    either way.
+    """
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    values = dict(values)
+    values.setdefault("updated_at", timeutils.utcnow())
+    returning = connection.dialect.update_returning
+    table: Table = model.__table__
+    if isinstance(key, Mapping) and len(key) == 1 and _bindable(table, values):
+        ((key_column, key_value),) = key.items()
+        read_deleted = _read_deleted(context) if issubclass(model, SoftDeleteMixin) else None
+        statement, reread = _keyed_update(
+            table, key_column, frozenset(values), read_deleted, returning
+        )
+        values[_KEY_PARAM] = key_value
+        result = connection.execute(statement, values)
+        if reread is None:
+            row = result.one_or_none()
+        else:
+            found = result.rowcount
+            row = connection.execute(reread, {_KEY_PARAM: key_value}).one() if found else None
+    else:
+        if isinstance(key, Mapping):
+            key = and_(*(table.c[name] == value for name, value in key.items()))
+        update_statement = update(table).where(*_visible(context, model), key).values(values)
+        if returning:
+            row = connection.execute(update_statement.returning(*table.columns)).one_or_none()
+        elif connection.execute(update_statement).rowcount:
+            row = connection.execute(select(table).where(key)).one()
+        else:
+            row = None
+    return None if row is None else _detached(model, row._mapping)
+
+
+def _soft_delete_rows(session: Session, model: type[SoftDeleteMixin], where: Iterable[Any]) -> int:
+    """Soft-delete the live rows matching *where*, keeping their ``updated_at``."""
+    statement = (
+        update(model)
+        .where(model.deleted == 0, *where)
+        .values(
+            deleted=model.id,
+            deleted_at=timeutils.utcnow(),
+            updated_at=model.updated_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def _reloaded(session: Session, statement: Select[tuple[ModelT]]) -> ModelT:
+    return session.scalars(statement.execution_options(populate_existing=True)).one()
+
+
+def _filtered(
+    statement: Select[tuple[ModelT]],
+    model: type[ModelT],
+    filters: Mapping[str, Any] | None,
+    allowed: Collection[str],
+) -> Select[tuple[ModelT]]:
+    """Add exact-match filters: a list/tuple/set value means IN, None means IS NULL."""
+    for name, value in (filters or {}).items():
+        if name not in allowed:
+            raise exception.InvalidFilter(
+                table=model.__tablename__, name=name, allowed=", ".join(sorted(allowed))
+            )
+        column: InstrumentedAttribute[Any] = getattr(model, name)
+        if isinstance(value, list | tuple | set | frozenset):
+            statement = statement.where(column.in_(value))
+        elif value is None:
+            statement = statement.where(column.is_(None))
+        else:
+            statement = statement.where(column == value)
+    return statement

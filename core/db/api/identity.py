@@ -1,0 +1,147 @@
+"""The identity tables of the API service (revision 0002): projects, users, role assignments.
+
+Projects and users are found by id or by name; users are updated and deleted (with their
+role assignments; no soft delete); a role on a project is added, removed and listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import case, delete, or_, select
+from sqlalchemy.orm import Session
+
+from nubis.core import exception
+from nubis.core.db.api._rows import _add, _all, _first, _update_one
+from nubis.core.db.api._transaction import _reader, _writer
+from nubis.core.db.models import IdentityProject, IdentityRoleAssignment, IdentityUser
+
+
+def _by_id_or_name(session: Session, model: Any, id_or_name: str) -> Any:
+    """The row of *model* whose id is *id_or_name*, else the one so named, else None."""
+    return _first(
+        session,
+        select(model)
+        .where(or_(model.id == id_or_name, model.name == id_or_name))
+        .order_by(case((model.id == id_or_name, 0), else_=1)),
+    )
+
+
+@_writer
+def identity_project_create(
+    session: Session, context: Any, values: Mapping[str, Any]
+) -> IdentityProject:
+    """Create a project (values: id, name, description, enabled); IdentityProjectExists."""
+    return _add(
+        session,
+        IdentityProject(**values),
+        lambda: exception.IdentityProjectExists(name=values["name"]),
+    )
+
+
+@_reader
+def identity_project_get(session: Session, context: Any, id_or_name: str) -> IdentityProject:
+    """Return the project whose id or name is *id_or_name*; IdentityProjectNotFound."""
+    project = _by_id_or_name(session, IdentityProject, id_or_name)
+    if project is None:
+        raise exception.IdentityProjectNotFound(project=id_or_name)
+    return project
+
+
+@_reader
+def identity_project_get_all(session: Session, context: Any) -> list[IdentityProject]:
+    """Return every project, by name."""
+    return _all(session, select(IdentityProject).order_by(IdentityProject.name))
+
+
+@_writer
+def identity_user_create(session: Session, context: Any, values: Mapping[str, Any]) -> IdentityUser:
+    """Create a user (values: id, name, password_hash, ...); IdentityUserExists."""
+    return _add(
+        session,
+        IdentityUser(**values),
+        lambda: exception.IdentityUserExists(name=values["name"]),
+    )
+
+
+@_reader
+def identity_user_get(session: Session, context: Any, id_or_name: str) -> IdentityUser:
+    """Return the user whose id or name is *id_or_name*; IdentityUserNotFound."""
+    user = _by_id_or_name(session, IdentityUser, id_or_name)
+    if user is None:
+        raise exception.IdentityUserNotFound(user=id_or_name)
+    return user
+
+
+@_reader
+def identity_user_get_all(session: Session, context: Any) -> list[IdentityUser]:
+    """Return every user, by name."""
+    return _all(session, select(IdentityUser).order_by(IdentityUser.name))
+
+
+@_writer
+def identity_user_update(
+    session: Session, context: Any, user_id: str, values: Mapping[str, Any]
+) -> IdentityUser:
+    """Update a user (e.g. password_hash, enabled) and return it; IdentityUserNotFound."""
+    user = _update_one(session, context, IdentityUser, IdentityUser.id == user_id, values)
+    if user is None:
+        raise exception.IdentityUserNotFound(user=user_id)
+    return user
+
+
+@_writer
+def identity_user_delete(session: Session, context: Any, user_id: str) -> None:
+    """Delete a user and its role assignments (for real); IdentityUserNotFound."""
+    session.execute(delete(IdentityRoleAssignment).where(IdentityRoleAssignment.user_id == user_id))
+    result = session.execute(delete(IdentityUser).where(IdentityUser.id == user_id))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise exception.IdentityUserNotFound(user=user_id)
+
+
+@_writer
+def identity_role_assignment_add(
+    session: Session, context: Any, user_id: str, project_id: str, role: str
+) -> IdentityRoleAssignment:
+    """Give *user_id* *role* on *project_id*; return the assignment (existing or new)."""
+    statement = select(IdentityRoleAssignment).where(
+        IdentityRoleAssignment.user_id == user_id,
+        IdentityRoleAssignment.project_id == project_id,
+        IdentityRoleAssignment.role == role,
+    )
+    found = _first(session, statement)
+    if found is not None:
+        return found
+    assignment = IdentityRoleAssignment(user_id=user_id, project_id=project_id, role=role)
+    session.add(assignment)
+    session.flush()
+    return assignment
+
+
+@_writer
+def identity_role_assignment_remove(
+    session: Session, context: Any, user_id: str, project_id: str, role: str
+) -> bool:
+    """Take *role* on *project_id* from *user_id*; return whether it was held."""
+    result = session.execute(
+        delete(IdentityRoleAssignment).where(
+            IdentityRoleAssignment.user_id == user_id,
+            IdentityRoleAssignment.project_id == project_id,
+            IdentityRoleAssignment.role == role,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@_reader
+def identity_role_assignments_get(
+    session: Session, context: Any, user_id: str | None = None, project_id: str | None = None
+) -> list[IdentityRoleAssignment]:
+    """Return the role assignments of *user_id* and/or on *project_id* (all if neither)."""
+    statement = select(IdentityRoleAssignment)
+    if user_id is not None:
+        statement = statement.where(IdentityRoleAssignment.user_id == user_id)
+    if project_id is not None:
+        statement = statement.where(IdentityRoleAssignment.project_id == project_id)
+    return _all(session, statement.order_by(IdentityRoleAssignment.id))

@@ -1,0 +1,290 @@
+"""The ``instances`` table: create, read, list with keyset paging, update, destroy.
+
+:func:`instance_get_all` filters, sorts (:data:`INSTANCE_SORT_KEYS`) and pages after a
+marker instance; :func:`instance_update_and_get_original` is a compare-and-swap on
+``task_state``/``vm_state`` that says which state it found when it fails;
+:func:`instance_destroy` soft-deletes an instance with its faults and migrations.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from oslo_utils import timeutils
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from nubis.core import exception
+from nubis.core.db.api._rows import (
+    _add,
+    _all,
+    _filtered,
+    _first,
+    _query,
+    _reloaded,
+    _soft_delete_rows,
+    _update_rows,
+)
+from nubis.core.db.api._transaction import _reader, _writer
+from nubis.core.db.models import Instance, InstanceFault, Migration
+
+TASK_STATE_DELETING = "deleting"
+"""The ``task_state`` of an instance being deleted (its compare-and-swap failures say so)."""
+
+INSTANCE_FILTERS = frozenset(column.key for column in Instance.__table__.columns) - {"deleted"}
+
+
+def _instance_get_by_uuid(
+    session: Session, context: Any, instance_uuid: str, *, for_update: bool = False
+) -> Instance:
+    statement = _query(context, Instance, Instance.uuid == instance_uuid)
+    if for_update:
+        statement = statement.with_for_update()
+    instance = _first(session, statement)
+    if instance is None:
+        raise exception.InstanceNotFound(instance_id=instance_uuid)
+    return instance
+
+
+@_writer
+def instance_create(session: Session, context: Any, values: Mapping[str, Any]) -> Instance:
+    """Create an instance (a uuid is generated if *values* has none) and return it."""
+    return _add(
+        session,
+        Instance(**values),
+        lambda: exception.InstanceExists(instance_uuid=values.get("uuid")),
+    )
+
+
+@_reader
+def instance_get_by_uuid(session: Session, context: Any, instance_uuid: str) -> Instance:
+    """Return the instance with *instance_uuid*, or raise InstanceNotFound."""
+    return _instance_get_by_uuid(session, context, instance_uuid)
+
+
+@_reader
+def instance_get_all_by_host(session: Session, context: Any, host: str) -> list[Instance]:
+    """Return the instances on *host*."""
+    return _all(session, _query(context, Instance, Instance.host == host).order_by(Instance.id))
+
+
+@_reader
+def instance_get_all_by_host_and_node(
+    session: Session, context: Any, host: str, node: str
+) -> list[Instance]:
+    """Return the instances on *host*'s node *node*."""
+    statement = _query(context, Instance, Instance.host == host, Instance.node == node)
+    return _all(session, statement.order_by(Instance.id))
+
+
+#: Columns instances may be sorted by (``sort_keys``); ``id`` always ends the order.
+INSTANCE_SORT_KEYS = frozenset(
+    {
+        "created_at",
+        "updated_at",
+        "launched_at",
+        "display_name",
+        "uuid",
+        "vm_state",
+        "task_state",
+        "host",
+        "node",
+        "project_id",
+        "id",
+    }
+)
+
+
+@_reader
+def instance_get_all(
+    session: Session,
+    context: Any,
+    filters: Mapping[str, Any] | None = None,
+    limit: int | None = None,
+    marker: str | None = None,
+    sort_keys: Sequence[str] | None = None,
+    sort_dirs: Sequence[str] | None = None,
+) -> list[Instance]:
+    """Return instances in order, one page of them with *limit* and *marker*.
+
+    *filters* match columns exactly (a list, tuple or set value matches any of its
+    members, None matches NULL), plus: ``deleted`` (bool) overrides the context's
+    read_deleted; ``display_name_contains`` matches a substring of the name;
+    ``changes_since`` (a datetime) keeps instances updated (or created) at or after it.
+    The order is *sort_keys* (from :data:`INSTANCE_SORT_KEYS`; default creation order)
+    each ``asc`` or ``desc`` by *sort_dirs* (default ``asc``), then ``id``. *marker* is
+    the uuid of the last instance of the previous page (MarkerNotFound if no such
+    instance, deleted or not, exists); the next page starts right after it in this order.
+    """
+    filters = dict(filters or {})
+    read_deleted = None
+    if "deleted" in filters:
+        read_deleted = "only" if filters.pop("deleted") else "no"
+    contains = filters.pop("display_name_contains", None)
+    since = filters.pop("changes_since", None)
+    statement = _filtered(
+        _query(context, Instance, read_deleted=read_deleted), Instance, filters, INSTANCE_FILTERS
+    )
+    if contains:
+        escaped = contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        statement = statement.where(Instance.display_name.like(f"%{escaped}%", escape="\\"))
+    if isinstance(since, str):  # it crossed the message bus as text
+        since = timeutils.normalize_time(timeutils.parse_isotime(since))
+    if since is not None:
+        statement = statement.where(or_(Instance.updated_at >= since, Instance.created_at >= since))
+    order = _sort_order(sort_keys, sort_dirs)
+    if marker is not None:
+        marker_row = session.scalars(select(Instance).where(Instance.uuid == marker)).first()
+        if marker_row is None:
+            raise exception.MarkerNotFound(marker=marker)
+        statement = statement.where(_after(marker_row, order))
+    statement = statement.order_by(
+        *(_sortable(key).desc() if desc else _sortable(key).asc() for key, desc in order)
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    return _all(session, statement)
+
+
+def _sort_order(
+    sort_keys: Sequence[str] | None, sort_dirs: Sequence[str] | None
+) -> list[tuple[str, bool]]:
+    """Return [(key, descending)], ending with id; InvalidSortKey for a bad key or dir."""
+    keys = list(sort_keys or ["created_at"])
+    dirs = list(sort_dirs or [])
+    order: list[tuple[str, bool]] = []
+    for index, key in enumerate(keys):
+        if key not in INSTANCE_SORT_KEYS:
+            raise exception.InvalidSortKey(key=key, allowed=", ".join(sorted(INSTANCE_SORT_KEYS)))
+        direction = dirs[index] if index < len(dirs) else (dirs[-1] if dirs else "asc")
+        if direction not in ("asc", "desc"):
+            raise exception.InvalidSortKey(key=f"{key} {direction}", allowed="asc, desc")
+        if key != "id":
+            order.append((key, direction == "desc"))
+    last_desc = order[-1][1] if order else False
+    order.append(("id", last_desc))
+    return order
+
+
+_EPOCH = datetime.datetime(1970, 1, 1)
+
+
+def _sortable(key: str) -> Any:
+    """The column of *key*, with NULLs mapped to the lowest value (so keysets compare)."""
+    column = getattr(Instance, key)
+    if key == "id":
+        return column
+    if key in ("created_at", "updated_at", "launched_at"):
+        return func.coalesce(column, _EPOCH)
+    return func.coalesce(column, "")
+
+
+def _after(marker_row: Instance, order: list[tuple[str, bool]]) -> Any:
+    """The keyset condition "comes after *marker_row* in *order*"."""
+    clauses = []
+    for index, (key, desc) in enumerate(order):
+        equal = [_sortable(k) == _marker_value(marker_row, k) for k, _ in order[:index]]
+        value = _marker_value(marker_row, key)
+        step = _sortable(key) < value if desc else _sortable(key) > value
+        clauses.append(and_(*equal, step))
+    return or_(*clauses)
+
+
+def _marker_value(row: Instance, key: str) -> Any:
+    value = getattr(row, key)
+    if value is None:
+        return _EPOCH if key in ("created_at", "updated_at", "launched_at") else ""
+    return value
+
+
+def _expected_states(states: Any) -> tuple[str | None, ...] | None:
+    if states is None:
+        return None
+    if isinstance(states, list | tuple | set | frozenset):
+        return tuple(states)
+    return (states,)
+
+
+def _state_in(column: InstrumentedAttribute[Any], states: tuple[str | None, ...]) -> Any:
+    clauses: list[ColumnElement[bool]] = []
+    named = [state for state in states if state is not None]
+    if named:
+        clauses.append(column.in_(named))
+    if None in states:
+        clauses.append(column.is_(None))
+    return or_(*clauses) if clauses else false()
+
+
+@_writer
+def instance_update_and_get_original(
+    session: Session,
+    context: Any,
+    instance_uuid: str,
+    values: Mapping[str, Any],
+    expected_task_state: Any = None,
+    expected_vm_state: Any = None,
+) -> tuple[Instance, Instance]:
+    """Update an instance if it is in the expected state; return (before, after).
+
+    The compare-and-swap is one UPDATE: its WHERE clause requires ``task_state`` to be
+    one of *expected_task_state* and ``vm_state`` one of *expected_vm_state* (each a
+    value or a list of values, where None in a list means "no state"; None itself
+    means "don't check"). When it matches no row, this raises
+    UnexpectedDeletingTaskStateError if the instance is being deleted,
+    UnexpectedTaskStateError or UnexpectedVMStateError naming the state found, or
+    InstanceNotFound.
+    """
+    expected_task = _expected_states(expected_task_state)
+    expected_vm = _expected_states(expected_vm_state)
+    original = _instance_get_by_uuid(session, context, instance_uuid, for_update=True)
+    session.expunge(original)
+    conditions = [Instance.uuid == instance_uuid]
+    if expected_task is not None:
+        conditions.append(_state_in(Instance.task_state, expected_task))
+    if expected_vm is not None:
+        conditions.append(_state_in(Instance.vm_state, expected_vm))
+    if not _update_rows(session, context, Instance, conditions, values):
+        actual = _instance_get_by_uuid(session, context, instance_uuid, for_update=True)
+        _raise_unexpected_state(actual, expected_task, expected_vm)
+    updated = _reloaded(session, select(Instance).where(Instance.uuid == instance_uuid))
+    return original, updated
+
+
+def _raise_unexpected_state(
+    actual: Instance,
+    expected_task: tuple[str | None, ...] | None,
+    expected_vm: tuple[str | None, ...] | None,
+) -> None:
+    if (
+        expected_vm is not None
+        and actual.vm_state not in expected_vm
+        and (expected_task is None or actual.task_state in expected_task)
+    ):
+        raise exception.UnexpectedVMStateError(
+            instance_uuid=actual.uuid, expected=list(expected_vm), actual=actual.vm_state
+        )
+    error = (
+        exception.UnexpectedDeletingTaskStateError
+        if actual.task_state == TASK_STATE_DELETING
+        else exception.UnexpectedTaskStateError
+    )
+    raise error(
+        instance_uuid=actual.uuid,
+        expected=list(expected_task) if expected_task is not None else None,
+        actual=actual.task_state,
+    )
+
+
+@_writer
+def instance_destroy(session: Session, context: Any, instance_uuid: str) -> Instance:
+    """Soft-delete an instance with its faults and migrations; return the deleted row.
+
+    Its actions stay, as the history of a deleted instance.
+    """
+    _instance_get_by_uuid(session, context, instance_uuid)
+    _soft_delete_rows(session, Instance, [Instance.uuid == instance_uuid])
+    _soft_delete_rows(session, InstanceFault, [InstanceFault.instance_uuid == instance_uuid])
+    _soft_delete_rows(session, Migration, [Migration.instance_uuid == instance_uuid])
+    return _reloaded(session, select(Instance).where(Instance.uuid == instance_uuid))
