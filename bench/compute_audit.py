@@ -230,6 +230,7 @@ def audit_curve(workdir: Path, repeats: int) -> list[dict[str, Any]]:
     server.start()
     driver_cls = plugins.load_one("nubis.virt", "fake")
     manager_cls = plugins.load_one("nubis.managers", "compute")
+    audit = plugins.load_one("nubis.periodic_tasks", "update_available_resource")
     rows = []
     try:
         for count in SIZES:
@@ -242,9 +243,8 @@ def audit_curve(workdir: Path, repeats: int) -> list[dict[str, Any]]:
             manager.init_host()
             context = get_admin_context()
             _fill_host(context, driver, host, count)
-            tasks = manager.compute_tasks
             first = time.perf_counter()
-            tasks.update_available_resource(context)  # creates the node
+            audit(manager, context)  # creates the node
             created_ms = (time.perf_counter() - first) * 1000
             row: dict[str, Any] = {"instances": count, "create_ms": created_ms}
             for label, api in (("local", local), ("conductor", remote)):
@@ -252,7 +252,7 @@ def audit_curve(workdir: Path, repeats: int) -> list[dict[str, Any]]:
                 samples = []
                 for _ in range(repeats):
                     began = time.perf_counter()
-                    results = tasks.update_available_resource(get_admin_context())
+                    results = audit(manager, get_admin_context())
                     samples.append((time.perf_counter() - began) * 1000)
                     (result,) = results.values()
                     assert not result.saved and result.instances == count, result

@@ -6,7 +6,8 @@ conductor) and the compute manager that carries it out: :class:`VMState` and
 and the :class:`InstanceActionName` each user-visible operation is recorded under.
 A caller that starts an operation may set the operation's task state before casting
 (``stop_instance`` expects ``powering-off`` or no task); the manager sets it itself
-otherwise.
+otherwise. Who wins when the database and the hypervisor disagree about a guest's
+power state is part of this contract too: :mod:`.power_sync`.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ Claims
     and disk, each against the node's total times its allocation ratio) and counts it
     at once; used as a context manager, the claim is rolled back when the block raises
     (the build failed) and settled otherwise. :meth:`ResourceTracker.incoming_claim`
-    does the same for a live migration arriving on the node.
+    does the same for a live migration arriving on the node. :class:`~.claims.Claim`
+    and the :class:`~.claims.Usage` it holds are in :mod:`.claims`.
 
 The lock
     Claims and the audit change the tracker under one :class:`~.locks.TimedLock`, always
@@ -33,23 +34,30 @@ The audit (:meth:`ResourceTracker.update_available_resource`)
 Usage counts every instance once (by uuid): vCPUs, memory and root + ephemeral disk.
 An orphan the database has never known counts as a running VM of unknown size (the
 driver contract reports no per-guest size); one the database deleted counts with the
-size it had.
+size it had. The result of an audit is the compute host contract's
+:class:`~nubis.core.compute.host.AuditResult`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
-import uuid as uuid_module
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from nubis.core import exception, objects
+from nubis.core.compute.host import AuditResult
 from nubis.core.compute.states import VMState
 from nubis.core.context import get_admin_context
 from nubis.core.virt import hardware
+from nubis.plugins.managers.compute.claims import (
+    Claim,
+    Usage,
+    field_of,
+    node_uuid,
+    total,
+)
 from nubis.plugins.managers.compute.locks import TimedLock
 
 LOG = logging.getLogger(__name__)
@@ -63,122 +71,6 @@ DEFAULT_ALLOCATION_RATIOS: Mapping[str, float] = {
     "ram_allocation_ratio": 1.5,
     "disk_allocation_ratio": 1.0,
 }
-
-#: A stable namespace for the uuids of compute nodes (uuid5 of host and node name), so
-#: a node deleted when the driver stopped reporting it comes back as the same record.
-NODE_UUID_NAMESPACE = uuid_module.UUID("8a3c5d2e-7f41-4b9a-9d6e-0c1f2a3b4c5d")
-
-
-def _field(obj: Any, name: str) -> Any:
-    """``obj.name``, or None when a versioned object has the field unset."""
-    is_set = getattr(obj, "obj_attr_is_set", None)
-    if is_set is not None and not is_set(name):
-        return None
-    return getattr(obj, name, None)
-
-
-@dataclasses.dataclass(frozen=True)
-class Usage:
-    """What one guest takes from a node."""
-
-    vcpus: int = 0
-    memory_mb: int = 0
-    disk_gb: int = 0
-
-    @classmethod
-    def of(cls, instance: Any) -> Usage:
-        return cls(
-            vcpus=int(_field(instance, "vcpus") or 0),
-            memory_mb=int(_field(instance, "memory_mb") or 0),
-            disk_gb=int(_field(instance, "root_gb") or 0)
-            + int(_field(instance, "ephemeral_gb") or 0),
-        )
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.vcpus + other.vcpus,
-            self.memory_mb + other.memory_mb,
-            self.disk_gb + other.disk_gb,
-        )
-
-
-def total(usages: Iterable[Usage]) -> Usage:
-    result = Usage()
-    for usage in usages:
-        result = result + usage
-    return result
-
-
-def node_uuid(host: str, nodename: str) -> str:
-    """The uuid a ComputeNode of *host*'s node *nodename* gets."""
-    return str(uuid_module.uuid5(NODE_UUID_NAMESPACE, f"{host}/{nodename}"))
-
-
-def resources_of(node: Any) -> dict[str, Any]:
-    """The driver-style resource dict of a ComputeNode (what the live-migration checks take)."""
-    return {key: _field(node, key) for key in hardware.RESOURCE_KEYS}
-
-
-@dataclasses.dataclass
-class AuditResult:
-    """What one audit found (returned for logs, tests and benchmarks)."""
-
-    node: Any
-    created: bool
-    saved: bool
-    changed: list[str]
-    instances: int
-    migrations: int
-    orphans: list[str]
-    seconds: float
-
-
-class Claim:
-    """Resources held for one instance; a context manager that rolls back on error."""
-
-    def __init__(
-        self,
-        tracker: ResourceTracker,
-        context: Any,
-        instance: Any,
-        usage: Usage,
-        kind: str,
-        previous: dict[str, Any] | None = None,
-    ) -> None:
-        self.tracker = tracker
-        self.context = context
-        self.instance = instance
-        self.usage = usage
-        self.kind = kind
-        self._previous = previous or {}
-        self.closed = False
-
-    def __enter__(self) -> Claim:
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            self.settle()
-        else:
-            self.abort()
-
-    def settle(self) -> None:
-        """The instance is on the node for good (its record says so): keep counting it."""
-        if not self.closed:
-            self.closed = True
-            self.tracker._close(self, keep=True)
-
-    def abort(self) -> None:
-        """Give the resources back and restore the fields the claim set on the instance."""
-        if self.closed:
-            return
-        self.closed = True
-        for name, value in self._previous.items():
-            setattr(self.instance, name, value)
-        try:
-            self.tracker._close(self, keep=False)
-        except Exception:  # never hide the error that made us abort
-            LOG.exception("rolling back the claim of %s failed", self.instance.uuid)
 
 
 class ResourceTracker:
@@ -244,7 +136,7 @@ class ResourceTracker:
         return set(self._current())
 
     def _ratio(self, name: str) -> float:
-        value = _field(self.compute_node, name)
+        value = field_of(self.compute_node, name)
         return float(value) if value else DEFAULT_ALLOCATION_RATIOS[name]
 
     def _check_fits(self, instance_uuid: str, usage: Usage) -> None:
@@ -304,7 +196,7 @@ class ResourceTracker:
             except Exception:
                 self._claims.pop(instance.uuid, None)
                 raise
-        previous = {name: _field(instance, name) for name in ("host", "node", "launched_on")}
+        previous = {name: field_of(instance, name) for name in ("host", "node", "launched_on")}
         instance.host = self.host
         instance.node = self.nodename
         instance.launched_on = self.host
@@ -327,7 +219,8 @@ class ResourceTracker:
                 raise
         return Claim(self, context, instance, usage, "incoming")
 
-    def _close(self, claim: Claim, keep: bool) -> None:
+    def close_claim(self, claim: Claim, keep: bool) -> None:
+        """End *claim* (see :class:`~.claims.Claim`): keep counting its usage or give it back."""
         with self._locked(f"closing the {claim.kind} claim of instance {claim.instance.uuid}"):
             held = self._claims if claim.kind == "build" else self._incoming
             held.pop(claim.instance.uuid, None)
@@ -524,7 +417,7 @@ class ResourceTracker:
         if service_id is not None:
             values["service_id"] = service_id
         for name, default in DEFAULT_ALLOCATION_RATIOS.items():
-            if self.compute_node is None or _field(self.compute_node, name) is None:
+            if self.compute_node is None or field_of(self.compute_node, name) is None:
                 values[name] = default
         return values
 

@@ -12,9 +12,10 @@ import uuid
 import pytest
 
 from nubis.core import exception, objects, periodic, plugins
+from nubis.core.compute import power_sync
 from nubis.core.compute.states import TaskState, VMState
 from nubis.core.virt import power_state
-from nubis.plugins.managers.compute import tasks as compute_tasks
+from nubis.plugins.periodic_tasks.compute import orphans, sync_power_states
 from tests.unit.plugins.managers.compute.conftest import new_instance
 
 
@@ -51,14 +52,14 @@ def events_of(ctx, inst):
 def quiet_sync(manager, ctx, inst):
     """Sync one instance without the driver's own events racing the test."""
     assert manager.driver.flush_events(5)
-    return manager.compute_tasks.sync_instance(ctx, reload(ctx, inst))
+    return power_sync.sync_instance(manager, ctx, reload(ctx, inst))
 
 
 def test_active_in_db_but_shut_down_on_the_hypervisor_is_stopped(ctx, manager):
     inst = running(ctx, manager)
     manager.driver.register_event_listener(None)  # rule under test, not the listener
     manager.driver.inject_power_state(inst.uuid, power_state.SHUTDOWN)
-    assert quiet_sync(manager, ctx, inst) == compute_tasks.STOPPED
+    assert quiet_sync(manager, ctx, inst) == power_sync.STOPPED
     after = reload(ctx, inst)
     assert (after.vm_state, after.task_state, after.power_state) == (
         VMState.STOPPED,
@@ -71,7 +72,7 @@ def test_active_in_db_but_shut_down_on_the_hypervisor_is_stopped(ctx, manager):
 def test_stopped_in_db_but_running_is_powered_off(ctx, manager):
     manager.driver.register_event_listener(None)  # its STARTED event would apply the rule
     inst = running(ctx, manager, vm_state=VMState.STOPPED, power=power_state.SHUTDOWN)
-    assert quiet_sync(manager, ctx, inst) == compute_tasks.POWERED_OFF
+    assert quiet_sync(manager, ctx, inst) == power_sync.POWERED_OFF
     assert manager.driver.get_info(inst).state == power_state.SHUTDOWN
     after = reload(ctx, inst)
     assert (after.vm_state, after.power_state) == (VMState.STOPPED, power_state.SHUTDOWN)
@@ -82,16 +83,16 @@ def test_missing_guest_gets_nostate_and_paused_is_left_alone(ctx, manager):
     paused = running(ctx, manager)
     manager.driver.register_event_listener(None)
     manager.driver.inject_power_state(paused.uuid, power_state.PAUSED)
-    outcomes = manager.compute_tasks.sync_power_states(ctx)
-    assert outcomes[missing.uuid] == compute_tasks.POWER_STATE_UPDATED
-    assert outcomes[paused.uuid] == compute_tasks.POWER_STATE_UPDATED
+    outcomes = sync_power_states(manager, ctx)
+    assert outcomes[missing.uuid] == power_sync.POWER_STATE_UPDATED
+    assert outcomes[paused.uuid] == power_sync.POWER_STATE_UPDATED
     m, p = reload(ctx, missing), reload(ctx, paused)
     assert (m.vm_state, m.power_state) == (VMState.ACTIVE, power_state.NOSTATE)
     assert (p.vm_state, p.power_state) == (VMState.ACTIVE, power_state.PAUSED)
     assert manager.driver.get_info(paused).state == power_state.PAUSED  # not touched
     # Once recorded, nothing more happens: no saves, no actions.
     stamp = reload(ctx, missing).updated_at
-    assert set(manager.compute_tasks.sync_power_states(ctx).values()) == {compute_tasks.IN_SYNC}
+    assert set(sync_power_states(manager, ctx).values()) == {power_sync.IN_SYNC}
     assert reload(ctx, missing).updated_at == stamp
     assert events_of(ctx, missing) == [] and events_of(ctx, paused) == []
 
@@ -100,7 +101,7 @@ def test_instances_with_a_task_in_progress_are_skipped(ctx, manager):
     inst = running(ctx, manager, task_state=TaskState.REBOOTING)
     manager.driver.register_event_listener(None)
     manager.driver.inject_power_state(inst.uuid, power_state.SHUTDOWN)
-    assert manager.compute_tasks.sync_power_states(ctx) == {inst.uuid: compute_tasks.SKIPPED_TASK}
+    assert sync_power_states(manager, ctx) == {inst.uuid: power_sync.SKIPPED_TASK}
     after = reload(ctx, inst)
     assert (after.vm_state, after.power_state) == (VMState.ACTIVE, power_state.RUNNING)
 
@@ -120,8 +121,8 @@ def test_an_instance_busy_with_an_operation_is_skipped(ctx, manager):
     worker.start()
     try:
         assert held.wait(5)
-        assert manager.compute_tasks.sync_instance(ctx, reload(ctx, inst)) == (
-            compute_tasks.SKIPPED_BUSY
+        assert power_sync.sync_instance(manager, ctx, reload(ctx, inst)) == (
+            power_sync.SKIPPED_BUSY
         )
     finally:
         release.set()
@@ -142,7 +143,7 @@ def test_hypervisor_status_events_reach_the_manager(ctx, manager):
     manager.driver.set_hypervisor_available(False, "cable pulled")
     assert manager.driver.flush_events(5)
     assert manager.hypervisor_available is False
-    assert manager.compute_tasks.sync_power_states(ctx) == {}
+    assert sync_power_states(manager, ctx) == {}
     manager.driver.set_hypervisor_available(True)
     assert manager.driver.flush_events(5)
     assert manager.hypervisor_available is True
@@ -172,22 +173,21 @@ def test_orphans_are_logged_or_reaped(ctx, manager, fake_host, caplog):
     # A guest whose live instance another host owns is not judged here.
     elsewhere = new_instance(ctx, "other-host", "other-host")
     manager.driver.spawn(ctx, elsewhere)
-    tasks = manager.compute_tasks
     expected = sorted(
         [(deleted.uuid, "deleted in the database"), (stray.uuid, "unknown to the database")]
     )
 
-    assert tasks.reap_orphans(ctx, "noop") == []
-    with caplog.at_level(logging.WARNING, logger="nubis.plugins.managers.compute.tasks"):
-        assert tasks.reap_orphans(ctx, "log") == expected
+    assert orphans.reap(manager, ctx, "noop") == []
+    with caplog.at_level(logging.WARNING, logger="nubis.plugins.periodic_tasks.compute.orphans"):
+        assert orphans.reap(manager, ctx, "log") == expected
     assert f"orphan guest {stray.uuid} (stray)" in caplog.text
     assert len(manager.driver.list_instance_uuids()) == 4
 
-    assert tasks.reap_orphans(ctx, "reap") == expected
+    assert orphans.reap(manager, ctx, "reap") == expected
     assert sorted(manager.driver.list_instance_uuids()) == sorted([mine.uuid, elsewhere.uuid])
-    assert tasks.reap_orphans(ctx, "reap") == []
+    assert orphans.reap(manager, ctx, "reap") == []
     with pytest.raises(exception.ConfigurationError, match="orphan_action"):
-        tasks.reap_orphans(ctx, "burn")
+        orphans.reap(manager, ctx, "burn")
 
 
 def test_periodic_task_plugins_are_the_configured_defaults(ctx, manager, flags):
@@ -202,7 +202,7 @@ def test_periodic_task_plugins_are_the_configured_defaults(ctx, manager, flags):
     manager.driver.register_event_listener(None)
     manager.driver.inject_power_state(inst.uuid, power_state.SHUTDOWN)
     [(_spec, run)] = manager.periodic_tasks()
-    assert run() == {inst.uuid: compute_tasks.STOPPED}
+    assert run() == {inst.uuid: power_sync.STOPPED}
     audit = plugins.load_one("nubis.periodic_tasks", "update_available_resource")
     assert periodic.spec_of(audit).spacing == 60
     assert sorted(audit(manager, ctx)) == [manager.host]

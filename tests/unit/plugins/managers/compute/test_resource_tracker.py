@@ -16,6 +16,7 @@ from oslo_config import cfg
 from nubis.core import exception, objects, plugins
 from nubis.core.compute.states import LIVE_MIGRATION, MigrationStatus
 from nubis.plugins.managers.compute.resource_tracker import ResourceTracker, node_uuid
+from nubis.plugins.periodic_tasks.compute import update_available_resource
 from tests.unit.plugins.managers.compute.conftest import new_instance
 
 NODE_SAVE = ("ComputeNode", "save")
@@ -263,27 +264,26 @@ def test_an_audit_snapshot_never_undoes_a_later_change(ctx, host, rt, fake_host)
 
 def test_nodes_the_driver_no_longer_reports_are_deleted(ctx, compute_manager):
     manager = compute_manager(nodes=["n1", "n2"])
-    tasks = manager.compute_tasks
-    results = tasks.update_available_resource(ctx)
+    results = update_available_resource(manager, ctx)
     assert sorted(results) == ["n1", "n2"] and all(r.created for r in results.values())
     n2_uuid = results["n2"].node.uuid
     listed = objects.ComputeNodeList.get_all_by_host(ctx, manager.host)
     assert sorted(n.hypervisor_hostname for n in listed) == ["n1", "n2"]
 
     manager.driver.conf.set_override("nodes", ["n1"], group="fake_driver")
-    assert sorted(tasks.update_available_resource(ctx)) == ["n1"]
+    assert sorted(update_available_resource(manager, ctx)) == ["n1"]
     listed = objects.ComputeNodeList.get_all_by_host(ctx, manager.host)
     assert [n.hypervisor_hostname for n in listed] == ["n1"]
     assert sorted(manager.resource_trackers) == ["n1"]
 
     # Reported again: the same record comes back (same uuid).
     manager.driver.conf.set_override("nodes", ["n1", "n2"], group="fake_driver")
-    again = tasks.update_available_resource(ctx)
+    again = update_available_resource(manager, ctx)
     assert again["n2"].created and again["n2"].node.uuid == n2_uuid
 
     # A hypervisor that is away is not taken for one without nodes.
     manager.driver.set_hypervisor_available(False)
-    assert tasks.update_available_resource(ctx) == {}
+    assert update_available_resource(manager, ctx) == {}
     assert len(objects.ComputeNodeList.get_all_by_host(ctx, manager.host)) == 2
     manager.driver.set_hypervisor_available(True)
 

@@ -1,0 +1,274 @@
+"""The instance lifecycle operations of the compute manager: build (and reschedule),
+start, stop, reboot, terminate, and the tidy-up of tasks a previous run left half done.
+
+:class:`Lifecycle` carries them out for :class:`~.manager.ComputeManager`, whose RPC
+methods of the same names hand them over; each runs inside
+:meth:`.operations.Operations.operation` (the rules are in :mod:`.manager`'s docstring).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oslo_utils import timeutils
+
+from nubis.core import exception, objects
+from nubis.core.compute.power_sync import hypervisor_power_state
+from nubis.core.compute.states import (
+    DELETABLE_TASK_STATES,
+    InstanceActionName,
+    MigrationStatus,
+    TaskState,
+    VMState,
+)
+from nubis.core.conductor import rpcapi as conductor_rpcapi
+from nubis.core.virt import driver as virt_driver
+from nubis.core.virt import power_state
+from nubis.plugins.managers.compute.nodes import NodeTrackers
+from nubis.plugins.managers.compute.operations import LOG, REFUSALS, ManagerView, Operations
+
+#: Seconds between two requests to a guest to shut down during a clean stop.
+SHUTDOWN_RETRY_INTERVAL = 10
+
+# Task states a delete may interrupt (a live migration must end or be aborted first).
+_DELETABLE = list(DELETABLE_TASK_STATES)
+
+
+class _Reschedule(Exception):
+    """A build failed on this host in a way another host may not fail (claim, spawn)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class Lifecycle:
+    """Builds, starts, stops, reboots and deletes the instances of the manager in *view*."""
+
+    def __init__(self, view: ManagerView, ops: Operations, nodes: NodeTrackers) -> None:
+        self._view = view
+        self._ops = ops
+        self._nodes = nodes
+
+    @property
+    def _driver(self) -> Any:
+        return self._view.driver
+
+    def _power_state(self, instance: Any) -> int:
+        return hypervisor_power_state(self._view.driver, instance)
+
+    # --- after a restart -----------------------------------------------------------------
+
+    def init_instances(self, context: Any) -> None:
+        """After a restart: end the tasks the previous process left half done."""
+        host = self._view.host
+        for instance in objects.InstanceList.get_by_host(context, host):
+            if instance.task_state is None:
+                continue
+            previous = instance.task_state
+            if instance.vm_state == VMState.BUILDING:
+                instance.vm_state = VMState.ERROR
+            instance.task_state = None
+            instance.power_state = self._power_state(instance)
+            try:
+                instance.save(expected_task_state=[previous])
+            except REFUSALS:
+                continue
+            LOG.warning(
+                "instance %s was left in task %s by a previous run of this service; cleared",
+                instance.uuid,
+                previous,
+            )
+            if previous == TaskState.MIGRATING:
+                for migration in objects.MigrationList.get_by_instance(context, instance.uuid):
+                    if (
+                        migration.source_compute == host
+                        and migration.status in MigrationStatus.IN_PROGRESS
+                    ):
+                        migration.status = MigrationStatus.ERROR
+                        migration.save()
+
+    # --- build ---------------------------------------------------------------------------
+
+    def build_and_run_instance(
+        self, context: Any, instance: Any, node: str | None, request_spec: Any
+    ) -> None:
+        """See ComputeManager.build_and_run_instance."""
+        if request_spec is not None:
+            try:
+                self._build(context, instance, node, reschedule=True)
+            except _Reschedule as failure:
+                self._reschedule(context, instance, request_spec, failure.cause)
+            return
+        self._build(context, instance, node, reschedule=False)
+
+    def _build(self, context: Any, instance: Any, node: str | None, reschedule: bool) -> None:
+        with self._ops.operation(
+            context,
+            instance,
+            "compute_build_and_run_instance",
+            InstanceActionName.CREATE,
+            error_vm_state=VMState.ERROR,
+            reraise=(_Reschedule,),
+        ):
+            nodename = node or self._nodes.default_node()
+            try:
+                with self._nodes.get(nodename).instance_claim(context, instance):
+                    instance.vm_state = VMState.BUILDING
+                    instance.task_state = TaskState.SPAWNING
+                    instance.host = self._view.host
+                    instance.node = nodename
+                    instance.save(
+                        expected_task_state=[TaskState.SCHEDULING, None],
+                        expected_vm_state=[VMState.BUILDING],
+                    )
+                    try:
+                        self._driver.spawn(context, instance)
+                    except Exception:
+                        if reschedule:
+                            self._destroy_quietly(context, instance)
+                        raise
+            except REFUSALS:
+                raise
+            except Exception as exc:
+                if not reschedule:
+                    raise
+                raise _Reschedule(exc) from exc
+            instance.power_state = self._power_state(instance)
+            instance.vm_state = VMState.ACTIVE
+            instance.task_state = None
+            instance.launched_at = timeutils.utcnow()
+            instance.save(expected_task_state=[TaskState.SPAWNING])
+            LOG.info("instance %s built on %s (node %s)", instance.uuid, self._view.host, nodename)
+
+    def _destroy_quietly(self, context: Any, instance: Any) -> None:
+        try:
+            self._driver.destroy(context, instance)
+        except exception.InstanceNotFound:
+            pass
+        except Exception:
+            LOG.exception("removing the failed guest of %s failed", instance.uuid)
+
+    def _reschedule(
+        self, context: Any, instance: Any, request_spec: Any, cause: BaseException
+    ) -> None:
+        """Hand a failed build back to the conductor, without this host."""
+        host = self._view.host
+        LOG.warning(
+            "build of instance %s failed on %s, rescheduling: %s",
+            instance.uuid,
+            host,
+            exception.one_line(cause),
+        )
+        self._ops.record_fault(context, instance.uuid, cause)
+        try:
+            instance.host = None
+            instance.node = None
+            instance.vm_state = VMState.BUILDING
+            instance.task_state = TaskState.SCHEDULING
+            instance.save(expected_task_state=[TaskState.SPAWNING, TaskState.SCHEDULING, None])
+        except exception.InstanceNotFound:
+            LOG.info("instance %s was deleted during its build; not rescheduling", instance.uuid)
+            return
+        if host not in request_spec.ignore_hosts:
+            request_spec.ignore_hosts = [*request_spec.ignore_hosts, host]
+        conductor_rpcapi.ComputeTaskAPI(conf=self._view.conf).build_instances(
+            context, [instance], request_spec
+        )
+
+    # --- power -----------------------------------------------------------------------------
+
+    def start_instance(self, context: Any, instance: Any) -> None:
+        """See ComputeManager.start_instance."""
+        with self._ops.operation(
+            context, instance, "compute_start_instance", InstanceActionName.START
+        ):
+            instance.task_state = TaskState.POWERING_ON
+            instance.save(
+                expected_task_state=[None, TaskState.POWERING_ON],
+                expected_vm_state=[VMState.STOPPED],
+            )
+            self._driver.power_on(context, instance)
+            instance.power_state = self._power_state(instance)
+            instance.vm_state = VMState.ACTIVE
+            instance.task_state = None
+            instance.save(expected_task_state=[TaskState.POWERING_ON])
+
+    def stop_instance(self, context: Any, instance: Any, clean_shutdown: bool) -> None:
+        """See ComputeManager.stop_instance."""
+        with self._ops.operation(
+            context, instance, "compute_stop_instance", InstanceActionName.STOP
+        ):
+            self._power_off(
+                instance,
+                clean_shutdown,
+                [VMState.ACTIVE, VMState.ERROR, VMState.PAUSED, VMState.SUSPENDED],
+            )
+
+    def force_stop_instance(self, context: Any, instance: Any) -> None:
+        """The power-state sync's stop: force the guest off and record the instance stopped."""
+        with self._ops.operation(
+            context, instance, "compute_stop_instance", InstanceActionName.STOP
+        ):
+            self._power_off(
+                instance,
+                False,
+                [VMState.ACTIVE, VMState.STOPPED, VMState.PAUSED, VMState.SUSPENDED],
+            )
+
+    def _power_off(self, instance: Any, clean_shutdown: bool, vm_states: list[str]) -> None:
+        instance.task_state = TaskState.POWERING_OFF
+        instance.save(
+            expected_task_state=[None, TaskState.POWERING_OFF], expected_vm_state=vm_states
+        )
+        timeout = int(self._view.conf.compute.shutdown_timeout) if clean_shutdown else 0
+        self._driver.power_off(instance, timeout, SHUTDOWN_RETRY_INTERVAL)
+        instance.power_state = self._power_state(instance)
+        instance.vm_state = VMState.STOPPED
+        instance.task_state = None
+        instance.save(expected_task_state=[TaskState.POWERING_OFF])
+
+    def reboot_instance(self, context: Any, instance: Any, reboot_type: str) -> None:
+        """See ComputeManager.reboot_instance."""
+        with self._ops.operation(
+            context, instance, "compute_reboot_instance", InstanceActionName.REBOOT
+        ):
+            if reboot_type not in virt_driver.REBOOT_TYPES:
+                raise exception.InvalidRebootType(reboot_type=reboot_type)
+            hard = reboot_type == virt_driver.REBOOT_HARD
+            task = TaskState.REBOOTING_HARD if hard else TaskState.REBOOTING
+            instance.task_state = task
+            instance.save(
+                expected_task_state=[None, TaskState.REBOOTING, TaskState.REBOOTING_HARD],
+                expected_vm_state=(
+                    [VMState.ACTIVE, VMState.STOPPED, VMState.ERROR] if hard else [VMState.ACTIVE]
+                ),
+            )
+            self._driver.reboot(context, instance, reboot_type=reboot_type)
+            instance.power_state = self._power_state(instance)
+            instance.vm_state = VMState.ACTIVE
+            instance.task_state = None
+            instance.save(expected_task_state=[task])
+
+    # --- delete ----------------------------------------------------------------------------
+
+    def terminate_instance(self, context: Any, instance: Any) -> None:
+        """See ComputeManager.terminate_instance."""
+        with self._ops.operation(
+            context,
+            instance,
+            "compute_terminate_instance",
+            InstanceActionName.DELETE,
+            error_vm_state=VMState.ERROR,
+        ):
+            instance.task_state = TaskState.DELETING
+            instance.save(expected_task_state=_DELETABLE)
+            self._driver.destroy(context, instance, destroy_disks=True)
+            instance.vm_state = VMState.DELETED
+            instance.task_state = None
+            instance.power_state = power_state.NOSTATE
+            instance.terminated_at = timeutils.utcnow()
+            instance.save(expected_task_state=[TaskState.DELETING])
+            self._nodes.forget_instance(context, instance.uuid)
+            instance.destroy()
+            LOG.info("instance %s deleted on %s", instance.uuid, self._view.host)
