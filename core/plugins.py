@@ -3,7 +3,8 @@
 Every slot a deployment fills is a namespace of Python entry points. :data:`NAMESPACES`
 is the one table of them: the namespace, the interface a plugin must implement (named
 by import path so that nothing is imported before it is needed), the option that
-chooses the plugin, and what the slot is for.
+chooses the plugin, which services load it, and what the slot is for. The start-up
+check (:mod:`nubis.core.conf.check`) reads the options it validates from this table.
 
 :func:`load_one` loads the plugin named by an option (stevedore ``DriverManager``);
 :func:`load_many` loads an ordered list (stevedore ``NamedExtensionManager``). Both
@@ -19,6 +20,7 @@ import dataclasses
 import importlib
 import importlib.metadata
 import inspect
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -26,13 +28,23 @@ from stevedore import driver, named
 
 from nubis.core import exception
 
+#: The group in :attr:`Namespace.option` that stands for each service's own group.
+SERVICE_GROUP = "<service>"
+
+_OPTION = re.compile(r"\[([^\]]+)\] (\w+)")
+
 
 @dataclasses.dataclass(frozen=True)
 class Namespace:
     """One plugin slot: what fills it, how it is chosen and what a plugin must provide.
 
-    ``interface`` is ``"module:attribute"``. ``kind`` says what the entry point must
-    load: ``"class"`` (a subclass of, or a class implementing, the interface class) or
+    ``interface`` is ``"module:attribute"``. ``option`` is ``"[group] name"`` of the
+    option naming the plugin (or a list of them), the group ``<service>`` meaning each
+    service's own group, or words for a choice made otherwise (the transport, by the
+    scheme of ``transport_url``). ``services`` names the services whose processes load
+    the namespace's plugins; None means every process (for a ``<service>`` option:
+    every service that has it). ``kind`` says what the entry point must load:
+    ``"class"`` (a subclass of, or a class implementing, the interface class) or
     ``"function"`` (a callable the interface function accepts; see
     :func:`nubis.core.periodic.check_task`). ``capabilities``, when set, is
     ``"module:attribute"`` of the mapping of optional-capability names a plugin may
@@ -45,6 +57,12 @@ class Namespace:
     description: str
     kind: str = "class"
     capabilities: str | None = None
+    services: tuple[str, ...] | None = None
+
+    def option_path(self) -> tuple[str, str] | None:
+        """Return ``(group, name)`` of :attr:`option`, or None when it is not one."""
+        match = _OPTION.fullmatch(self.option)
+        return (match.group(1), match.group(2)) if match else None
 
 
 NAMESPACES: tuple[Namespace, ...] = (
@@ -80,24 +98,28 @@ NAMESPACES: tuple[Namespace, ...] = (
         "[compute] virt_driver",
         "the hypervisor driver nubis-compute runs guests with",
         capabilities="nubis.core.virt.driver:CAPABILITIES",
+        services=("compute",),
     ),
     Namespace(
         "nubis.scheduler.filters",
         "nubis.core.scheduler.filters:BaseHostFilter",
         "[scheduler] enabled_filters",
         "which compute nodes can take a request",
+        services=("scheduler",),
     ),
     Namespace(
         "nubis.scheduler.weighers",
         "nubis.core.scheduler.weighers:BaseHostWeigher",
         "[scheduler] weighers",
         "how the scheduler ranks the nodes that passed the filters",
+        services=("scheduler",),
     ),
     Namespace(
         "nubis.api.auth",
         "nubis.core.api.auth:AuthPlugin",
         "[api] auth_strategy",
         "how nubis-api authenticates requests",
+        services=("api",),
     ),
     Namespace(
         "oslo.messaging.drivers",
@@ -135,8 +157,9 @@ def contract_problems(ns: Namespace, plugin: Any) -> list[str]:
     """Return what *plugin* lacks against the interface of *ns*; empty when it conforms.
 
     For a class interface: the plugin must be a class, provide every abstract method of
-    the interface (not itself left abstract), and each such method must accept the
-    interface method's parameters; an interface may add checks of its own with a
+    the interface (not itself left abstract), each such method must accept the
+    interface method's parameters, and its declared ``capabilities`` must pass
+    :func:`capability_problems`; an interface may add checks of its own with a
     ``contract_problems`` classmethod (see :func:`_own_checks`). For a function
     interface: the interface is a check function that returns the problems itself.
     """
@@ -161,10 +184,8 @@ def contract_problems(ns: Namespace, plugin: Any) -> list[str]:
     if not problems and not _implements(plugin, interface):
         problems.append(f"not a subclass of {interface.__module__}.{interface.__qualname__}")
     if not problems:
-        if isinstance(inspect.getattr_static(interface, "contract_problems", None), classmethod):
-            problems.extend(_own_checks(interface, plugin))
-        else:
-            problems.extend(capability_problems(ns, plugin))
+        problems.extend(capability_problems(ns, plugin))
+        problems.extend(_own_checks(interface, plugin))
     return problems
 
 
@@ -180,7 +201,8 @@ def capability_problems(ns: Namespace, plugin: Any) -> list[str]:
     """Return what is wrong with the ``capabilities`` *plugin* declares for *ns*.
 
     They must be a mapping of names from :func:`known_capabilities` to bools; a
-    namespace without a capability table accepts none.
+    namespace without a capability table accepts none. This is the one check of
+    declared capabilities: :func:`contract_problems` runs it on every class plugin.
     """
     caps = getattr(plugin, "capabilities", None) or {}
     if not isinstance(caps, Mapping):
@@ -205,7 +227,8 @@ def _own_checks(interface: type, plugin: type) -> list[str]:
     """Run the interface's own ``contract_problems`` classmethod, if any, on *plugin*.
 
     The interface's version runs (not one the plugin may override), with *plugin* as
-    its class argument: e.g. ComputeDriver validates the plugin's capability names.
+    its class argument: e.g. ComputeDriver checks that a driver declaring
+    ``supports_live_migration`` implements the live-migration methods.
     """
     hook = inspect.getattr_static(interface, "contract_problems", None)
     if not isinstance(hook, classmethod):

@@ -23,10 +23,6 @@ class PolicyNotAuthorized(Forbidden):
     msg_fmt = "policy does not allow %(action)s to be performed"
 
 
-class VersionNotFound(exception.NotFound):
-    msg_fmt = "%(reason)s"
-
-
 class InvalidMicroversion(exception.Invalid):
     msg_fmt = "%(reason)s"
 
@@ -34,3 +30,23 @@ class InvalidMicroversion(exception.Invalid):
 class UnsupportedMicroversion(exception.NubisException):
     code = 406
     msg_fmt = "%(reason)s"
+
+
+class RetryLater(exception.NubisException):
+    """A refusal the client may retry after ``retry_after`` seconds (a ``Retry-After``
+    header): 429 when the client sends too much, 503 when the service is saturated."""
+
+    code = 503
+    msg_fmt = "%(reason)s"
+
+    def __init__(self, message: str | None = None, retry_after: int = 1, **kwargs: object):
+        super().__init__(message, **kwargs)
+        self.retry_after = max(1, int(retry_after))
+
+
+class TooManyRequests(RetryLater):
+    code = 429
+
+
+class ServiceBusy(RetryLater):
+    code = 503

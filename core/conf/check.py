@@ -14,60 +14,45 @@ from collections.abc import Iterable
 
 from oslo_config import cfg
 
-from nubis.core import exception, plugins, rpc
+from nubis.core import plugins, rpc
 from nubis.core.conf import upgrade_levels
+from nubis.core.rpc import client as rpc_client
 
 LOG = logging.getLogger(__name__)
 
 
 def check(conf: cfg.ConfigOpts, services: Iterable[str]) -> None:
     """Validate *conf* for starting *services* (e.g. ``["conductor", "compute"]``)."""
-    for service in services:
-        if service == "api":  # the REST API: no manager, an auth plugin instead
-            plugins.ensure_installed(
-                "nubis.api.auth", conf.api.auth_strategy, "[api] auth_strategy"
-            )
-            continue
-        group = getattr(conf, service)
-        plugins.ensure_installed("nubis.managers", group.manager, f"[{service}] manager")
-        for task in group.periodic_tasks:
-            plugins.ensure_installed("nubis.periodic_tasks", task, f"[{service}] periodic_tasks")
-        for opt_group, opt, namespace in _SERVICE_PLUGIN_OPTIONS.get(service, ()):
-            if namespace in {ns.name for ns in plugins.NAMESPACES}:
-                plugins.ensure_installed(
-                    namespace, getattr(getattr(conf, opt_group), opt), f"[{opt_group}] {opt}"
-                )
-        for opt_group, opt, namespace in _SERVICE_PLUGIN_LIST_OPTIONS.get(service, ()):
-            for name in getattr(getattr(conf, opt_group), opt):
-                plugins.ensure_installed(namespace, name, f"[{opt_group}] {opt}")
-    for namespace, opt_group, opt in _COMMON_PLUGIN_OPTIONS:
-        if namespace in {ns.name for ns in plugins.NAMESPACES}:
-            plugins.ensure_installed(
-                namespace, getattr(getattr(conf, opt_group), opt), f"[{opt_group}] {opt}"
-            )
+    services = list(services)
+    for ns in plugins.NAMESPACES:
+        for group, opt in _choosing_options(conf, ns, services):
+            value = getattr(conf[group], opt)
+            for name in value if isinstance(value, list | tuple) else [value]:
+                plugins.ensure_installed(ns.name, name, f"[{group}] {opt}")
     _check_transport_url(conf)
     _check_upgrade_levels(conf)
     fix_service_down_time(conf)
 
 
-# Options that choose a plugin only when a given service runs in this process.
-_SERVICE_PLUGIN_OPTIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "compute": (("compute", "virt_driver", "nubis.virt"),),
-}
+def _choosing_options(
+    conf: cfg.ConfigOpts, ns: plugins.Namespace, services: list[str]
+) -> list[tuple[str, str]]:
+    """Return ``(group, option)`` of each option choosing plugins of *ns* for *services*.
 
-# Options that choose a list of plugins only when a given service runs in this process.
-_SERVICE_PLUGIN_LIST_OPTIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "scheduler": (
-        ("scheduler", "enabled_filters", "nubis.scheduler.filters"),
-        ("scheduler", "weighers", "nubis.scheduler.weighers"),
-    ),
-}
-
-# Options that choose a plugin for every service.
-_COMMON_PLUGIN_OPTIONS: tuple[tuple[str, str, str], ...] = (
-    ("nubis.indirection", "indirection", "api"),
-    ("nubis.servicegroup", "servicegroup", "driver"),
-)
+    Derived from the namespace table (:data:`nubis.core.plugins.NAMESPACES`): a
+    ``[<service>]`` option is read from the group of each service that has it (the API
+    runs no manager), a namespace loaded by given services only when one of them runs,
+    any other every time. The transport is checked by :func:`_check_transport_url`.
+    """
+    path = ns.option_path()
+    if path is None:
+        return []
+    group, opt = path
+    if group == plugins.SERVICE_GROUP:
+        return [(service, opt) for service in services if opt in conf[service]]
+    if ns.services is not None and not set(ns.services) & set(services):
+        return []
+    return [(group, opt)]
 
 
 def _check_transport_url(conf: cfg.ConfigOpts) -> None:
@@ -79,15 +64,7 @@ def _check_transport_url(conf: cfg.ConfigOpts) -> None:
 
 def _check_upgrade_levels(conf: cfg.ConfigOpts) -> None:
     for name in upgrade_levels.RPC_APIS:
-        value = getattr(conf.upgrade_levels, name)
-        if not value or value == "auto":
-            continue
-        parts = value.split(".")
-        if len(parts) != 2 or not all(p.isdigit() for p in parts):
-            raise exception.ConfigurationError(
-                option=f"[upgrade_levels] {name}",
-                reason=f"{value!r} is neither 'auto' nor a version such as '1.2'",
-            )
+        rpc_client.upgrade_level(conf, name)
 
 
 def fix_service_down_time(conf: cfg.ConfigOpts) -> None:

@@ -11,8 +11,9 @@ Running resolves each plugin through the entry point production loads and runs i
 namespace's suite in pytest (in this process, in an empty directory, so nothing but
 the kit is collected; conftest.py files of the current directory do not apply). Exit
 status: 0 all passed (skips for undeclared capabilities and waived failures included),
-1 a failure, 2 bad arguments; ``matrix --check`` exits 1 when OUT differs from what
-the reports give.
+1 a failure, 2 bad arguments or pytest missing (the kit's run-time requirement:
+``pip install 'nubis[conformance]'``); ``matrix --check`` exits 1 when OUT differs
+from what the reports give.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nubis.core import plugins
+
+#: What to install when pytest, which runs the suites, is missing.
+INSTALL_HINT = "pip install 'nubis[conformance]'"
 
 
 def _run_parser() -> argparse.ArgumentParser:
@@ -87,6 +91,15 @@ def selection(namespace: str | None, plugin: str | None) -> str:
 def run(argv: Sequence[str]) -> int:
     args = _run_parser().parse_args(argv)
     try:
+        import pytest
+    except ImportError:
+        print(
+            f"nubis-conformance: the kit runs its suites in pytest, which is not installed; "
+            f"install it with {INSTALL_HINT}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
         sel = selection(args.namespace, args.plugin)
     except Exception as exc:  # PluginNotFound or ValueError: one line, exit 2
         print(f"nubis-conformance: {exc}", file=sys.stderr)
@@ -94,7 +107,6 @@ def run(argv: Sequence[str]) -> int:
     if args.config_file and not Path(args.config_file).is_file():
         print(f"nubis-conformance: --config-file {args.config_file}: no such file", file=sys.stderr)
         return 2
-    import pytest
 
     with tempfile.TemporaryDirectory(prefix="nubis-conformance-") as tmp:
         ini = Path(tmp) / "pytest.ini"

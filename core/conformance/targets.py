@@ -60,15 +60,6 @@ def normalize(options: Options) -> dict[str, dict[str, Any]]:
     return result
 
 
-def merge(*layers: Options) -> dict[str, dict[str, Any]]:
-    """Merge option layers; later layers win option by option."""
-    result: dict[str, dict[str, Any]] = {}
-    for layer in layers:
-        for group, values in normalize(layer).items():
-            result.setdefault(group, {}).update(values)
-    return result
-
-
 def read_config_file(path: str) -> dict[str, dict[str, Any]]:
     """Return the options an oslo.config file sets, as ``{group: {option: str value}}``.
 

@@ -31,11 +31,6 @@ def unblock() -> None:
     _blocked_binary = None
 
 
-def blocked_binary() -> str | None:
-    """Return the binary that blocked database access, or None."""
-    return _blocked_binary
-
-
 def caller_name(frame: FrameType | None) -> str:
     """Return ``module.qualname`` of the first frame outside the DB plumbing."""
     while frame is not None and frame.f_globals.get("__name__") in _GUARD_MODULES:

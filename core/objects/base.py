@@ -230,10 +230,6 @@ class NubisObject(ovo_base.VersionedObject):
         return primitive
 
 
-class NubisObjectDictCompat(ovo_base.VersionedObjectDictCompat):
-    """Dict-style access (``obj['field']``) for objects that need it."""
-
-
 class NubisPersistentObject:
     """Mixin with the timestamp and soft-delete fields of database-backed objects, and
     the conversion between a DB row and the object.

@@ -21,7 +21,6 @@ from nubis.core import exception
 from nubis.core.context import RequestContext
 
 ALLOWED_EXMODS = ["nubis.core.exception"]
-EXTRA_EXMODS: list[str] = []
 
 _transports: dict[str, messaging.Transport] = {}
 _transports_lock = threading.Lock()
@@ -42,12 +41,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
 
 def allowed_exmods() -> list[str]:
     """Modules whose exceptions a caller re-raises as the same class."""
-    return ALLOWED_EXMODS + EXTRA_EXMODS
-
-
-def add_extra_exmods(*modules: str) -> None:
-    """Allow exceptions from more *modules* to cross the bus as their own class."""
-    EXTRA_EXMODS.extend(m for m in modules if m not in EXTRA_EXMODS)
+    return list(ALLOWED_EXMODS)
 
 
 def parse_transport_url(conf: cfg.ConfigOpts) -> messaging.TransportURL:

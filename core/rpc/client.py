@@ -29,6 +29,32 @@ LOG = logging.getLogger(__name__)
 MinimumVersionLookup = Callable[[Any, str], int]
 
 
+#: The ``[upgrade_levels]`` value that caps at what the oldest running service understands.
+AUTO = "auto"
+
+
+def upgrade_level(conf: cfg.ConfigOpts, rpc_api: str) -> str | None:
+    """Return ``[upgrade_levels] <rpc_api>`` of *conf*: None (unset), ``auto`` or ``X.Y``.
+
+    Raises ConfigurationError naming the option for any other value. The client uses it
+    to cap its version and the start-up check (:mod:`nubis.core.conf.check`) to reject
+    a bad value before anything starts.
+    """
+    value = getattr(conf.upgrade_levels, rpc_api)
+    if not value:
+        return None
+    if value == AUTO:
+        return AUTO
+    parts = value.split(".")
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
+        raise exception.ConfigurationError(
+            option=f"[upgrade_levels] {rpc_api}",
+            reason=f"{value!r} is neither 'auto' nor a version such as '1.2'",
+        )
+    major, minor = (int(p) for p in parts)
+    return f"{major}.{minor}"
+
+
 def _minimum_version_from_services(context: Any, binary: str) -> int:
     from nubis.core.objects.service import Service
 
@@ -74,18 +100,9 @@ class RPCAPIClient:
         return self.TOPIC
 
     def _determine_version_cap(self, context: Any) -> str | None:
-        cap = getattr(self.conf.upgrade_levels, self.RPC_API)
-        if not cap:
-            return None
-        if cap != "auto":
-            try:
-                major, minor = (int(part) for part in cap.split("."))
-            except ValueError:
-                raise exception.ConfigurationError(
-                    option=f"[upgrade_levels] {self.RPC_API}",
-                    reason=f"{cap!r} is neither 'auto' nor a version such as '1.2'",
-                ) from None
-            return f"{major}.{minor}"
+        cap = upgrade_level(self.conf, self.RPC_API)
+        if cap != AUTO:
+            return cap
         from nubis.core.context import get_admin_context
 
         service_version = type(self).minimum_service_version(
@@ -104,7 +121,3 @@ class RPCAPIClient:
     def can_send_version(self, version_: str) -> bool:
         """Return True when the cap allows sending *version_*."""
         return bool(self.client.can_send_version(version_))
-
-    def prepare(self, **kwargs: Any) -> Any:
-        """Return the underlying client prepared with *kwargs* (server, version, ...)."""
-        return self.client.prepare(**kwargs)

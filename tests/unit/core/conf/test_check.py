@@ -72,3 +72,68 @@ def test_service_down_time_is_raised_with_a_warning(flags, caplog):
     check.check(CONF, ["conductor"])
     assert CONF.service_down_time == 25
     assert "service_down_time (10) must be greater than report_interval (10)" in caplog.text
+
+
+def test_the_checked_options_come_from_the_namespace_table():
+    # Every namespace chosen by a "[group] name" option names a registered option (the
+    # "<service>" group: one of every service that has a manager).
+    from nubis.core import plugins
+
+    for ns in plugins.NAMESPACES:
+        path = ns.option_path()
+        if path is None:
+            assert ns.name == "oslo.messaging.drivers"  # the transport_url scheme
+            continue
+        group, opt = path
+        groups = (
+            ["conductor", "compute", "scheduler"] if group == plugins.SERVICE_GROUP else [group]
+        )
+        for name in groups:
+            assert opt in CONF[name], f"{ns.name}: [{name}] {opt} is not registered"
+
+
+@pytest.mark.parametrize(
+    "group, option, value, service, other",
+    [
+        ("compute", "virt_driver", "xen", "compute", "conductor"),
+        ("api", "auth_strategy", "kerberos", "api", "scheduler"),
+    ],
+)
+def test_a_service_plugin_is_checked_only_when_its_service_runs(
+    flags, group, option, value, service, other
+):
+    flags(transport_url="inproc://")
+    flags(group=group, **{option: value})
+    with pytest.raises(exception.PluginNotFound) as err:
+        check.check(CONF, [other, service])
+    assert f"no plugin '{value}'" in str(err.value)
+    assert f"(chosen by [{group}] {option})" in str(err.value)
+    check.check(CONF, [other])
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [(None, None), ("", None), ("auto", "auto"), ("1.2", "1.2"), ("01.10", "1.10")],
+)
+def test_upgrade_levels_parse_to_a_cap(flags, value, expected):
+    from nubis.core.rpc import client
+
+    flags(group="upgrade_levels", compute=value)
+    assert client.upgrade_level(CONF, "compute") == expected
+
+
+@pytest.mark.parametrize("value", ["1", "1.2.3", " 1.2", "1.x", "AUTO", "-1.2", "1.²"])
+def test_bad_upgrade_levels_are_refused_by_the_check_and_the_client(flags, value):
+    from nubis.core.rpc import client
+
+    flags(transport_url="inproc://")
+    flags(group="upgrade_levels", conductor=value)
+    expected = (
+        f"[upgrade_levels] conductor: {value!r} is neither 'auto' nor a version such as '1.2'"
+    )
+    with pytest.raises(exception.ConfigurationError) as err:
+        check.check(CONF, ["conductor"])
+    assert str(err.value) == expected
+    with pytest.raises(exception.ConfigurationError) as err:
+        client.upgrade_level(CONF, "conductor")
+    assert str(err.value) == expected
