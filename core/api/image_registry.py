@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -25,8 +24,8 @@ from oslo_config import cfg
 
 from nubis.core import exception, objects
 from nubis.core.exception import ImageExists, ImageNotFound, InvalidImage
+from nubis.core.virt import disk_image
 
-QCOW2_MAGIC = b"QFI\xfb"
 _CHUNK = 1 << 20
 
 
@@ -36,24 +35,19 @@ def probe(path: str) -> tuple[str, int]:
     Raises InvalidImage for a qcow2 image that has a backing file or is encrypted,
     or whose header is truncated.
     """
-    with open(path, "rb") as f:
-        header = f.read(72)
-    if header[:4] != QCOW2_MAGIC:
-        return "raw", os.path.getsize(path)
-    if len(header) < 72:
-        raise InvalidImage(path=path, reason="its qcow2 header is truncated")
-    backing_offset, _backing_size = struct.unpack_from(">QI", header, 8)
-    (size,) = struct.unpack_from(">Q", header, 24)
-    (crypt_method,) = struct.unpack_from(">I", header, 32)
-    if backing_offset:
+    try:
+        info = disk_image.inspect(path)
+    except disk_image.TruncatedImage:
+        raise InvalidImage(path=path, reason="its qcow2 header is truncated") from None
+    if info.has_backing_file:
         raise InvalidImage(
             path=path,
             reason="it is a qcow2 overlay with a backing file; import a standalone image "
             "(qemu-img convert -O qcow2 SRC DEST flattens one)",
         )
-    if crypt_method:
+    if info.encrypted:
         raise InvalidImage(path=path, reason="it is an encrypted qcow2 image")
-    return "qcow2", int(size)
+    return info.format, info.virtual_size
 
 
 class ImageAPI:

@@ -7,8 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, cast
 
-from nubis.core import compute as compute_contract
-from nubis.core import plugins
+from nubis.core import binaries, plugins
 from nubis.core.cmd import common
 from nubis.core.conf import CONF
 from nubis.core.conf import check as config_check
@@ -16,20 +15,20 @@ from nubis.core.conf import check as config_check
 
 def conductor(argv: Sequence[str] | None = None) -> int:
     """nubis-conductor: the DB conductor; any number may share the topic."""
-    return common.run_services(["conductor"], argv, "nubis-conductor")
+    return common.run_services(["conductor"], argv, binaries.CONDUCTOR)
 
 
 def scheduler(argv: Sequence[str] | None = None) -> int:
     """nubis-scheduler: chooses hosts for builds and live migrations; any number may
     share the topic (each keeps its own view of the hosts)."""
-    return common.run_services(["scheduler"], argv, "nubis-scheduler")
+    return common.run_services(["scheduler"], argv, binaries.SCHEDULER)
 
 
 def compute(argv: Sequence[str] | None = None) -> int:
     """nubis-compute: one compute host. Its objects go to the conductor unless
     ``[indirection] api`` says otherwise (the default here is ``conductor``)."""
     CONF.set_default("api", "conductor", group="indirection")
-    return common.run_services(["compute"], argv, compute_contract.BINARY)
+    return common.run_services(["compute"], argv, binaries.COMPUTE)
 
 
 def api(argv: Sequence[str] | None = None) -> int:

@@ -1,6 +1,3 @@
 """The compute service's contract: its RPC API (:mod:`.rpcapi`), the states an instance
 goes through (:mod:`.states`), the API front ends call (:mod:`.api`) and what a compute
 periodic task may use of the service that runs it (:mod:`.host`)."""
-
-BINARY = "nubis-compute"
-"""The binary compute services register under (``Service.binary``)."""

@@ -23,7 +23,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from nubis.core import compute, exception, objects
+from nubis.core import binaries, exception, objects
 from nubis.core.compute.rpcapi import ComputeAPI
 from nubis.core.compute.states import (
     DELETABLE_TASK_STATES,
@@ -340,7 +340,7 @@ class API:
         objects.InstanceAction.action_start(context, instance.uuid, action)
 
     def _host_is_up(self, context: Any, host: str) -> bool:
-        service = objects.Service.get_by_host_and_binary(context, host, compute.BINARY)
+        service = objects.Service.get_by_host_and_binary(context, host, binaries.COMPUTE)
         return service is not None and bool(self.servicegroup_api.is_up(service))
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nubis.core import compute
+from nubis.core import binaries
 from nubis.core.rpc.client import RPCAPIClient
 
 
@@ -41,7 +41,7 @@ class ComputeAPI(RPCAPIClient):
     """Sends compute operations to one compute host on ``[compute] topic``."""
 
     RPC_API = "compute"
-    BINARY = compute.BINARY
+    BINARY = binaries.COMPUTE
     TOPIC_OPTION = ("compute", "topic")
     VERSION = "1.2"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nubis.core import binaries
 from nubis.core.rpc.client import RPCAPIClient
 
 
@@ -16,7 +17,7 @@ class ConductorAPI(RPCAPIClient):
     """Sends remotable object calls to any conductor on ``[conductor] topic``."""
 
     RPC_API = "conductor"
-    BINARY = "nubis-conductor"
+    BINARY = binaries.CONDUCTOR
     TOPIC_OPTION = ("conductor", "topic")
     VERSION = "1.0"
 
@@ -67,7 +68,7 @@ class ComputeTaskAPI(RPCAPIClient):
     """
 
     RPC_API = "compute_task"
-    BINARY = "nubis-conductor"
+    BINARY = binaries.CONDUCTOR
     TOPIC_OPTION = ("conductor", "topic")
     VERSION = "1.0"
     NAMESPACE = "compute_task"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nubis.core import binaries
 from nubis.core.rpc.client import RPCAPIClient
 
 
@@ -16,7 +17,7 @@ class SchedulerAPI(RPCAPIClient):
     """Asks any scheduler on the topic where to place instances."""
 
     RPC_API = "scheduler"
-    BINARY = "nubis-scheduler"
+    BINARY = binaries.SCHEDULER
     TOPIC_OPTION = ("scheduler", "topic")
     VERSION = "1.0"
 

@@ -14,7 +14,7 @@ from typing import Any
 import oslo_messaging as messaging
 from oslo_versionedobjects import base as ovo_base
 
-from nubis.core import exception
+from nubis.core import binaries, exception
 from nubis.core.conductor.rpcapi import ConductorAPI
 from nubis.core.rpc.baseapi import BaseAPI
 
@@ -88,7 +88,7 @@ class ConductorIndirectionAPI(ovo_base.VersionedObjectIndirectionAPI):
                 pass
             now = time.monotonic()
             if now >= deadline:
-                raise exception.ServiceTimeout(what="nubis-conductor", timeout=timeout)
+                raise exception.ServiceTimeout(what=binaries.CONDUCTOR, timeout=timeout)
             if now >= next_log:
                 LOG.warning(
                     "waiting for nubis-conductor on topic %s (%.0f s left)",

@@ -66,6 +66,7 @@ def all_routes(deps: Deps) -> list[Route]:
         images,
         instance_actions,
         migrations,
+        server_actions,
         servers,
         services,
         versions,
@@ -75,6 +76,7 @@ def all_routes(deps: Deps) -> list[Route]:
     for module in (
         versions,
         servers,
+        server_actions,
         flavors,
         hypervisors,
         services,

@@ -7,10 +7,11 @@ Ids are the node's integer id before microversion 2.53 and its uuid from 2.53 on
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
-from nubis.core import compute, exception, objects
+from nubis.core import binaries, exception, objects
 from nubis.core.api import policies
 from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps
@@ -20,6 +21,9 @@ from nubis.core.api.validation import Query
 from nubis.core.api.wsgi import Request
 
 TAG = "os-hypervisors"
+
+_DB_ID = re.compile(r"^[0-9]{1,10}$")
+_MAX_DB_ID = 2**31 - 1
 
 LIST_QUERY = {
     **PAGING,
@@ -36,7 +40,7 @@ class Hypervisors:
         self.deps = deps
 
     def _services(self, req: Request) -> dict[str, Any]:
-        return {s.host: s for s in objects.ServiceList.get_by_binary(req.context, compute.BINARY)}
+        return {s.host: s for s in objects.ServiceList.get_by_binary(req.context, binaries.COMPUTE)}
 
     def _nodes(self, req: Request) -> list[Any]:
         nodes = sorted(objects.ComputeNodeList.get_all(req.context), key=lambda n: n.id)
@@ -77,7 +81,7 @@ class Hypervisors:
             except ValueError:
                 raise exception.ComputeNodeNotFound(compute_id=hypervisor_id) from None
             return objects.ComputeNode.get_by_uuid(context, node_uuid)
-        if not hypervisor_id.isdigit():
+        if not _DB_ID.match(hypervisor_id) or int(hypervisor_id) > _MAX_DB_ID:
             raise exception.ComputeNodeNotFound(compute_id=hypervisor_id)
         return objects.ComputeNode.get_by_id(context, int(hypervisor_id))
 

@@ -1,5 +1,5 @@
-"""``/servers``: list (with filters, sorting and paging), show, create, delete, and the
-actions ``os-start``, ``os-stop``, ``reboot`` and ``os-migrateLive``.
+"""``/servers``: list (with filters, sorting and paging), show, create and delete; the
+actions (``POST /servers/{id}/action``) are in :mod:`.server_actions`.
 
 A member sees and acts on their own project's servers; another project's server is a
 404, as if it did not exist. Administrators see every project's servers with
@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from nubis.core import compute, exception, objects
+from nubis.core import binaries, exception, objects
 from nubis.core.api import policies
 from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps
@@ -31,11 +31,9 @@ from nubis.core.api.resources.common import (
 from nubis.core.api.routing import BodySchema, Route
 from nubis.core.api.validation import (
     Query,
-    boolean,
     metadata,
     name,
     positive_integer,
-    to_bool,
     to_int,
 )
 from nubis.core.api.wsgi import Reply, Request
@@ -144,60 +142,6 @@ def _create_schema(networks_required: bool) -> dict[str, Any]:
 CREATE_BODIES = (
     BodySchema(_create_schema(False), max_version="2.36"),
     BodySchema(_create_schema(True), min_version="2.37"),
-)
-
-_NULL_ACTION = {"type": ["null", "object"], "maxProperties": 0}
-
-
-def _action(key: str, inner: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {key: inner},
-        "required": [key],
-        "additionalProperties": False,
-    }
-
-
-REBOOT_BODY = _action(
-    "reboot",
-    {
-        "type": "object",
-        "properties": {
-            "type": {"type": "string", "enum": ["HARD", "Hard", "hard", "SOFT", "Soft", "soft"]}
-        },
-        "required": ["type"],
-        "additionalProperties": False,
-    },
-)
-
-_HOST = {"type": ["string", "null"], "minLength": 1, "maxLength": 255}
-
-
-def _migrate_live(version: str) -> dict[str, Any]:
-    properties: dict[str, Any] = {"host": _HOST}
-    required = ["host", "block_migration"]
-    if version == "2.1":
-        properties.update(block_migration=boolean, disk_over_commit=boolean)
-        required.append("disk_over_commit")
-    else:
-        properties["block_migration"] = {"oneOf": [boolean, {"type": "string", "enum": ["auto"]}]}
-        if version == "2.30":
-            properties["force"] = boolean
-    return _action(
-        "os-migrateLive",
-        {
-            "type": "object",
-            "properties": properties,
-            "required": required,
-            "additionalProperties": False,
-        },
-    )
-
-
-MIGRATE_LIVE_BODIES = (
-    BodySchema(_migrate_live("2.1"), max_version="2.24"),
-    BodySchema(_migrate_live("2.25"), min_version="2.25", max_version="2.29"),
-    BodySchema(_migrate_live("2.30"), min_version="2.30"),
 )
 
 SORT_KEYS = (
@@ -431,42 +375,6 @@ class Servers:
         self.deps.compute_api.delete(req.context, instance)
         return Reply(204)
 
-    # --- actions -------------------------------------------------------------------
-
-    def _acting(self, req: Request, server_id: str, rule: str) -> Any:
-        instance = get_server(req, self.deps.compute_api, server_id)
-        req.authorize(rule, target_of(instance))
-        return instance
-
-    def start(self, req: Request, server_id: str) -> Reply:
-        instance = self._acting(req, server_id, policies.SERVERS_START)
-        self.deps.compute_api.start(req.context, instance)
-        return Reply(202)
-
-    def stop(self, req: Request, server_id: str) -> Reply:
-        instance = self._acting(req, server_id, policies.SERVERS_STOP)
-        self.deps.compute_api.stop(req.context, instance)
-        return Reply(202)
-
-    def reboot(self, req: Request, server_id: str) -> Reply:
-        instance = self._acting(req, server_id, policies.SERVERS_REBOOT)
-        reboot_type = req.body["reboot"]["type"].upper()
-        self.deps.compute_api.reboot(req.context, instance, reboot_type=reboot_type)
-        return Reply(202)
-
-    def migrate_live(self, req: Request, server_id: str) -> Reply:
-        instance = self._acting(req, server_id, policies.MIGRATE_LIVE)
-        body = req.body["os-migrateLive"]
-        block = body.get("block_migration", False)
-        block_migration = False if block == "auto" else to_bool(block)
-        try:
-            self.deps.compute_api.live_migrate(
-                req.context, instance, host=body.get("host"), block_migration=block_migration
-            )
-        except (exception.ComputeHostNotFound, exception.ComputeServiceUnavailable) as exc:
-            raise Fault(400, exception.one_line(exc)) from None
-        return Reply(202)
-
 
 # --- views ---------------------------------------------------------------------------------
 
@@ -517,7 +425,7 @@ class DetailView:
         if self.services is None:
             self.services = {
                 s.host: s
-                for s in objects.ServiceList.get_by_binary(self.req.context, compute.BINARY)
+                for s in objects.ServiceList.get_by_binary(self.req.context, binaries.COMPUTE)
             }
         service = self.services.get(host)
         if service is None:
@@ -620,12 +528,11 @@ class DetailView:
 
 # --- routes --------------------------------------------------------------------------------
 
-_SERVER = f"{V21}/servers/{{server_id}}"
+SERVER = f"{V21}/servers/{{server_id}}"
 
 
 def routes(deps: Deps) -> list[Route]:
     servers = Servers(deps)
-    action = f"{_SERVER}/action"
     return [
         Route(
             "GET",
@@ -647,7 +554,7 @@ def routes(deps: Deps) -> list[Route]:
         ),
         Route(
             "GET",
-            _SERVER,
+            SERVER,
             servers.show,
             "Show a server",
             policy=policies.SERVERS_SHOW,
@@ -667,64 +574,12 @@ def routes(deps: Deps) -> list[Route]:
         ),
         Route(
             "DELETE",
-            _SERVER,
+            SERVER,
             servers.delete,
             "Delete a server",
             policy=policies.SERVERS_DELETE,
             target="resource",
             status=204,
-            tag=TAG,
-            responses=(409,),
-        ),
-        Route(
-            "POST",
-            action,
-            servers.start,
-            "Start a stopped server",
-            policy=policies.SERVERS_START,
-            target="resource",
-            action="os-start",
-            bodies=(BodySchema(_action("os-start", _NULL_ACTION)),),
-            status=202,
-            tag=TAG,
-            responses=(409,),
-        ),
-        Route(
-            "POST",
-            action,
-            servers.stop,
-            "Stop a server",
-            policy=policies.SERVERS_STOP,
-            target="resource",
-            action="os-stop",
-            bodies=(BodySchema(_action("os-stop", _NULL_ACTION)),),
-            status=202,
-            tag=TAG,
-            responses=(409,),
-        ),
-        Route(
-            "POST",
-            action,
-            servers.reboot,
-            "Reboot a server (SOFT or HARD)",
-            policy=policies.SERVERS_REBOOT,
-            target="resource",
-            action="reboot",
-            bodies=(BodySchema(REBOOT_BODY),),
-            status=202,
-            tag=TAG,
-            responses=(409,),
-        ),
-        Route(
-            "POST",
-            action,
-            servers.migrate_live,
-            "Live-migrate a server to a host, or where the scheduler chooses",
-            policy=policies.MIGRATE_LIVE,
-            target="resource",
-            action="os-migrateLive",
-            bodies=MIGRATE_LIVE_BODIES,
-            status=202,
             tag=TAG,
             responses=(409,),
         ),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from nubis.core import compute, exception, objects
+from nubis.core import binaries, exception, objects
 from nubis.core.api import policies
 from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps
@@ -75,7 +75,7 @@ class Services:
             "id": record.uuid if req.at_least("2.53") else record.id,
             "binary": record.binary,
             "host": record.host,
-            "zone": "nova" if record.binary == compute.BINARY else "internal",
+            "zone": "nova" if record.binary == binaries.COMPUTE else "internal",
             "status": "disabled" if record.disabled else "enabled",
             "state": "up" if up else "down",
             "updated_at": isotime_micro(updated),
@@ -157,7 +157,7 @@ class Services:
             record.disabled = status == "disabled"
             record.disabled_reason = body.get("disabled_reason") if record.disabled else None
         if "forced_down" in body:
-            if record.binary != compute.BINARY:
+            if record.binary != binaries.COMPUTE:
                 raise Fault(400, "Only nubis-compute services can be forced down.")
             record.forced_down = to_bool(body["forced_down"])
         record.save()

@@ -30,7 +30,7 @@ from typing import Any
 
 import oslo_messaging as messaging
 
-from nubis.core import compute, exception, objects
+from nubis.core import binaries, exception, objects
 from nubis.core.compute.states import LIVE_MIGRATION, MigrationStatus, TaskState, VMState
 from nubis.core.objects.request_spec import RequestSpec
 
@@ -134,7 +134,7 @@ class LiveMigrationTask:
             )
 
     def _check_host_is_up(self, host: str) -> Any:
-        service = objects.Service.get_by_host_and_binary(self.context, host, compute.BINARY)
+        service = objects.Service.get_by_host_and_binary(self.context, host, binaries.COMPUTE)
         if service is None or not self.servicegroup_api.is_up(service):
             raise exception.ComputeServiceUnavailable(host=host)
         return service

@@ -1,5 +1,8 @@
 """Empty qcow2 (version 3) images, optionally over a backing file: instance overlays.
 
+Reading an image's format and size is :mod:`nubis.core.virt.disk_image`'s (re-exported
+here for the driver).
+
 An instance's root disk is a copy-on-write overlay on a local base image: every
 cluster is unallocated, so every read goes to the base until the guest writes. Such
 an image is only metadata, written here directly (so the driver needs no qemu-img):
@@ -21,7 +24,11 @@ from __future__ import annotations
 import os
 import struct
 
-MAGIC = b"QFI\xfb"
+from nubis.core.virt.disk_image import QCOW2_MAGIC as MAGIC
+from nubis.core.virt.disk_image import image_format, virtual_size
+
+__all__ = ["MAGIC", "CLUSTER_SIZE", "create", "image_format", "virtual_size"]
+
 VERSION = 3
 CLUSTER_BITS = 16
 CLUSTER_SIZE = 1 << CLUSTER_BITS
@@ -29,22 +36,6 @@ REFCOUNT_ORDER = 4  # 16-bit refcounts
 HEADER = struct.Struct(">4sIQIIQIIQQIIQQQQII")  # 104 bytes: the version 3 header
 EXT_BACKING_FORMAT = 0xE2792ACA
 EXT_END = 0
-
-
-def image_format(path: str) -> str:
-    """Return ``"qcow2"`` when *path* starts with the qcow2 magic, else ``"raw"``."""
-    with open(path, "rb") as f:
-        return "qcow2" if f.read(4) == MAGIC else "raw"
-
-
-def virtual_size(path: str) -> int:
-    """Return the guest-visible size of image *path* in bytes (qcow2 header or file size)."""
-    with open(path, "rb") as f:
-        head = f.read(32)
-    if head[:4] == MAGIC and len(head) == 32:
-        (size,) = struct.unpack_from(">Q", head, 24)
-        return int(size)
-    return os.path.getsize(path)
 
 
 def _extension(kind: int, data: bytes) -> bytes:

@@ -12,36 +12,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import struct
 import time
 from typing import Any
 
+from nubis.core.virt.disk_image import image_format
+from nubis.core.virt.disk_image import virtual_size as virtual_size  # the driver reads it here
 from nubis_virt_qemu import process
 from nubis_virt_qemu.guest import GuestPaths
 from nubis_virt_qemu.qmp import Monitor, QmpError, QmpLoop
 
-QCOW2_MAGIC = b"QFI\xfb"
 GiB = 1024**3
 
 
 class ImageError(Exception):
     """A base image is unusable or an overlay could not be made; one line."""
-
-
-def image_format(path: str) -> str:
-    """``"qcow2"`` when *path* starts with the qcow2 magic, else ``"raw"``."""
-    with open(path, "rb") as f:
-        return "qcow2" if f.read(4) == QCOW2_MAGIC else "raw"
-
-
-def virtual_size(path: str) -> int:
-    """The guest-visible size of image *path* in bytes (qcow2 header, or the file size)."""
-    with open(path, "rb") as f:
-        head = f.read(32)
-    if head[:4] == QCOW2_MAGIC and len(head) == 32:
-        (size,) = struct.unpack_from(">Q", head, 24)
-        return int(size)
-    return os.path.getsize(path)
 
 
 def find_base(images_path: str, image_ref: str) -> str:

@@ -1,0 +1,179 @@
+"""``POST /servers/{id}/action``: the server actions ``os-start``, ``os-stop``,
+``reboot`` and ``os-migrateLive`` -- their body schemas, their handlers
+(:class:`ServerActions`) and one route each on the shared action path, documented
+under the ``servers`` tag. A member acts on their own project's servers only; each
+action checks its policy rule against the server it loaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nubis.core import exception
+from nubis.core.api import policies
+from nubis.core.api.faults import Fault
+from nubis.core.api.resources import Deps
+from nubis.core.api.resources.common import get_server, target_of
+from nubis.core.api.resources.servers import SERVER, TAG
+from nubis.core.api.routing import BodySchema, Route
+from nubis.core.api.validation import boolean, to_bool
+from nubis.core.api.wsgi import Reply, Request
+
+# --- request schemas ---------------------------------------------------------------------
+
+_NULL_ACTION = {"type": ["null", "object"], "maxProperties": 0}
+
+
+def _action(key: str, inner: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {key: inner},
+        "required": [key],
+        "additionalProperties": False,
+    }
+
+
+REBOOT_BODY = _action(
+    "reboot",
+    {
+        "type": "object",
+        "properties": {
+            "type": {"type": "string", "enum": ["HARD", "Hard", "hard", "SOFT", "Soft", "soft"]}
+        },
+        "required": ["type"],
+        "additionalProperties": False,
+    },
+)
+
+_HOST = {"type": ["string", "null"], "minLength": 1, "maxLength": 255}
+
+
+def _migrate_live(version: str) -> dict[str, Any]:
+    properties: dict[str, Any] = {"host": _HOST}
+    required = ["host", "block_migration"]
+    if version == "2.1":
+        properties.update(block_migration=boolean, disk_over_commit=boolean)
+        required.append("disk_over_commit")
+    else:
+        properties["block_migration"] = {"oneOf": [boolean, {"type": "string", "enum": ["auto"]}]}
+        if version == "2.30":
+            properties["force"] = boolean
+    return _action(
+        "os-migrateLive",
+        {
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": False,
+        },
+    )
+
+
+MIGRATE_LIVE_BODIES = (
+    BodySchema(_migrate_live("2.1"), max_version="2.24"),
+    BodySchema(_migrate_live("2.25"), min_version="2.25", max_version="2.29"),
+    BodySchema(_migrate_live("2.30"), min_version="2.30"),
+)
+
+
+class ServerActions:
+    """Handlers of the /servers/{id}/action routes."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def _acting(self, req: Request, server_id: str, rule: str) -> Any:
+        instance = get_server(req, self.deps.compute_api, server_id)
+        req.authorize(rule, target_of(instance))
+        return instance
+
+    def start(self, req: Request, server_id: str) -> Reply:
+        instance = self._acting(req, server_id, policies.SERVERS_START)
+        self.deps.compute_api.start(req.context, instance)
+        return Reply(202)
+
+    def stop(self, req: Request, server_id: str) -> Reply:
+        instance = self._acting(req, server_id, policies.SERVERS_STOP)
+        self.deps.compute_api.stop(req.context, instance)
+        return Reply(202)
+
+    def reboot(self, req: Request, server_id: str) -> Reply:
+        instance = self._acting(req, server_id, policies.SERVERS_REBOOT)
+        reboot_type = req.body["reboot"]["type"].upper()
+        self.deps.compute_api.reboot(req.context, instance, reboot_type=reboot_type)
+        return Reply(202)
+
+    def migrate_live(self, req: Request, server_id: str) -> Reply:
+        instance = self._acting(req, server_id, policies.MIGRATE_LIVE)
+        body = req.body["os-migrateLive"]
+        block = body.get("block_migration", False)
+        block_migration = False if block == "auto" else to_bool(block)
+        try:
+            self.deps.compute_api.live_migrate(
+                req.context, instance, host=body.get("host"), block_migration=block_migration
+            )
+        except (exception.ComputeHostNotFound, exception.ComputeServiceUnavailable) as exc:
+            raise Fault(400, exception.one_line(exc)) from None
+        return Reply(202)
+
+
+# --- routes --------------------------------------------------------------------------------
+
+
+def routes(deps: Deps) -> list[Route]:
+    actions = ServerActions(deps)
+    path = f"{SERVER}/action"
+    return [
+        Route(
+            "POST",
+            path,
+            actions.start,
+            "Start a stopped server",
+            policy=policies.SERVERS_START,
+            target="resource",
+            action="os-start",
+            bodies=(BodySchema(_action("os-start", _NULL_ACTION)),),
+            status=202,
+            tag=TAG,
+            responses=(409,),
+        ),
+        Route(
+            "POST",
+            path,
+            actions.stop,
+            "Stop a server",
+            policy=policies.SERVERS_STOP,
+            target="resource",
+            action="os-stop",
+            bodies=(BodySchema(_action("os-stop", _NULL_ACTION)),),
+            status=202,
+            tag=TAG,
+            responses=(409,),
+        ),
+        Route(
+            "POST",
+            path,
+            actions.reboot,
+            "Reboot a server (SOFT or HARD)",
+            policy=policies.SERVERS_REBOOT,
+            target="resource",
+            action="reboot",
+            bodies=(BodySchema(REBOOT_BODY),),
+            status=202,
+            tag=TAG,
+            responses=(409,),
+        ),
+        Route(
+            "POST",
+            path,
+            actions.migrate_live,
+            "Live-migrate a server to a host, or where the scheduler chooses",
+            policy=policies.MIGRATE_LIVE,
+            target="resource",
+            action="os-migrateLive",
+            bodies=MIGRATE_LIVE_BODIES,
+            status=202,
+            tag=TAG,
+            responses=(409,),
+        ),
+    ]
