@@ -19,11 +19,15 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.metadata
+import importlib.util
 import inspect
 import re
+import sys
+import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from oslo_config import cfg
 from stevedore import driver, named
 
 from nubis.core import exception
@@ -32,6 +36,18 @@ from nubis.core import exception
 SERVICE_GROUP = "<service>"
 
 _OPTION = re.compile(r"\[([^\]]+)\] (\w+)")
+
+#: :attr:`Namespace.passing`: every argument of the interface's methods is passed by
+#: position, so every parameter is positional-only: its name is the plugin's, its
+#: position is not (``host_passes(self, host_state, spec, /)``).
+POSITIONAL = "positional"
+#: Arguments without a default are passed by position (names are the plugin's);
+#: arguments with a default may be passed by keyword, so those keep their names
+#: (``reboot(self, context, instance, /, reboot_type=...)``).
+REQUIRED_POSITIONAL = "required-positional"
+#: Any argument may be passed by keyword: every parameter keeps its name.
+KEYWORD = "keyword"
+PASSING = (POSITIONAL, REQUIRED_POSITIONAL, KEYWORD)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +65,10 @@ class Namespace:
     :func:`nubis.core.periodic.check_task`). ``capabilities``, when set, is
     ``"module:attribute"`` of the mapping of optional-capability names a plugin may
     declare in its ``capabilities`` attribute (name -> what declaring it promises).
+    ``passing`` says how nubis passes the arguments of the interface's methods, and so
+    which parameter names a plugin must keep (:data:`POSITIONAL`,
+    :data:`REQUIRED_POSITIONAL` or :data:`KEYWORD`; see :func:`contract_problems`).
+    ``owner`` is the distribution that defines a namespace nubis does not own.
     """
 
     name: str
@@ -58,6 +78,14 @@ class Namespace:
     kind: str = "class"
     capabilities: str | None = None
     services: tuple[str, ...] | None = None
+    passing: str = POSITIONAL
+    owner: str | None = None
+
+    def foreign(self, distribution: str | None) -> bool:
+        """Whether a plugin of *distribution* is the namespace owner's own (when the
+        namespace is not nubis's, e.g. oslo.messaging's drivers): nubis neither runs
+        the kit on those unless asked nor counts them as its own failures."""
+        return self.owner is not None and distribution == self.owner
 
     def option_path(self) -> tuple[str, str] | None:
         """Return ``(group, name)`` of :attr:`option`, or None when it is not one."""
@@ -71,6 +99,8 @@ NAMESPACES: tuple[Namespace, ...] = (
         "nubis.core.manager:Manager",
         "[<service>] manager",
         "the manager a service binary runs",
+        # oslo.messaging dispatches RPC methods with keyword arguments.
+        passing=KEYWORD,
     ),
     Namespace(
         "nubis.indirection",
@@ -99,6 +129,9 @@ NAMESPACES: tuple[Namespace, ...] = (
         "the hypervisor driver nubis-compute runs guests with",
         capabilities="nubis.core.virt.driver:CAPABILITIES",
         services=("compute",),
+        # The manager passes context and instance by position and the options by
+        # keyword (reboot_type=, destroy_disks=, refresh=, migrate_data=, timeout=).
+        passing=REQUIRED_POSITIONAL,
     ),
     Namespace(
         "nubis.scheduler.filters",
@@ -126,6 +159,10 @@ NAMESPACES: tuple[Namespace, ...] = (
         "oslo_messaging._drivers.base:BaseDriver",
         "transport_url (its scheme)",
         "the message bus transport",
+        # oslo.messaging passes some of them by keyword (send(..., wait_for_reply=...),
+        # send_notification(..., retry=...)): keep oslo's names.
+        passing=KEYWORD,
+        owner="oslo.messaging",
     ),
 )
 
@@ -154,13 +191,15 @@ def resolve_interface(ns: Namespace) -> Any:
 
 
 def contract_problems(ns: Namespace, plugin: Any) -> list[str]:
-    """Return what *plugin* lacks against the interface of *ns*; empty when it conforms.
+    """Return every way *plugin* fails the interface of *ns*; empty when it conforms.
 
     For a class interface: the plugin must be a class, provide every abstract method of
     the interface (not itself left abstract), each such method must accept the
-    interface method's parameters, and its declared ``capabilities`` must pass
-    :func:`capability_problems`; an interface may add checks of its own with a
-    ``contract_problems`` classmethod (see :func:`_own_checks`). For a function
+    arguments nubis passes it (:func:`signature_problem`, by :attr:`Namespace.passing`),
+    a concrete base (Manager) must be inherited, its declared ``capabilities`` must pass
+    :func:`capability_problems`, and an interface may add checks of its own with a
+    ``contract_problems`` classmethod (see :func:`_own_checks`). All of these are
+    reported together, so that one report names everything to fix. For a function
     interface: the interface is a check function that returns the problems itself.
     """
     interface = resolve_interface(ns)
@@ -178,14 +217,13 @@ def contract_problems(ns: Namespace, plugin: Any) -> list[str]:
         if getattr(impl, "__isabstractmethod__", False):
             problems.append(f"{method}() is still abstract")
             continue
-        mismatch = _signature_mismatch(getattr(interface, method), getattr(plugin, method))
+        mismatch = signature_problem(ns, plugin, method)
         if mismatch:
-            problems.append(f"{method}{mismatch}")
-    if not problems and not _implements(plugin, interface):
+            problems.append(mismatch)
+    if not _implements(plugin, interface):
         problems.append(f"not a subclass of {interface.__module__}.{interface.__qualname__}")
-    if not problems:
-        problems.extend(capability_problems(ns, plugin))
-        problems.extend(_own_checks(interface, plugin))
+    problems.extend(capability_problems(ns, plugin))
+    problems.extend(p for p in _own_checks(interface, plugin) if p not in problems)
     return problems
 
 
@@ -243,31 +281,123 @@ def _implements(plugin: type, interface: type) -> bool:
     return issubclass(plugin, interface) or bool(getattr(interface, "__abstractmethods__", ()))
 
 
-def _signature_mismatch(spec: Any, impl: Any) -> str | None:
-    """Return why *impl* cannot be called as *spec* is, or None when it can."""
+_POSITIONAL_KINDS = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
+def _parameters(owner: Any, method: str) -> list[inspect.Parameter] | None:
+    """The parameters of *owner*'s *method* as a caller of an instance sees them."""
+    raw = inspect.getattr_static(owner, method, None)
     try:
-        want = inspect.signature(spec)
-        have = inspect.signature(impl)
+        if isinstance(raw, staticmethod | classmethod):
+            return list(inspect.signature(getattr(owner, method)).parameters.values())
+        params = list(inspect.signature(getattr(owner, method)).parameters.values())
     except (TypeError, ValueError):
         return None
-    have_params = have.parameters
-    var_pos = any(p.kind is p.VAR_POSITIONAL for p in have_params.values())
-    var_kw = any(p.kind is p.VAR_KEYWORD for p in have_params.values())
-    for param in want.parameters.values():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+    return params[1:] if params and params[0].kind in _POSITIONAL_KINDS else params
+
+
+def by_position(ns: Namespace, param: inspect.Parameter) -> bool:
+    """Whether nubis passes the argument of interface parameter *param* by position.
+
+    Such a parameter is positional-only in the contract: a plugin may name it as it
+    likes. An interface that spells a parameter positional-only (``/``) makes it so
+    whatever :attr:`Namespace.passing` says.
+    """
+    if param.kind is param.POSITIONAL_ONLY:
+        return True
+    if param.kind is not param.POSITIONAL_OR_KEYWORD or ns.passing == KEYWORD:
+        return False
+    return ns.passing == POSITIONAL or param.default is param.empty
+
+
+def contract_signature(ns: Namespace, method: str) -> str:
+    """The signature of interface *method* of *ns* as the contract reads, ``/`` included.
+
+    E.g. ``host_passes(self, host_state, spec, /)`` for a filter: positional-only
+    parameters are passed by position and may have any name.
+    """
+    return f"{method}{contract_parameters(ns, method)}"
+
+
+def contract_parameters(ns: Namespace, method: str) -> inspect.Signature:
+    """:func:`contract_signature` as an :class:`inspect.Signature` (no annotations)."""
+    interface = resolve_interface(ns)
+    params = _parameters(interface, method) or []
+    shown = []
+    for param in params:
+        if by_position(ns, param) and param.kind is param.POSITIONAL_OR_KEYWORD:
+            param = param.replace(kind=param.POSITIONAL_ONLY)
+        shown.append(param.replace(annotation=param.empty))
+    only = any(p.kind is p.POSITIONAL_ONLY for p in shown)
+    kind = inspect.Parameter.POSITIONAL_ONLY if only else inspect.Parameter.POSITIONAL_OR_KEYWORD
+    return inspect.Signature([inspect.Parameter("self", kind), *shown])
+
+
+def signature_problem(ns: Namespace, plugin: Any, method: str) -> str | None:
+    """Return why *plugin*'s *method* cannot be called as nubis calls it, or None.
+
+    Arguments nubis passes by position (:func:`by_position`) need a positional
+    parameter at that place, of any name (or ``*args``); arguments it may pass by
+    keyword need a parameter of that name that accepts a keyword (or ``**kwargs``). A
+    parameter without a default that nubis never fills is a problem too.
+    """
+    interface = resolve_interface(ns)
+    want = _parameters(interface, method)
+    have = _parameters(plugin, method)
+    if want is None or have is None:
+        return None
+    have_positional = [p for p in have if p.kind in _POSITIONAL_KINDS]
+    var_positional = any(p.kind is p.VAR_POSITIONAL for p in have)
+    var_keyword = any(p.kind is p.VAR_KEYWORD for p in have)
+    by_name = {p.name: p for p in have}
+    filled: set[str] = set()
+    positional_wanted = [p for p in want if p.kind in _POSITIONAL_KINDS and by_position(ns, p)]
+    lacking: list[str] = []
+    for index, param in enumerate(p for p in want if p.kind in _POSITIONAL_KINDS):
+        if not by_position(ns, param):
             continue
-        if param.name not in have_params and not (var_kw or var_pos):
-            return f"() lacks parameter '{param.name}': expected {want}, got {have}"
+        if index < len(have_positional):
+            filled.add(have_positional[index].name)
+        elif not var_positional:
+            lacking.append(param.name)
+    expected = contract_signature(ns, method)
+    got = f"{method}{_plain(inspect.signature(getattr(plugin, method)))}"
+    if lacking:
+        return (
+            f"{method}() takes {len(have_positional)} positional argument(s) but nubis "
+            f"passes {len(positional_wanted)} by position "
+            f"({', '.join(p.name for p in positional_wanted)}): expected {expected}, got {got}"
+        )
+    for param in want:
+        if param.kind in _VARIADIC or by_position(ns, param):
+            continue
+        mine = by_name.get(param.name)
+        if mine is not None and mine.kind is not mine.POSITIONAL_ONLY:
+            filled.add(mine.name)
+        elif not var_keyword:
+            return (
+                f"{method}() lacks parameter '{param.name}' (nubis may pass it by keyword): "
+                f"expected {expected}, got {got}"
+            )
     required_extra = [
         p.name
-        for p in have_params.values()
-        if p.default is p.empty
-        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        and p.name not in want.parameters
+        for p in have
+        if p.default is p.empty and p.kind not in _VARIADIC and p.name not in filled
     ]
     if required_extra:
-        return f"() requires parameters the contract never passes: {', '.join(required_extra)}"
+        return (
+            f"{method}() requires parameters the contract never passes: {', '.join(required_extra)}"
+        )
     return None
+
+
+def _plain(signature: inspect.Signature) -> inspect.Signature:
+    """*signature* without annotations (what an error message shows)."""
+    return signature.replace(
+        parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
+        return_annotation=inspect.Signature.empty,
+    )
 
 
 def check(namespace_name: str, name: str, plugin: Any) -> None:
@@ -296,6 +426,56 @@ def ensure_installed(namespace_name: str, name: str, option: str | None = None) 
         )
 
 
+def entry_point(namespace_name: str, name: str) -> importlib.metadata.EntryPoint | None:
+    """The installed entry point *name* of *namespace_name* (None when there is none)."""
+    for ep in importlib.metadata.entry_points(group=namespace_name):
+        if ep.name == name:
+            return ep
+    return None
+
+
+def distribution_of(ep: importlib.metadata.EntryPoint | None) -> tuple[str, str]:
+    """``(name, version)`` of the distribution that declares *ep* (``("?", "?")``)."""
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return "?", "?"
+    return str(dist.metadata["Name"] or "?"), str(dist.version or "?")
+
+
+def load_error(ep: importlib.metadata.EntryPoint | None, exc: BaseException) -> str:
+    """One line for *exc*, raised while importing entry point *ep*: what was raised,
+    and where -- the entry point, its distribution, the module and its file."""
+    text = _one_line(exc)
+    if ep is None:
+        return text
+    dist, version = distribution_of(ep)
+    module = ep.module
+    place = f"module {module}"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
+    own = [f for f in frames if _module_file(module) == f.filename]
+    if own:
+        place += f" at {own[-1].filename}:{own[-1].lineno}"
+    elif _module_file(module):
+        place += f" ({_module_file(module)})"
+    else:
+        place += " (not found on sys.path)" if isinstance(exc, ModuleNotFoundError) else ""
+    if frames and not own:
+        place += f"; raised at {frames[-1].filename}:{frames[-1].lineno}"
+    return f"{text} [entry point '{ep.name} = {ep.value}' of {dist} {version}; {place}]"
+
+
+def _module_file(module: str) -> str | None:
+    """The file of *module* without importing it (None when it cannot be found)."""
+    loaded = sys.modules.get(module)
+    if loaded is not None:
+        return getattr(loaded, "__file__", None)
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    return spec.origin if spec is not None and spec.has_location else None
+
+
 def load_one(namespace_name: str, name: str, option: str | None = None) -> Any:
     """Load and check the plugin *name* of *namespace_name*; return what it exports.
 
@@ -309,7 +489,9 @@ def load_one(namespace_name: str, name: str, option: str | None = None) -> Any:
         )
     except Exception as exc:  # an ImportError or anything else the plugin's import raised
         raise exception.PluginLoadFailed(
-            name=name, namespace=namespace_name, reason=_one_line(exc)
+            name=name,
+            namespace=namespace_name,
+            reason=load_error(entry_point(namespace_name, name), exc),
         ) from exc
     plugin = manager.driver
     check(namespace_name, name, plugin)
@@ -332,8 +514,8 @@ def load_many(namespace_name: str, names: Sequence[str], option: str | None = No
         )
     failures: list[str] = []
 
-    def on_load_failure(_manager: Any, entrypoint: Any, exc: BaseException) -> None:
-        failures.append(f"{entrypoint.name}: {_one_line(exc)}")
+    def on_load_failure(_manager: Any, ep: Any, exc: BaseException) -> None:
+        failures.append(f"{ep.name}: {load_error(entry_point(namespace_name, ep.name), exc)}")
 
     manager: named.NamedExtensionManager[Any] = named.NamedExtensionManager(
         namespace_name,
@@ -353,6 +535,56 @@ def load_many(namespace_name: str, names: Sequence[str], option: str | None = No
     return plugins
 
 
+def published_options(namespace_name: str, name: str) -> list[tuple[str | None, list[Any]]]:
+    """The options plugin *name* publishes: ``oslo.config.opts`` entry point
+    ``<namespace>.<name>`` (``[(group, [opt, ...]), ...]``; empty when none)."""
+    ep = entry_point("oslo.config.opts", f"{namespace_name}.{name}")
+    if ep is None:
+        return []
+    return [(group, list(opts)) for group, opts in ep.load()()]
+
+
+#: The optional attribute of a plugin that checks its own options (see option_problems).
+OPTION_CHECK = "check_options"
+
+
+def option_problems(namespace_name: str, name: str, plugin: Any, conf: Any) -> list[str]:
+    """Return what is wrong with *conf* for plugin *name* (already loaded: *plugin*).
+
+    The plugin's published options (:func:`published_options`) are registered on
+    *conf* first. A plugin may then check them itself: ``check_options(conf)``, a
+    static or class method of a class plugin (an attribute of a function plugin),
+    returns one-line problems (or raises :class:`~nubis.core.exception.ConfigurationError`
+    for the first); it must not connect anywhere -- it runs before anything starts.
+    Option types and bounds are oslo.config's: a value it refuses is a problem here
+    too. The start-up check may call this for every plugin it chooses.
+    """
+    problems: list[str] = []
+    try:
+        published = published_options(namespace_name, name)
+        for group, opts in published:
+            conf.register_opts(opts, group=group)
+    except Exception as exc:  # a broken list_opts or a clash with a registered option
+        return [f"its published options ({namespace_name}.{name}) fail: {_one_line(exc)}"]
+    for group, opts in published:
+        for opt in opts:
+            try:
+                getattr(conf[group] if group else conf, opt.dest)
+            except (cfg.Error, ValueError) as exc:
+                problems.append(f"[{group or 'DEFAULT'}] {opt.name}: {exception.one_line(exc)}")
+    check_options = getattr(plugin, OPTION_CHECK, None)
+    if check_options is None:
+        return problems
+    try:
+        found = check_options(conf)
+    except exception.ConfigurationError as exc:
+        return [*problems, exception.one_line(exc)]
+    except Exception as exc:
+        return [*problems, f"{name}.{OPTION_CHECK}() raised {_one_line(exc)}"]
+    problems.extend(str(p) for p in found or ())
+    return problems
+
+
 @dataclasses.dataclass(frozen=True)
 class InstalledPlugin:
     """What ``nubis-manage plugins list`` reports of one installed plugin."""
@@ -365,6 +597,10 @@ class InstalledPlugin:
     problems: tuple[str, ...]
     import_error: str | None = None
 
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.import_error is None
+
 
 def inventory(namespaces: Iterable[str] | None = None) -> list[InstalledPlugin]:
     """Load every installed plugin of *namespaces* (default: all) and check each one."""
@@ -376,20 +612,22 @@ def inventory(namespaces: Iterable[str] | None = None) -> list[InstalledPlugin]:
             if ep.name in seen:
                 continue
             seen.add(ep.name)
-            dist = ep.dist
+            dist, version = distribution_of(ep)
             import_error = None
             problems: tuple[str, ...] = ()
             try:
-                problems = tuple(contract_problems(ns, ep.load()))
+                loaded = ep.load()
             except Exception as exc:
-                import_error = _one_line(exc)
+                import_error = load_error(ep, exc)
+            else:
+                problems = tuple(contract_problems(ns, loaded))
             result.append(
                 InstalledPlugin(
                     namespace=ns.name,
                     name=ep.name,
                     target=ep.value,
-                    distribution=dist.metadata["Name"] if dist else "?",
-                    version=dist.version if dist else "?",
+                    distribution=dist,
+                    version=version,
                     problems=problems,
                     import_error=import_error,
                 )

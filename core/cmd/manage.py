@@ -1,9 +1,9 @@
 """``nubis-manage``: operator commands.
 
 * ``nubis-manage plugins list [--namespace NS]`` — every namespace, every installed
-  plugin with its distribution and version, and whether it passes the interface check
-  (exit 1 when a plugin that loads breaks its namespace's contract; a plugin whose
-  own dependencies are missing is shown as not loadable);
+  plugin with its distribution and version, and whether it loads and passes the
+  interface check (exit 1 when any does not); ``nubis-manage plugins new NAMESPACE
+  NAME`` — a new plugin package (:mod:`nubis.core.cmd.manage_plugins`);
 * ``nubis-manage config check SERVICE...`` — the start-up check for those services;
 * ``nubis-manage db sync [--version REV]`` / ``nubis-manage db version`` — bring the
   database schema of ``[database] connection`` up to date / show its revision;
@@ -22,35 +22,15 @@ from typing import Any
 
 from oslo_config import cfg
 
-from nubis.core import plugins
-from nubis.core.cmd import common, manage_identity, manage_image, manage_service
+from nubis.core.cmd import (
+    common,
+    manage_identity,
+    manage_image,
+    manage_plugins,
+    manage_service,
+)
 from nubis.core.conf import CONF
 from nubis.core.conf import check as config_check
-
-
-def plugins_list() -> int:
-    wanted = [CONF.category.namespace] if CONF.category.namespace else None
-    if wanted:
-        plugins.namespace(wanted[0])  # unknown namespace: one-line error
-    found = plugins.inventory(wanted)
-    violations = 0
-    for ns in plugins.NAMESPACES:
-        if wanted and ns.name not in wanted:
-            continue
-        print(f"{ns.name}  ({ns.description}; chosen by {ns.option})")
-        rows = [p for p in found if p.namespace == ns.name]
-        if not rows:
-            print("    (no plugins installed)")
-        for p in rows:
-            if p.import_error:
-                verdict = f"not loadable: {p.import_error}"
-            elif p.problems:
-                verdict = "FAILS CONTRACT: " + "; ".join(p.problems)
-                violations += 1
-            else:
-                verdict = "ok"
-            print(f"    {p.name:<12} {p.distribution} {p.version:<10} {p.target}  {verdict}")
-    return 1 if violations else 0
 
 
 def config_check_cmd() -> int:
@@ -75,11 +55,7 @@ def db_version() -> int:
 
 
 def _add_parsers(subparsers: Any) -> None:
-    plugins_parser = subparsers.add_parser("plugins", help="inspect installed plugins")
-    plugins_sub = plugins_parser.add_subparsers(dest="action", required=True)
-    listing = plugins_sub.add_parser("list", help="list namespaces and their plugins")
-    listing.add_argument("--namespace", help="only this namespace, e.g. nubis.virt")
-    listing.set_defaults(func=plugins_list)
+    manage_plugins.add_parsers(subparsers)
 
     config_parser = subparsers.add_parser("config", help="check configuration")
     config_sub = config_parser.add_subparsers(dest="action", required=True)

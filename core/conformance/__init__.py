@@ -19,7 +19,15 @@ Modules:
 * :mod:`~nubis.core.conformance.waivers` -- :func:`waive`: known failures with reasons.
 * :mod:`~nubis.core.conformance.report` -- the JSON report (``report.schema.json``).
 * :mod:`~nubis.core.conformance.matrix` -- the support matrix built from reports.
+* :mod:`~nubis.core.conformance.scaffold` -- new plugin packages
+  (``nubis-manage plugins new``).
 * :mod:`~nubis.core.conformance.suites` -- the suites, one package per namespace.
+
+A plugin package registers its environment module (the targets the kit runs it with)
+under the entry point group ``nubis.conformance.environments``; the kit loads those
+modules when it runs, and only then. Verdicts: ``passed``, ``failed``, or
+``incomplete`` (something the plugin declares was not exercised), which fails a run
+unless ``--allow-incomplete`` accepts it.
 
 How to run it, declare capabilities and waivers, and write an environment: see
 docs/plugin-author-guide.md.

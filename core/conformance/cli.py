@@ -4,16 +4,19 @@
 
     nubis-conformance [--namespace NS] [--plugin NAME] [--config-file F] [--environment M]
                       [--json-report PATH] [--report-dir DIR] [--junit-xml PATH]
-                      [--require-environment] [-- PYTEST-ARGS...]
-    nubis-conformance matrix REPORT... (-o OUT | --check OUT)
+                      [--require-environment] [--allow-incomplete] [-- PYTEST-ARGS...]
+    nubis-conformance matrix REPORT... [--header FILE] (-o OUT | --check OUT)
 
 Running resolves each plugin through the entry point production loads and runs its
 namespace's suite in pytest (in this process, in an empty directory, so nothing but
 the kit is collected; conftest.py files of the current directory do not apply). Exit
-status: 0 all passed (skips for undeclared capabilities and waived failures included),
-1 a failure, 2 bad arguments or pytest missing (the kit's run-time requirement:
-``pip install 'nubis[conformance]'``); ``matrix --check`` exits 1 when OUT differs
-from what the reports give.
+status: 0 passed (skips for undeclared capabilities and waived failures included),
+1 a failure -- or the verdict ``incomplete``: a declared capability or a required test
+that nothing exercised (a target without the extra a test needs, a missing server, a
+``-k`` that left tests out), unless ``--allow-incomplete`` accepts it; the summary
+says which test, why, and the extra that would exercise it -- 2 bad arguments or
+pytest missing (the kit's run-time requirement: ``pip install 'nubis[conformance]'``);
+``matrix --check`` exits 1 when OUT differs from what the reports give.
 """
 
 from __future__ import annotations
@@ -51,8 +54,9 @@ def _run_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="MODULE",
-        help="a pytest plugin module (importable from the current directory) that "
-        "returns the plugins' targets (repeatable)",
+        help="an environment module (importable from the current directory) that "
+        "returns the plugins' targets, for one not registered under the entry point "
+        "group nubis.conformance.environments (repeatable)",
     )
     parser.add_argument("--json-report", metavar="PATH", help="write the JSON report here")
     parser.add_argument("--report-dir", metavar="DIR", help="one JSON report per plugin here")
@@ -61,6 +65,12 @@ def _run_parser() -> argparse.ArgumentParser:
         "--require-environment",
         action="store_true",
         help="fail instead of skipping tests whose environment (server, peer) is missing",
+    )
+    parser.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="exit 0 although a declared capability or a required test was not exercised "
+        "(verdict 'incomplete'); a certification run never passes this",
     )
     parser.add_argument("pytest_args", nargs="*", help="after '--': more pytest arguments")
     return parser
@@ -72,6 +82,12 @@ def _matrix_parser() -> argparse.ArgumentParser:
         description="Build the support matrix (Markdown) from conformance JSON reports.",
     )
     parser.add_argument("reports", nargs="+", metavar="REPORT", help="JSON report files")
+    parser.add_argument(
+        "--header",
+        metavar="FILE",
+        help="Markdown to put above the tables instead of the default header (which "
+        "names the reports' distributions and how the page is regenerated)",
+    )
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--output", metavar="OUT", help="write the matrix to OUT")
     out.add_argument("--check", metavar="OUT", help="exit 1 when OUT is not up to date")
@@ -107,6 +123,13 @@ def run(argv: Sequence[str]) -> int:
     if args.config_file and not Path(args.config_file).is_file():
         print(f"nubis-conformance: --config-file {args.config_file}: no such file", file=sys.stderr)
         return 2
+    if args.report_dir:
+        from nubis.core.conf.paths import directory_problem
+
+        problem = directory_problem(args.report_dir)
+        if problem:
+            print(f"nubis-conformance: --report-dir: {problem}", file=sys.stderr)
+            return 2
 
     with tempfile.TemporaryDirectory(prefix="nubis-conformance-") as tmp:
         ini = Path(tmp) / "pytest.ini"
@@ -132,6 +155,8 @@ def run(argv: Sequence[str]) -> int:
             pytest_args += ["--junitxml", str(Path(args.junit_xml).resolve())]
         if args.require_environment:
             pytest_args.append("--nubis-require-environment")
+        if args.allow_incomplete:
+            pytest_args.append("--nubis-allow-incomplete")
         if args.environment and "" not in sys.path and os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())
         for module in args.environment:
@@ -154,7 +179,11 @@ def matrix(argv: Sequence[str]) -> int:
 
     args = _matrix_parser().parse_args(argv)
     try:
-        text = matrix_.render_files(Path(p) for p in args.reports)
+        header = Path(args.header).read_text() if args.header else None
+        text = matrix_.render_files((Path(p) for p in args.reports), header)
+    except OSError as exc:
+        print(f"nubis-conformance matrix: --header {args.header}: {exc}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"nubis-conformance matrix: {exc}", file=sys.stderr)
         return 2
@@ -165,7 +194,8 @@ def matrix(argv: Sequence[str]) -> int:
     if current != text:
         print(
             f"nubis-conformance matrix: {args.check} is stale; regenerate it with "
-            f"nubis-conformance matrix {' '.join(args.reports)} -o {args.check}",
+            f"nubis-conformance matrix {' '.join(args.reports)}"
+            f"{' --header ' + args.header if args.header else ''} -o {args.check}",
             file=sys.stderr,
         )
         return 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
+import inspect
 import os
 import time
 from collections.abc import Callable
@@ -80,9 +81,13 @@ class TargetRun:
                     f"{self.label} withdraws {capability} in this configuration",
                 )
 
-    def missing(self, reason: str) -> None:
-        """The environment cannot run this test: skip, or fail when it is required."""
-        missing(reason, self.require_environment)
+    def missing(self, reason: str, extra: str | None = None) -> None:
+        """The environment cannot run this test: skip, or fail when it is required.
+
+        *extra*: the ``Target.extras`` key that would let the test run (the reports
+        name it, with what the suite says it is).
+        """
+        missing(reason, self.require_environment, extra)
 
 
 def call_failed(item: Any) -> bool:
@@ -104,19 +109,42 @@ def pop_item() -> None:
         _current.pop()
 
 
-def skip(kind: str, reason: str) -> None:
-    """Skip the running test for *reason*, recording *kind* for the reports."""
+#: The user properties the kit records on an item for its reports.
+SKIP_KIND = "nubis_skip_kind"
+MISSING_EXTRA = "nubis_missing_extra"
+NOT_IMPLEMENTED = "nubis_not_implemented"
+
+
+def skip(kind: str, reason: str, extra: str | None = None) -> None:
+    """Skip the running test for *reason*, recording *kind* (and the *extra* that would
+    let it run) for the reports."""
     item = current_item()
     if item is not None:
-        item.user_properties.append(("nubis_skip_kind", kind))
+        item.user_properties.append((SKIP_KIND, kind))
+        if extra:
+            item.user_properties.append((MISSING_EXTRA, extra))
     pytest.skip(reason)
 
 
-def missing(reason: str, required: bool | None = None) -> None:
+def not_implemented(method: str) -> None:
+    """Record that *method* of the plugin raised NotImplementedError in this test."""
+    item = current_item()
+    if item is not None:
+        not_implemented_by(item, method)
+
+
+def not_implemented_by(item: Any, method: str) -> None:
+    """Record on test *item* that *method* raised NotImplementedError (reported once)."""
+    if (NOT_IMPLEMENTED, method) not in item.user_properties:
+        item.user_properties.append((NOT_IMPLEMENTED, method))
+
+
+def missing(reason: str, required: bool | None = None, extra: str | None = None) -> None:
     """Skip for a missing environment, or fail when the environment is required.
 
     *required* None: as the session says (``--nubis-require-environment`` or
-    ``NUBIS_REQUIRE_SERVERS=1``).
+    ``NUBIS_REQUIRE_SERVERS=1``). *extra*: the ``Target.extras`` key that would give
+    the test what it misses.
     """
     if required is None:
         item = current_item()
@@ -126,7 +154,7 @@ def missing(reason: str, required: bool | None = None) -> None:
             required = os.environ.get(REQUIRE_ENV, "") not in ("", "0", "false")
     if required:
         pytest.fail(f"environment missing (and required): {reason}")
-    skip(ENVIRONMENT, reason)
+    skip(ENVIRONMENT, reason, extra)
 
 
 class ContractProxy:
@@ -149,12 +177,14 @@ class ContractProxy:
             try:
                 return attr(*args, **kwargs)
             except NotImplementedError as exc:
-                pytest.fail(
-                    f"{self._label}.{name}() raised NotImplementedError ({exc}); the "
-                    "contract forbids it: implement it, or declare the capability it needs "
-                    "as unsupported",
-                    pytrace=False,
-                )
+                missing = str(exc)
+            not_implemented(f"{name}()")
+            pytest.fail(
+                f"{self._label}.{name}() raised NotImplementedError ({missing}); the "
+                "contract forbids it: implement it, or declare the capability it needs "
+                "as unsupported",
+                pytrace=False,
+            )
 
         return call
 
@@ -179,12 +209,94 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
         time.sleep(interval)
 
 
+def observe_until(
+    observe: Callable[[], Any],
+    accept: Callable[[Any], Any],
+    timeout: float,
+    interval: float = 0.05,
+) -> tuple[bool, Any]:
+    """Poll *observe* until *accept* of its value is true or *timeout* seconds pass.
+
+    Returns ``(accepted, last value observed)``, so that a failure can say what was
+    seen (:func:`expect_within` fails with it).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = observe()
+        if accept(value):
+            return True, value
+        if time.monotonic() >= deadline:
+            return False, value
+        time.sleep(interval)
+
+
+def expect_within(
+    what: str,
+    observe: Callable[[], Any],
+    expected: Any,
+    timeout: float,
+    accept: Callable[[Any], Any] | None = None,
+) -> Any:
+    """Wait up to *timeout* seconds for *observe()* to give *expected* (or a value
+    *accept* takes, *expected* then describing it); fail the test saying what was
+    expected and what was observed last. Returns the accepted value."""
+    check = accept if accept is not None else (lambda value: value == expected)
+    ok, last = observe_until(observe, check, timeout)
+    if not ok:
+        pytest.fail(
+            f"{what}: expected {expected!r} within {timeout:.1f}s, observed {last!r}",
+            pytrace=False,
+        )
+    return last
+
+
+def expect(what: str, observed: Any, expected: Any) -> None:
+    """Fail the test unless *observed* equals *expected*, saying both."""
+    if observed != expected:
+        pytest.fail(f"{what}: expected {expected!r}, observed {observed!r}", pytrace=False)
+
+
+def plugin_loggers(subject: Subject) -> list[str]:
+    """The logger names the plugin's own log lines come from (each also a prefix).
+
+    The modules of the plugin's classes (its own and every base outside nubis's
+    contracts, wherever they live) and the top-level packages of its distribution --
+    for a plugin shipped inside nubis, its own package (``nubis.plugins.<slot>``) --
+    so that a driver logging through a base class or a helper module of its package is
+    heard, and nubis's own lines are not taken for the plugin's.
+    """
+    plugin = subject.plugin
+    names: set[str] = set()
+    classes = inspect.getmro(plugin) if inspect.isclass(plugin) else (plugin,)
+    for cls in classes:
+        module = str(getattr(cls, "__module__", "") or "")
+        if module and module not in ("builtins", "abc") and not module.startswith("nubis.core"):
+            names.add(module)
+    module = subject.entry_point.partition(":")[0]
+    tops = set()
+    if subject.distribution:
+        mapping = importlib.metadata.packages_distributions()
+        tops = {top for top, dists in mapping.items() if subject.distribution in dists}
+    if module:
+        tops.add(module.split(".")[0])
+    for top in tops:
+        if top == __name__.split(".")[0]:  # nubis itself: the plugin's own package
+            names.add(module.rpartition(".")[0] or module)
+        elif not top.startswith("_"):
+            names.add(top)
+    return sorted(n for n in names if n and not any(logged_by(n, [o]) for o in names - {n}))
+
+
+def logged_by(logger: str, prefixes: list[str]) -> bool:
+    """Whether logger *logger* is one of *prefixes* or below one of them."""
+    return any(logger == p or logger.startswith(p + ".") for p in prefixes)
+
+
 def plugin_opts(namespace: str, name: str) -> list[tuple[str | None, list[Any]]]:
     """The options plugin *name* publishes: ``oslo.config.opts`` entry point ``<ns>.<name>``."""
-    for ep in importlib.metadata.entry_points(group="oslo.config.opts"):
-        if ep.name == f"{namespace}.{name}":
-            return [(group, list(opts)) for group, opts in ep.load()()]
-    return []
+    from nubis.core import plugins
+
+    return plugins.published_options(namespace, name)
 
 
 def register_plugin_opts(conf: Any, namespace: str, name: str) -> None:

@@ -5,10 +5,14 @@ given (``--nubis-conformance``, the ini key ``nubis_conformance``, or a test mod
 ``NUBIS_CONFORMANCE``). See :mod:`nubis.core.conformance` for the usage.
 
 What it adds to a session: the suites (see :mod:`.collect`), parametrized over each
-plugin's targets; the capability gate (an undeclared capability's tests are skipped
-with the reason before any fixture runs); waivers as non-strict xfails whose outcome
-is reported as ``waived`` or ``waiver-unneeded``; the stable ids, capabilities and
-waivers as JUnit properties; the JSON reports; and a terminal summary.
+plugin's targets, which the environment modules registered under
+``nubis.conformance.environments`` answer (loaded at the first collection); the
+capability gate (an undeclared capability's tests are skipped with the reason before
+any fixture runs); waivers as non-strict xfails whose outcome is reported as
+``waived`` or ``waiver-unneeded``; the stable ids, capabilities and waivers as JUnit
+properties; the JSON reports; a terminal summary saying why a capability is
+incomplete; and the exit status: a run whose verdict is ``incomplete`` fails unless
+``--nubis-allow-incomplete`` (ini ``nubis_allow_incomplete``) accepts it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,11 @@ from nubis.core.conformance import collect, harness, hookspecs, report, subjects
 from nubis.core.conformance.subjects import Subject
 from nubis.core.conformance.targets import Target, read_config_file
 
-MARKER = "nubis_capability"
+MARKER = suites.MARKER
+
+# The suites' plain asserts show what was observed whatever python_files a project sets.
+# (Each suite package by name: none is imported yet, so pytest can rewrite them all.)
+pytest.register_assert_rewrite(*sorted(suite.package for suite in suites.SUITES.values()))
 #: Entry point group of environment modules (pytest plugins) shipped by plugin packages.
 ENVIRONMENTS = "nubis.conformance.environments"
 MODULE_ATTRIBUTE = "NUBIS_CONFORMANCE"
@@ -47,6 +55,9 @@ class Kit:
             "",
             "0",
             "false",
+        )
+        self.allow_incomplete = bool(config.getoption("nubis_allow_incomplete")) or bool(
+            config.getini("nubis_allow_incomplete")
         )
         self.report_json = config.getoption("nubis_report_json")
         self.report_dir = config.getoption("nubis_report_dir")
@@ -150,7 +161,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fail (instead of skip) a test whose environment is missing "
         f"(default when {harness.REQUIRE_ENV}=1)",
     )
+    group.addoption(
+        "--nubis-allow-incomplete",
+        action="store_true",
+        dest="nubis_allow_incomplete",
+        help="exit 0 although a declared capability (or a required test) was not "
+        "exercised (verdict 'incomplete'); by default such a run fails",
+    )
     parser.addini("nubis_conformance", "conformance selections, one per line", type="linelist")
+    parser.addini("nubis_allow_incomplete", "accept the verdict 'incomplete' (exit 0)", type="bool")
     parser.addini("nubis_config_file", "oslo.config file for the plugins under test")
 
 
@@ -321,6 +340,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return
     if rep.when == "call" and rep.failed:
         item.stash[harness.CALL_FAILED] = True
+    if call.excinfo is not None and call.excinfo.errisinstance(NotImplementedError):
+        harness.not_implemented_by(item, f"{call.excinfo.traceback[-1].name}()")
     kit.recorder.phase(
         run.subject.key,
         run.target.id,
@@ -337,7 +358,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     doc = kit.recorder.document(kit.runs)
     terminalreporter.section("nubis conformance")
-    for line in report.summary_lines(doc):
+    for line in report.summary_lines(doc, kit.allow_incomplete):
         terminalreporter.write_line(line)
 
 
@@ -346,6 +367,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if kit is None or not kit.runs or session.config.option.collectonly:
         return
     doc = kit.recorder.document(kit.runs)
+    if (
+        doc["verdict"] == "incomplete"
+        and not kit.allow_incomplete
+        and session.exitstatus == pytest.ExitCode.OK
+    ):
+        # Passing by omission is not passing: a declared capability (or a required
+        # test) that nothing exercised fails the run unless it is explicitly allowed.
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if kit.report_json:
         report.write(doc, Path(kit.report_json))
     if kit.report_dir:

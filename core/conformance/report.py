@@ -10,7 +10,15 @@ Verdicts, per target and capability (``core`` = the tests every plugin must pass
 ``not-declared`` (the plugin does not declare it), ``withdrawn`` (declared, but this
 target's configuration withdraws it), ``not-run`` (the contract check failed),
 ``failed`` (a test failed), ``waived`` (only waived tests failed), ``incomplete`` (a
-test was skipped for its environment, or none ran), ``passed``.
+test of it was skipped for its environment or did not run in the session -- a target
+without an extra the test needs, a missing server, a ``-k`` that left it out),
+``passed``. Each incomplete capability lists its ``gaps``: which test, why, and the
+``Target.extras`` key that would exercise it. A plugin none of whose tests ran in the
+session is left out of the report.
+
+A plugin's (and the report's) verdict is the worst of ``failed``, ``incomplete`` and
+``passed`` (``waived`` counts as passed); the kit's exit status is non-zero for
+``incomplete`` too unless the run allows it (``--allow-incomplete``).
 """
 
 from __future__ import annotations
@@ -31,6 +39,9 @@ SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 WAIVED, WAIVER_UNNEEDED = "waived", "waiver-unneeded"
 NOT_APPLICABLE = "not-applicable"
+
+#: At most this many gaps per target in the terminal summary.
+_MAX_GAPS = 8
 
 VERDICTS = ("passed", "failed", "waived", "incomplete", "withdrawn", "not-declared", "not-run")
 
@@ -108,9 +119,13 @@ def _message(rep: Any) -> str:
     return text[:600]
 
 
+def _property(item: Any, key: str) -> str | None:
+    values = [value for name, value in item.user_properties if name == key]
+    return str(values[-1]) if values else None
+
+
 def _skip_kind(item: Any) -> str:
-    kinds = [value for name, value in item.user_properties if name == "nubis_skip_kind"]
-    return str(kinds[-1]) if kinds else "other"
+    return _property(item, "nubis_skip_kind") or "other"
 
 
 class Recorder:
@@ -120,6 +135,8 @@ class Recorder:
         self.subjects: dict[str, Subject] = {}
         self.targets: dict[str, list[str]] = {}
         self.tests: dict[tuple[str, str | None, str], dict[str, Any]] = {}
+        #: (plugin, target) -> methods that raised NotImplementedError.
+        self.not_implemented: dict[tuple[str, str | None], set[str]] = {}
 
     def add_subject(self, subject: Subject, targets: list[str]) -> None:
         self.subjects[subject.key] = subject
@@ -147,14 +164,14 @@ class Recorder:
             },
         )
         entry["duration"] = round(entry["duration"] + float(rep.duration or 0.0), 3)
+        for name, value in item.user_properties:
+            if name == "nubis_not_implemented":
+                self.not_implemented.setdefault((subject_key, target), set()).add(str(value))
         waived = hasattr(rep, "wasxfail")
         reason = str(getattr(rep, "wasxfail", "")).removeprefix("waived: ")
         if rep.when == "setup":
             if rep.skipped and not waived:
-                kind = _skip_kind(item)
-                entry["outcome"] = NOT_APPLICABLE if kind == NOT_APPLICABLE else SKIPPED
-                entry["skip_kind"] = kind
-                entry["message"] = _message(rep)
+                self._skipped(entry, rep, item)
             elif rep.failed or (rep.skipped and waived):
                 entry["outcome"] = WAIVED if waived else ERROR
                 entry["message"] = _message(rep) if not waived else f"waived: {reason}"
@@ -167,10 +184,7 @@ class Recorder:
                 entry["outcome"] = WAIVED
                 entry["message"] = f"waived: {reason}"
             elif rep.skipped:
-                kind = _skip_kind(item)
-                entry["outcome"] = NOT_APPLICABLE if kind == NOT_APPLICABLE else SKIPPED
-                entry["skip_kind"] = kind
-                entry["message"] = _message(rep)
+                self._skipped(entry, rep, item)
             else:
                 entry["outcome"] = FAILED
                 entry["message"] = _message(rep)
@@ -182,11 +196,27 @@ class Recorder:
                 entry["outcome"] = ERROR
                 entry["message"] = "teardown: " + _message(rep)
 
+    @staticmethod
+    def _skipped(entry: dict[str, Any], rep: Any, item: Any) -> None:
+        kind = _skip_kind(item)
+        entry["outcome"] = NOT_APPLICABLE if kind == NOT_APPLICABLE else SKIPPED
+        entry["skip_kind"] = kind
+        entry["message"] = _message(rep)
+        extra = _property(item, "nubis_missing_extra")
+        if extra:
+            entry["extra"] = extra
+
+    def ran(self, subject_key: str) -> bool:
+        """Whether any item of the plugin (its contract check included) ran."""
+        return any(key[0] == subject_key for key in self.tests)
+
     # ----------------------------------------------------------------- the document
 
     def document(self, runs: dict[str, list[Any]]) -> dict[str, Any]:
         plugins_ = []
         for key in sorted(self.subjects):
+            if not self.ran(key):
+                continue  # deselected as a whole: not part of this run
             plugins_.append(self._plugin(self.subjects[key], runs.get(key, [])))
         verdict = _worst(p["verdict"] for p in plugins_) if plugins_ else "incomplete"
         return {
@@ -208,14 +238,19 @@ class Recorder:
                 for (skey, target, _), entry in sorted(self.tests.items(), key=lambda i: i[0][2])
                 if skey == subject.key and target == run.target.id and entry["outcome"]
             ]
-            targets.append(
-                {
-                    "id": run.target.id,
-                    "withdrawn": sorted(run.withdrawn),
-                    "verdicts": _verdicts(subject, run, tests, contract_ok),
-                    "tests": tests,
-                }
-            )
+            verdicts, gaps = _verdicts(subject, run, tests, contract_ok)
+            target: dict[str, Any] = {
+                "id": run.target.id,
+                "withdrawn": sorted(run.withdrawn),
+                "verdicts": verdicts,
+                "tests": tests,
+            }
+            if gaps:
+                target["gaps"] = gaps
+            missing = self.not_implemented.get((subject.key, run.target.id))
+            if missing:
+                target["not_implemented"] = sorted(missing)
+            targets.append(target)
         waivers = []
         for test, reason in sorted(subject.waivers.items()):
             test_id = f"{subject.namespace}::{test}"
@@ -224,13 +259,13 @@ class Recorder:
                 for t in targets
             }
             waivers.append({"test": test_id, "reason": reason, "outcomes": outcomes})
-        verdicts = [v for t in targets for v in t["verdicts"].values()]
+        all_verdicts = [v for t in targets for v in t["verdicts"].values()]
         if not contract_ok:
             verdict = "failed"
         elif not targets:
             verdict = "passed" if contract is not None else "incomplete"
         else:
-            verdict = _worst(verdicts)
+            verdict = _worst(all_verdicts)
         return {
             "namespace": subject.namespace,
             "plugin": subject.name,
@@ -250,8 +285,11 @@ class Recorder:
 
 def _verdicts(
     subject: Subject, run: Any, tests: list[dict[str, Any]], contract_ok: bool
-) -> dict[str, str]:
+) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """The verdict of each capability of one target, and the gaps of incomplete ones."""
     result = {}
+    gaps: list[dict[str, str]] = []
+    expected = run.suite.capabilities()
     for capability in ["core", *sorted(subject.known)]:
         if capability != "core" and not subject.has(capability):
             result[capability] = "not-declared"
@@ -262,17 +300,58 @@ def _verdicts(
         mine = [t for t in tests if t["capability"] == capability]
         outcomes = {t["outcome"] for t in mine}
         kinds = {t.get("skip_kind") for t in mine if t["outcome"] == SKIPPED}
+        ran = {t["id"] for t in mine}
+        absent = [
+            name
+            for name, cap in expected.items()
+            if cap == capability and run.suite.test_id(name) not in ran
+        ]
         if outcomes & {FAILED, ERROR}:
             result[capability] = "failed"
-        elif WAIVED in outcomes:
-            result[capability] = "waived"
         elif capability in run.withdrawn and (not mine or kinds <= {"withdrawn"}):
             result[capability] = "withdrawn"
-        elif SKIPPED in outcomes or not (outcomes & {PASSED, WAIVER_UNNEEDED}):
+        elif (
+            SKIPPED in outcomes
+            or absent
+            or not (outcomes & {PASSED, WAIVER_UNNEEDED, WAIVED, NOT_APPLICABLE})
+        ):
             result[capability] = "incomplete"
+            gaps.extend(_gaps(run, capability, mine, absent))
+        elif WAIVED in outcomes:
+            result[capability] = "waived"
         else:
             result[capability] = "passed"
-    return result
+    return result, gaps
+
+
+def _gaps(
+    run: Any, capability: str, mine: list[dict[str, Any]], absent: list[str]
+) -> list[dict[str, str]]:
+    """Why *capability* is incomplete: each test that did not run, and what it needs."""
+    found = []
+    for test in mine:
+        if test["outcome"] != SKIPPED:
+            continue
+        gap = {"capability": capability, "test": test["id"], "reason": test["message"]}
+        extra = test.get("extra")
+        if extra:
+            gap["extra"] = extra
+            what = run.suite.extras.get(extra, "")
+            gap["reason"] += f"; give the target the {extra!r} extra" + (
+                f" ({what})" if what else ""
+            )
+        found.append(gap)
+    for name in absent:
+        found.append(
+            {
+                "capability": capability,
+                "test": run.suite.test_id(name),
+                "reason": "did not run in this session (deselected, e.g. by -k)",
+            }
+        )
+    if not found:
+        found.append({"capability": capability, "test": "", "reason": "no test of it ran"})
+    return found
 
 
 _RANK = {"failed": 0, "not-run": 0, "incomplete": 1, "waived": 2, "passed": 3}
@@ -290,8 +369,9 @@ def _worst(verdicts: Iterable[str]) -> str:
     return "passed" if worst == "waived" else worst
 
 
-def summary_lines(doc: dict[str, Any]) -> list[str]:
-    """The terminal summary: verdicts, contract problems and every waiver."""
+def summary_lines(doc: dict[str, Any], allow_incomplete: bool = False) -> list[str]:
+    """The terminal summary: verdicts, contract problems, why a capability is
+    incomplete, what raised NotImplementedError, and every waiver."""
     lines = []
     for plugin in doc["plugins"]:
         head = (
@@ -304,6 +384,22 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
         for target in plugin["targets"]:
             verdicts = ", ".join(f"{cap} {v}" for cap, v in target["verdicts"].items())
             lines.append(f"  [{target['id']}] {verdicts}")
+            grouped: dict[tuple[str, str], list[str]] = {}
+            for gap in target.get("gaps", []):
+                test = gap["test"].partition("::")[2] or "(no test)"
+                grouped.setdefault((gap["capability"], gap["reason"]), []).append(test)
+            for count, ((capability, reason), tests) in enumerate(grouped.items()):
+                if count == _MAX_GAPS:
+                    lines.append(
+                        f"    ... and {len(grouped) - _MAX_GAPS} more (see the JSON report)"
+                    )
+                    break
+                lines.append(f"    INCOMPLETE {capability}: {', '.join(tests)}: {reason}")
+            if target.get("not_implemented"):
+                lines.append(
+                    "    NOT IMPLEMENTED (raised NotImplementedError): "
+                    + ", ".join(target["not_implemented"])
+                )
             for test in target["tests"]:
                 if test["outcome"] == WAIVED:
                     lines.append(f"    WAIVED {test['id']}: {test['message']}")
@@ -314,5 +410,13 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
             lines.append(
                 f"  waiver {waiver['test']} ({outcomes or 'no target'}): {waiver['reason']}"
             )
-    lines.append(f"verdict: {doc['verdict']}")
+    verdict = doc["verdict"]
+    if verdict == "incomplete":
+        verdict += (
+            " (accepted: --allow-incomplete)"
+            if allow_incomplete
+            else " -- not everything the plugins declare was exercised (INCOMPLETE lines "
+            "above); this run does not pass (--allow-incomplete accepts a partial run)"
+        )
+    lines.append(f"verdict: {verdict}")
     return lines

@@ -17,9 +17,6 @@ from typing import Any
 from nubis.core import exception, plugins
 from nubis.core.conformance import capabilities, suites, waivers
 
-#: Namespaces nubis does not own: "every installed plugin" leaves out the owner's own.
-FOREIGN_OWNERS = {"oslo.messaging.drivers": "oslo.messaging"}
-
 
 @dataclasses.dataclass
 class Subject:
@@ -69,12 +66,11 @@ def parse(selection: str) -> tuple[str | None, str | None]:
 
 def installed(namespace: str) -> list[str]:
     """Every installed plugin of *namespace* the kit runs when none is named."""
-    owner = FOREIGN_OWNERS.get(namespace)
+    ns = plugins.namespace(namespace)
     names = set()
     for ep in importlib.metadata.entry_points(group=namespace):
-        dist = getattr(ep, "dist", None)
-        if owner is not None and dist is not None and dist.metadata["Name"] == owner:
-            continue
+        if ns.foreign(plugins.distribution_of(ep)[0]):
+            continue  # e.g. oslo.messaging's own drivers: not nubis's to certify
         names.add(ep.name)
     return sorted(names)
 
@@ -93,16 +89,9 @@ def expand(selections: Iterable[str]) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
-def _entry_point(namespace: str, name: str) -> Any:
-    for ep in importlib.metadata.entry_points(group=namespace):
-        if ep.name == name:
-            return ep
-    return None
-
-
 def load(namespace: str, name: str) -> Subject:
     """Load plugin *name* of *namespace* as production does and check it; never raises."""
-    ep = _entry_point(namespace, name)
+    ep = plugins.entry_point(namespace, name)
     dist = getattr(ep, "dist", None) if ep is not None else None
     subject = Subject(
         namespace=namespace,

@@ -56,12 +56,30 @@ class Suite:
     def test_names(self) -> list[str]:
         return sorted(self.tests())
 
+    def capabilities(self) -> dict[str, str]:
+        """Every test name -> the capability it checks (:data:`CORE`: a required test)."""
+        result = {}
+        for name, module in sorted(self.tests().items()):
+            func = getattr(module, name)
+            marks = [m for m in getattr(func, "pytestmark", []) if m.name == MARKER]
+            result[name] = str(marks[0].args[0]) if marks else CORE
+        return result
+
+    def tests_of(self, capability: str) -> list[str]:
+        """The names of the tests of *capability* (:data:`CORE`: the required ones)."""
+        return [name for name, cap in self.capabilities().items() if cap == capability]
+
     def test_id(self, test_name: str) -> str:
         """The stable id of *test_name*: ``<namespace>::<test name>``."""
         return f"{self.namespace}::{test_name}"
 
 
 _PKG = __name__
+
+#: The pytest marker of a test of an optional capability (its argument: the name).
+MARKER = "nubis_capability"
+#: The capability of the tests every plugin must pass.
+CORE = "core"
 
 SUITES: dict[str, Suite] = {
     suite.namespace: suite

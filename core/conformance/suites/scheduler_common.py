@@ -179,3 +179,34 @@ def describe_spec(spec: Any) -> str:
 
 def describe(state: HostState, spec: Any) -> str:
     return f"{state!r} with {describe_spec(spec)}"
+
+
+def changes(before: list[Any], after: list[Any], labels: list[str]) -> str:
+    """What changed between two lists of snapshots ("" when nothing): per item, each
+    changed attribute with the value expected (before) and observed (after)."""
+    found = []
+    for label, old, new in zip(labels, before, after, strict=True):
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            for key in sorted(set(old) | set(new)):
+                if old.get(key) != new.get(key):
+                    found.append(
+                        f"{label}.{key}: expected {old.get(key)!r}, observed {new.get(key)!r}"
+                    )
+        else:
+            found.append(f"{label}: expected {old!r}, observed {new!r}")
+    return "; ".join(found[:6]) + (f"; ... {len(found) - 6} more" if len(found) > 6 else "")
+
+
+def first_difference(
+    expected: list[Any], observed: list[Any], population: list[HostState], requests: list[Any]
+) -> str:
+    """The first (host, spec) pair whose answer differs, in the order answers are made
+    (every host of the first spec, then of the second, ...)."""
+    for index, (want, got) in enumerate(zip(expected, observed, strict=True)):
+        if want != got:
+            spec = requests[index // len(population)]
+            host = population[index % len(population)]
+            return f"expected {want!r}, observed {got!r} for {describe(host, spec)}"
+    return ""

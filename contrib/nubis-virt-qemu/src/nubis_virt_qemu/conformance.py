@@ -1,6 +1,7 @@
-"""How the nubis conformance kit runs the ``qemu`` driver (a pytest plugin).
+"""How the nubis conformance kit runs the ``qemu`` driver (its environment module).
 
-Registered under ``pytest11`` (entry point ``nubis_virt_qemu.conformance``), so every kit
+Registered under the entry point group ``nubis.conformance.environments`` (entry point
+``nubis_virt_qemu``): the kit loads it when it runs, so every kit
 run where this package is installed -- ``nubis-conformance``, this package's own tests,
 nubis's tests/conformance -- configures the driver the same way. It answers the kit's
 ``pytest_nubis_conformance_targets`` hook for ``nubis.virt:qemu`` only, with two

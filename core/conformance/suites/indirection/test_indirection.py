@@ -139,4 +139,4 @@ def test_many_threads_at_once(nubis_indirection: Indirection) -> None:
     for thread in threads:
         thread.join(60)
     assert not any(t.is_alive() for t in threads), "a caller is still waiting after 60 s"
-    assert not failures, failures[:3]
+    assert not failures, f"expected every thread's scenario to pass, observed: {failures[:3]}"

@@ -39,12 +39,24 @@ def _bounded(func: Callable[[], Any], what: str) -> Any:
 
 def test_task_declares_its_schedule(nubis_task: Task) -> None:
     spec = periodic.spec_of(nubis_task.function)
-    assert spec is not None, "not decorated with nubis.core.periodic.periodic_task"
-    assert isinstance(spec.name, str) and spec.name
-    assert type(spec.run_immediately) is bool and type(spec.enabled) is bool
-    assert isinstance(spec.spacing, float) and not math.isnan(spec.spacing)
+    assert spec is not None, (
+        "expected a task decorated with nubis.core.periodic.periodic_task, observed an "
+        "undecorated function"
+    )
+    assert isinstance(spec.name, str) and spec.name, (
+        f"expected a non-empty name, observed {spec.name!r}"
+    )
+    assert type(spec.run_immediately) is bool and type(spec.enabled) is bool, (
+        f"expected bool run_immediately and enabled, observed {spec.run_immediately!r} "
+        f"and {spec.enabled!r}"
+    )
+    assert isinstance(spec.spacing, float) and not math.isnan(spec.spacing), (
+        f"expected a float spacing, observed {spec.spacing!r}"
+    )
     if spec.enabled:
-        assert 0 < spec.spacing < math.inf, f"enabled with spacing {spec.spacing}"
+        assert 0 < spec.spacing < math.inf, (
+            f"an enabled task: expected 0 < spacing < inf, observed {spec.spacing}"
+        )
 
 
 def test_task_given_a_manager_it_cannot_work_with_says_so(
@@ -73,8 +85,9 @@ def test_task_runs_twice_on_its_service(
     run = nubis_task.run
     if nubis_task.service is None:
         run.missing(
-            f"no service lists {run.subject.name} in its periodic_tasks; give the target "
-            "a 'service' extra"
+            f"no service lists {run.subject.name} in its periodic_tasks, so the task was "
+            "never run on one",
+            extra="service",
         )
         return
     spec = periodic.spec_of(nubis_task.function)
@@ -84,7 +97,19 @@ def test_task_runs_twice_on_its_service(
         if nubis_task.service != "conductor":
             cloud.start("conductor")
         service = cloud.start(nubis_task.service)
+        names = [s.name for s, _call in service.manager.periodic_tasks()]
         mine = [call for s, call in service.manager.periodic_tasks() if s.name == spec.name]
-        assert len(mine) == 1, f"the {nubis_task.service} manager does not run {spec.name}"
-        _bounded(mine[0], f"{spec.name} (first run)")
-        _bounded(mine[0], f"{spec.name} (second run)")
+        assert len(mine) == 1, (
+            f"the {nubis_task.service} manager's periodic tasks: expected {spec.name} once, "
+            f"observed {names}"
+        )
+        for which in ("first", "second"):
+            try:
+                _bounded(mine[0], f"{spec.name} ({which} run)")
+            except Exception as exc:  # noqa: BLE001 - the failure this test exists for
+                pytest.fail(
+                    f"{run.label} on a real {nubis_task.service} service: expected the "
+                    f"{which} run to end without an exception, observed "
+                    f"{type(exc).__name__}: {exc}",
+                    pytrace=False,
+                )

@@ -38,7 +38,10 @@ def test_cast_is_delivered(nubis_backend: Backend) -> None:
     token = uuid.uuid4().hex
     shared["client"].cast({}, "record", token=token)
     casts = shared["casts"]
-    assert casts.wait_for(lambda items: any(t == token for _, t in items))
+    assert casts.wait_for(lambda items: any(t == token for _, t in items)), (
+        f"a cast to the topic: expected one server to receive {token}, observed none "
+        f"in 10 s (received: {casts.snapshot()[-5:]})"
+    )
     time.sleep(0.1)  # a second copy would show up now
     assert [t for _, t in casts.snapshot()].count(token) == 1, "exactly one server gets it"
 
@@ -51,7 +54,9 @@ def test_server_targeted_call_reaches_that_server_only(nubis_backend: Backend) -
         assert answers == {server}
     token = uuid.uuid4().hex
     client.prepare(server="b").cast({}, "record", token=token)
-    assert shared["endpoints"]["b"].casts.wait_for(lambda items: token in items)
+    assert shared["endpoints"]["b"].casts.wait_for(lambda items: token in items), (
+        f"a cast to server b: expected b to receive {token}, observed none in 10 s"
+    )
     assert token not in shared["endpoints"]["a"].casts.snapshot()
 
 
@@ -67,7 +72,10 @@ def test_fanout_cast_reaches_every_server(nubis_backend: Backend) -> None:
     token = uuid.uuid4().hex
     shared["client"].prepare(fanout=True).cast({}, "record", token=token)
     for endpoint in shared["endpoints"].values():
-        assert endpoint.casts.wait_for(lambda items: token in items), endpoint.name
+        assert endpoint.casts.wait_for(lambda items: token in items), (
+            f"a fanout cast: expected server {endpoint.name} to receive {token}, observed "
+            "none in 10 s"
+        )
         assert endpoint.casts.snapshot().count(token) == 1
 
 
@@ -182,7 +190,7 @@ def test_concurrent_callers_get_their_own_replies(nubis_backend: Backend) -> Non
         t.start()
     for t in threads:
         t.join(30)
-    assert not failures, failures[:5]
+    assert not failures, f"expected every caller its own replies, observed: {failures[:5]}"
     assert servers_seen == {"a", "b"}
 
 
@@ -202,7 +210,10 @@ def test_notifications_go_once_to_each_pool(nubis_backend: Backend) -> None:
         notifier.info(ctxt, "conformance.event", {"token": token})
 
     for pool, sink in sinks.items():
-        assert sink.wait_for(lambda items: len(items) >= len(tokens)), pool
+        assert sink.wait_for(lambda items: len(items) >= len(tokens)), (
+            f"pool {pool}: expected {len(tokens)} notifications, observed "
+            f"{len(sink.snapshot())} in 10 s"
+        )
     time.sleep(0.2)  # a duplicate would show up now
     for pool, sink in sinks.items():
         received = sink.snapshot()
@@ -220,7 +231,10 @@ def test_notification_is_stored_until_a_listener_exists(nubis_backend: Backend) 
     nubis_backend.notifier(topic).info({}, "conformance.stored", {"token": token})
     sink = Recorder()
     nubis_backend.start_notification_listener(topic, NotificationEndpoint("late", sink))
-    assert sink.wait_for(lambda items: len(items) >= 1)
+    assert sink.wait_for(lambda items: len(items) >= 1), (
+        "a notification sent before its listener existed: expected it delivered once the "
+        "listener starts, observed none in 10 s"
+    )
     assert [p["token"] for _, _, p, _ in sink.snapshot()] == [token]
 
 
@@ -239,7 +253,10 @@ def test_messages_sent_while_server_is_down_wait_for_it(nubis_backend: Backend) 
 
     again = RpcEndpoint("p")
     nubis_backend.start_server(topic, "p", again)
-    assert again.casts.wait_for(lambda items: {to_server, to_topic} <= set(items))
+    assert again.casts.wait_for(lambda items: {to_server, to_topic} <= set(items)), (
+        f"casts sent while the server was down: expected {sorted({to_server, to_topic})} "
+        f"once it is back, observed {again.casts.snapshot()}"
+    )
     assert client.prepare(server="p").call({}, "whoami") == "p"
     # Fanout reaches only listeners that existed when it was sent.
     assert fanned not in again.casts.snapshot()

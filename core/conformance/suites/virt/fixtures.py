@@ -73,7 +73,8 @@ class Harness:
         if source is None:
             self.run.missing(
                 f"{self.label} declares supports_live_migration but its target gives no "
-                "peer_options (a second host to migrate to)"
+                "peer_options (a second host to migrate to)",
+                extra="peer_options",
             )
         peer = source(self.request) if callable(source) else source
         host = f"{self.run.target.id}-peer-{uuid.uuid4().hex[:8]}"
@@ -114,6 +115,13 @@ class Harness:
                     exists = driver.instance_exists(instance)
                 except exception.NubisException:
                     continue  # the hypervisor went away in the test; nothing to check
+                except NotImplementedError:
+                    harness.not_implemented("instance_exists()")
+                    problems.append(
+                        "instance_exists() raised NotImplementedError: the harness cannot "
+                        "check for leftover guests"
+                    )
+                    break
                 if exists:
                     problems.append(f"guest {instance.uuid} left behind on {host}")
                     try:
@@ -131,7 +139,11 @@ class Harness:
                 if driver.instance_exists(instance):
                     problems.append(f"guest {instance.uuid} still on {host} after destroy()")
         for driver, host in self._drivers:
-            driver.cleanup_host(host)
+            try:
+                driver.cleanup_host(host)
+            except NotImplementedError:
+                harness.not_implemented("cleanup_host()")
+                problems.append(f"cleanup_host({host}) raised NotImplementedError")
         return problems
 
 

@@ -44,7 +44,9 @@ def test_guest_lifecycle(nubis_virt: Harness) -> None:
     assert state_of(drv, inst) == "running"
     assert inst.uuid in drv.list_instance_uuids()
     assert inst.name in drv.list_instances()
-    assert drv.instance_exists(inst)
+    assert drv.instance_exists(inst), (
+        "instance_exists() of a spawned guest: expected True, observed False"
+    )
 
     drv.power_off(inst)
     assert state_of(drv, inst) == "shutdown"
@@ -62,8 +64,13 @@ def test_guest_lifecycle(nubis_virt: Harness) -> None:
         drv.reboot(CTX, inst, reboot_type="GENTLE")
 
     drv.destroy(CTX, inst)
-    assert not drv.instance_exists(inst)
-    assert inst.uuid not in drv.list_instance_uuids()
+    assert not drv.instance_exists(inst), (
+        "instance_exists() after destroy(): expected False, observed True"
+    )
+    assert inst.uuid not in drv.list_instance_uuids(), (
+        f"list_instance_uuids() after destroy(): expected no {inst.uuid}, observed "
+        f"{drv.list_instance_uuids()}"
+    )
     drv.destroy(CTX, inst)  # already gone: succeeds
     with pytest.raises(exception.InstanceNotFound):
         drv.get_info(inst)
@@ -92,7 +99,9 @@ def test_unknown_guest_raises_instance_not_found(nubis_virt: Harness) -> None:
     ):
         with pytest.raises(exception.InstanceNotFound):
             call()
-    assert not drv.instance_exists(ghost)
+    assert not drv.instance_exists(ghost), (
+        "instance_exists() of a guest never spawned: expected False, observed True"
+    )
     drv.destroy(CTX, ghost)
 
 
@@ -125,13 +134,21 @@ def test_available_resource_has_exactly_the_keys(nubis_virt: Harness) -> None:
     if not drv.has_capability("supports_multiple_nodes"):
         assert len(nodes) == 1
     for node in nodes:
-        assert drv.node_is_available(node)
+        assert drv.node_is_available(node), (
+            f"node_is_available({node!r}) of a node get_available_nodes() lists: expected "
+            "True, observed False"
+        )
         resources = drv.get_available_resource(node)
         assert set(resources) == hardware.RESOURCE_KEYS
         assert hardware.resource_problems(resources) == []
         assert resources["hypervisor_hostname"] == node
-        assert resources["vcpus"] > 0 and resources["memory_mb"] > 0
-    assert not drv.node_is_available("no-such-node.invalid")
+        assert resources["vcpus"] > 0 and resources["memory_mb"] > 0, (
+            f"vcpus and memory_mb of {node}: expected > 0, observed {resources['vcpus']} "
+            f"and {resources['memory_mb']}"
+        )
+    assert not drv.node_is_available("no-such-node.invalid"), (
+        "node_is_available() of a node that does not exist: expected False, observed True"
+    )
 
 
 def test_resources_count_a_guest(nubis_virt: Harness) -> None:
@@ -176,7 +193,9 @@ def test_every_node_reports_its_own_resources(nubis_virt: Harness) -> None:
 
 def test_host_ip_is_an_address(nubis_virt: Harness) -> None:
     ipaddress.ip_address(nubis_virt.driver.get_host_ip_addr())
-    assert nubis_virt.driver.is_hypervisor_available()
+    assert nubis_virt.driver.is_hypervisor_available(), (
+        "is_hypervisor_available() after init_host: expected True, observed False"
+    )
 
 
 @pytest.mark.nubis_capability("supports_lifecycle_events")
@@ -208,7 +227,9 @@ def test_lifecycle_events_arrive(nubis_virt: Harness) -> None:
     drv.power_on(CTX, inst)
     wait_for(lambda: transitions().count(events.STARTED) > count, what="STARTED after power_on")
     drv.destroy(CTX, inst)
-    assert drv.flush_events(WAIT)
+    assert drv.flush_events(WAIT), (
+        f"flush_events({WAIT}): expected True (every event delivered), observed False"
+    )
     mine = [e for e in received if isinstance(e, events.LifecycleEvent)]
     assert all(isinstance(e.timestamp, float) and e.timestamp > 0 for e in mine)
     assert threading.get_ident() not in listener_threads, "listener ran in the caller's thread"
@@ -268,7 +289,9 @@ def test_live_migration_moves_a_running_guest(nubis_virt: Harness) -> None:
     dst.post_live_migration_at_destination(CTX, inst, None)
     assert state_of(dst, inst) == "running"
     assert inst.uuid in dst.list_instance_uuids()
-    assert not src.instance_exists(inst)
+    assert not src.instance_exists(inst), (
+        "instance_exists() on the source after the migration: expected False, observed True"
+    )
     dst.destroy(CTX, inst)
 
 
@@ -281,7 +304,9 @@ def test_aborted_live_migration_leaves_the_guest_on_the_source(nubis_virt: Harne
     assert rec_data[lm.RESULT] == lm.RESULT_CANCELLED and rec_data[lm.ERROR]
     dst.rollback_live_migration_at_destination(CTX, inst, None, None, migrate_data=data)
     assert state_of(src, inst) == "running"
-    assert not dst.instance_exists(inst)
+    assert not dst.instance_exists(inst), (
+        "instance_exists() on the destination after the rollback: expected False, observed True"
+    )
     with pytest.raises(exception.NoActiveMigrationForInstance):
         src.live_migration_abort(inst)
     src.destroy(CTX, inst)
