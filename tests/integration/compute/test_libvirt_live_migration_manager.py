@@ -7,12 +7,17 @@ a conductor, over inproc:// with SQLite; the computes' objects go through the co
 The test plays the API and the conductor: it builds the instance with a cast, records
 the Migration, asks the destination to check, and casts live_migration to the source.
 
-The guest is a diskless 64 MiB guest; host A caps migration bandwidth at 1 MiB/s so the
-copy lasts about two seconds and the driver's progress samples land in the Migration.
+The guest is a diskless 64 MiB guest, mostly zero pages: its copy is over in well under
+a second. The tests do not rely on how long it takes: libvirt's hook on host B holds the
+destination's Prepare phase (nothing copied yet, the source's job running) until the
+test releases it -- the abort test aborts there -- and the migration test then SIGSTOPs
+the destination QEMU, so the copy cannot complete before the driver's progress samples
+have landed in the Migration (tests/fixtures/libvirt_hosts.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -37,7 +42,15 @@ from nubis.core.service import Service
 from nubis.core.virt import power_state
 from nubis.plugins.virt.libvirt import conf as libvirt_conf
 from nubis.plugins.virt.libvirt.driver import LibvirtDriver
-from tests.fixtures.libvirt_hosts import SecondLibvirtHost, second_libvirt_host  # noqa: F401
+from tests.fixtures.libvirt_hosts import (  # noqa: F401
+    LogWatch,
+    OperationHold,
+    SecondLibvirtHost,
+    guest_stopped,
+    hold_operation,
+    resume_guests,
+    second_libvirt_host,
+)
 from tests.fixtures.real_servers import libvirt_domain_type
 
 pytestmark = pytest.mark.libvirtd
@@ -58,8 +71,9 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 class Cloud:
-    def __init__(self, computes: dict[str, Service]) -> None:
+    def __init__(self, computes: dict[str, Service], second: SecondLibvirtHost) -> None:
         self.computes = computes
+        self.second = second  # host B's libvirtd
         self.built: list[str] = []
 
     def driver(self, host: str) -> LibvirtDriver:
@@ -99,7 +113,6 @@ def libvirt_driver(second: SecondLibvirtHost, host: str, instances_path: str) ->
         "live_migration_uri": second.main_uri_from_here if host == HOST_A else second.uri,
         "instances_path": instances_path,
         "live_migration_progress_interval": 0.2,
-        "live_migration_bandwidth": 1 if host == HOST_A else 0,
     }
     for name, value in values.items():
         conf.set_override(name, value, group="libvirt")
@@ -169,9 +182,10 @@ def cloud(
                 manager=manager_cls(host=host, driver=driver),
             )
             computes[host].start()
-        result = Cloud(computes)
+        result = Cloud(computes, second_libvirt_host)
         yield result
     finally:
+        resume_guests(second_libvirt_host)
         leftovers = []
         for service in computes.values():
             for instance_uuid in result.built if result is not None else []:
@@ -220,6 +234,39 @@ def migration_of(ctx: Any, migration: Any) -> Any:
     return objects.Migration.get_by_id(ctx, migration.id)
 
 
+def ended(ctx: Any, migration: Any) -> Any:
+    record = migration_of(ctx, migration)
+    return record if record.status not in MigrationStatus.IN_PROGRESS else None
+
+
+@contextlib.contextmanager
+def held_migration(ctx: Any, cloud: Cloud, inst: Any) -> Iterator[tuple[Any, OperationHold]]:
+    """Start the live migration of *inst* to host B with B's Prepare phase held.
+
+    Yields (Migration, hold) once libvirtd on B waits in the last hook of its Prepare
+    phase -- the source's driver runs its job, nothing is copied -- or the migration
+    has ended. Leaving the block releases the hold and waits for the migration to end.
+    """
+    with hold_operation(cloud.second, inst.name, "started") as hold:
+        migration = start_migration(ctx, cloud, inst)
+        try:
+            wait_for(
+                lambda: hold.held() or ended(ctx, migration),
+                30,
+                "host B to reach the end of its Prepare phase",
+            )
+            yield migration, hold
+        finally:
+            hold.release()
+            wait_for(lambda: ended(ctx, migration), 90, "the live migration to end")
+
+
+def abort_issued(watch: LogWatch, inst: Any) -> Callable[[], bool]:
+    """Whether host A's driver has called abortJob() on the migration of *inst* (it
+    logs so once libvirt accepted it)."""
+    return lambda: watch.saw(f"aborting live migration of {inst.uuid}")
+
+
 def terminate(ctx: Any, inst: Any) -> None:
     ComputeAPI().terminate_instance(ctx, inst)
 
@@ -239,21 +286,25 @@ def test_live_migration_through_the_manager(cloud: Cloud) -> None:
     assert a.get_info(inst).state == power_state.RUNNING
     ctx = get_admin_context()
     began = time.monotonic()
-    migration = start_migration(ctx, cloud, inst)
-    seen: list[str] = []
-
-    def ended() -> Any:
-        record = migration_of(ctx, migration)
-        if not seen or seen[-1] != record.status:
-            seen.append(record.status)
-        return record if record.status not in MigrationStatus.IN_PROGRESS else None
-
-    done = wait_for(ended, 90, "the live migration to end")
+    with held_migration(ctx, cloud, inst) as (migration, hold):
+        # B's QEMU listens for the stream and is stopped before A can send it: the copy
+        # cannot complete until the block ends, whatever the machine's speed.
+        with guest_stopped(cloud.second, inst.name):
+            hold.release()
+            # Progress from libvirt's job statistics, written to the Migration by the manager.
+            sampled = wait_for(
+                lambda: (
+                    ((m := migration_of(ctx, migration)).memory_total or 0) >= 64 * MiB
+                    and (m.memory_processed or 0) > 0
+                    and m
+                ),
+                30,
+                "a progress sample of the copy in the Migration",
+            )
+    assert sampled.status == MigrationStatus.RUNNING
+    done = wait_for(lambda: ended(ctx, migration), 90, "the live migration to end")
     took = time.monotonic() - began
-    assert done.status == MigrationStatus.COMPLETED, (seen, done.status)
-    assert MigrationStatus.RUNNING in seen
-    # Progress from libvirt's job statistics, written to the Migration by the manager.
-    assert done.memory_total >= 64 * MiB and done.memory_processed > 0
+    assert done.status == MigrationStatus.COMPLETED, done.status
 
     moved = active(inst.uuid)
     assert (moved.host, moved.node) == (HOST_B, cloud.nodename(HOST_B))
@@ -268,8 +319,8 @@ def test_live_migration_through_the_manager(cloud: Cloud) -> None:
     ]
     assert "compute_post_live_migration_at_destination" in events
     print(
-        f"\nlive migration of a running 64 MiB guest through ComputeManager: {took:.1f} s; "
-        f"statuses seen {seen}; {done.memory_processed / MiB:.1f} MiB processed"
+        f"\nlive migration of a running 64 MiB guest through ComputeManager: {took:.1f} s "
+        f"(held until a progress sample); {sampled.memory_processed / MiB:.1f} MiB processed"
     )
     terminate(ctx, moved)
     assert not b.instance_exists(moved)
@@ -279,18 +330,13 @@ def test_aborted_live_migration_leaves_the_guest_running_on_the_source(cloud: Cl
     inst = cloud.build()
     a, b = cloud.driver(HOST_A), cloud.driver(HOST_B)
     ctx = get_admin_context()
-    migration = start_migration(ctx, cloud, inst)
-    wait_for(
-        lambda: (migration_of(ctx, migration).memory_processed or 0) > 0,
-        30,
-        "a progress sample of the copy",
-    )
-    ComputeAPI().live_migration_abort(ctx, inst, migration.id)
-    done = wait_for(
-        lambda: (m := migration_of(ctx, migration)).status not in MigrationStatus.IN_PROGRESS and m,
-        30,
-        "the aborted migration to end",
-    )
+    with LogWatch("nubis.plugins.virt.libvirt.migration") as watch:
+        with held_migration(ctx, cloud, inst) as (migration, hold):
+            assert migration_of(ctx, migration).status == MigrationStatus.RUNNING
+            ComputeAPI().live_migration_abort(ctx, inst, migration.id)
+            wait_for(abort_issued(watch, inst), 30, "host A's driver to abort the libvirt job")
+            hold.release()
+    done = wait_for(lambda: ended(ctx, migration), 30, "the aborted migration to end")
     assert done.status == MigrationStatus.CANCELLED
     back = active(inst.uuid)
     assert (back.host, back.node) == (HOST_A, inst.node)
