@@ -234,6 +234,19 @@ class DatabaseUnavailable(NubisException):
     msg_fmt = "cannot use the database %(connection)s ([database] connection): %(reason)s"
 
 
+class ServiceUnavailable(NubisException):
+    """A backend the request needs (message bus, database) is away; try again later."""
+
+    code = 503
+    msg_fmt = "%(what)s is unavailable, try again later: %(reason)s"
+
+
+class InstanceBuildTimeout(NubisException):
+    """A build made no progress within its bounded time (the fault of its ERROR)."""
+
+    msg_fmt = "build of instance %(instance_uuid)s did not complete: %(reason)s"
+
+
 # --- compute manager and resource tracker ----------------------------------------------
 
 

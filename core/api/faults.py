@@ -27,6 +27,7 @@ FAULT_NAMES = {
     413: "overLimit",
     415: "badMediaType",
     429: "overLimit",
+    431: "overLimit",
     501: "notImplemented",
     503: "serviceUnavailable",
 }
@@ -42,6 +43,8 @@ REASONS = {
     409: "Conflict",
     413: "Request Entity Too Large",
     415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     501: "Not Implemented",
     503: "Service Unavailable",
@@ -67,6 +70,10 @@ def from_exception(exc: BaseException) -> Fault:
     """Turn *exc* into a Fault: NubisException by its ``code``, anything else a 500."""
     if isinstance(exc, Fault):
         return exc
+    unavailable = _backend_unavailable(exc)
+    if unavailable is not None:  # database or message bus away: 503, try again later
+        LOG.warning("request failed, a backend is unavailable: %s", unavailable)
+        return Fault(503, unavailable, [("Retry-After", RETRY_AFTER_SECONDS)])
     if isinstance(exc, exception.NubisException):
         status = int(getattr(exc, "code", 500) or 500)
         if status < 400 or status > 599:
@@ -80,6 +87,27 @@ def from_exception(exc: BaseException) -> Fault:
         f"Unexpected API Error ({type(exc).__name__}). Please report this at the nubis "
         "issue tracker with the request id of this response.",
     )
+
+
+RETRY_AFTER_SECONDS = "5"
+
+
+def _backend_unavailable(exc: BaseException) -> str | None:
+    """The 503 message when *exc* says the database or the message bus is away."""
+    if isinstance(exc, exception.ServiceUnavailable):
+        return exception.one_line(exc)
+    from nubis.core.db import errors as db_errors
+
+    reason = db_errors.transient_reason(exc)
+    if reason is not None:
+        return f"the database is unavailable, try again later: {reason}"
+    if type(exc).__module__.startswith("oslo_messaging") and type(exc).__name__ in (
+        "MessagingTimeout",
+        "MessageDeliveryFailure",
+        "MessagingException",
+    ):
+        return f"the message bus is unavailable, try again later: {exception.one_line(exc)}"
+    return None
 
 
 def schema() -> dict[str, Any]:

@@ -8,6 +8,15 @@ the conductor's ``compute_task`` API (docs/architecture.md, flows 2 and 3), ever
 cast to the instance's compute host. It never talks to a hypervisor and never waits
 for an operation to finish, except a live migration's pre-checks.
 
+Every operation is recorded in the database before its cast (a create's Instance rows
+in ``building``/``scheduling`` with their ``create`` action are nubis' build request;
+other operations claim ``task_state`` and record their action), so the conductor's
+reconciler can end or resend what a lost message left behind. No caller waits on the
+message bus longer than ``[compute] cast_timeout``: when the bus does not take a cast
+in time (the broker is away), the operation is undone -- the instances of a create are
+deleted (the client never got them acknowledged, so none is left behind), a claimed
+task state is released -- and ServiceUnavailable (HTTP 503) is raised.
+
 Policy (who may do what) is the caller's business: this layer acts with the context it
 is given. Objects go through the configured indirection API, so this runs in any
 process that may reach the database or a conductor.
@@ -15,10 +24,12 @@ process that may reach the database or a conductor.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import logging
+import threading
 import uuid as uuid_module
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from oslo_config import cfg
@@ -39,6 +50,12 @@ from nubis.core.virt.driver import REBOOT_TYPES
 
 LOG = logging.getLogger(__name__)
 
+#: Connection retries an API cast makes before the transport gives up (each retry
+#: waits rabbit_retry_interval, growing): the thread sending it ends soon after the
+#: caller stopped waiting ([compute] cast_timeout).
+CAST_RETRIES = 2
+#: Threads that hand casts to the bus; a broker that hangs holds at most these.
+CAST_WORKERS = 8
 
 
 class API:
@@ -48,28 +65,67 @@ class API:
         self.conf = conf or cfg.CONF
         objects.register_all()
         self._servicegroup: Any = None
+        self._lock = threading.Lock()
+        self._senders: concurrent.futures.ThreadPoolExecutor | None = None
 
     @functools.cached_property
     def compute_rpcapi(self) -> ComputeAPI:
-        return ComputeAPI(conf=self.conf)
+        client = ComputeAPI(conf=self.conf)
+        client.client.retry = CAST_RETRIES
+        return client
 
     @functools.cached_property
     def compute_task_api(self) -> ComputeTaskAPI:
-        return ComputeTaskAPI(conf=self.conf)
+        client = ComputeTaskAPI(conf=self.conf)
+        client.client.retry = CAST_RETRIES
+        return client
 
     @property
     def servicegroup_api(self) -> Any:
-        if self._servicegroup is None:
-            from nubis.core.servicegroup import api as servicegroup
+        """The process's shared servicegroup API (one backend session, however many
+        requests ask for it first at once)."""
+        with self._lock:
+            if self._servicegroup is None:
+                from nubis.core.servicegroup import api as servicegroup
 
-            self._servicegroup = servicegroup.API(self.conf)
-        return self._servicegroup
+                self._servicegroup = servicegroup.acquire(self.conf)
+            return self._servicegroup
 
     def cleanup(self) -> None:
         """Release what this API opened (the servicegroup driver's connections)."""
-        if self._servicegroup is not None:
-            self._servicegroup.cleanup()
-            self._servicegroup = None
+        with self._lock:
+            held, self._servicegroup = self._servicegroup, None
+            senders, self._senders = self._senders, None
+        if held is not None:
+            held.cleanup()
+        if senders is not None:
+            senders.shutdown(wait=False, cancel_futures=True)
+
+    def _send(self, what: str, cast: Callable[[], Any]) -> None:
+        """Hand *cast* to the bus, waiting at most ``[compute] cast_timeout`` seconds;
+        raise ServiceUnavailable when it fails or does not return in time."""
+        with self._lock:
+            if self._senders is None:
+                self._senders = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=CAST_WORKERS, thread_name_prefix="nubis-api-cast"
+                )
+            senders = self._senders
+        timeout = float(self.conf.compute.cast_timeout)
+        future = senders.submit(cast)
+        try:
+            future.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise exception.ServiceUnavailable(
+                what="the message bus",
+                reason=f"{what} was not taken within {timeout:g} s ([compute] cast_timeout)",
+            ) from None
+        except exception.NubisException:
+            raise
+        except Exception as exc:
+            raise exception.ServiceUnavailable(
+                what="the message bus", reason=f"{what}: {exception.one_line(exc)}"
+            ) from exc
 
     # --- create --------------------------------------------------------------------
 
@@ -121,16 +177,36 @@ class API:
             instance.task_state = TaskState.SCHEDULING
             instance.power_state = power_state.NOSTATE
             instance.system_metadata = dict(metadata or {})
-            instance.create()
-            objects.InstanceAction.action_start(context, instance.uuid, InstanceActionName.CREATE)
-            instances.append(instance)
+            try:
+                instance.create()
+                instances.append(instance)
+                objects.InstanceAction.action_start(
+                    context, instance.uuid, InstanceActionName.CREATE
+                )
+            except Exception:
+                # Not acknowledged (the database went away mid-request): leave nothing.
+                # What cannot be deleted now has no create action, so the conductor's
+                # reconciler deletes it instead of building it.
+                for created in instances:
+                    self._forget(context, created)
+                raise
         spec = RequestSpec.from_instance(
             instances[0],
             num_instances=len(instances),
             force_hosts=[requested_host] if requested_host else [],
         )
         spec.instance_uuid = None
-        self.compute_task_api.build_instances(context, instances, spec)
+        try:
+            self._send(
+                "the build request",
+                lambda: self.compute_task_api.build_instances(context, instances, spec),
+            )
+        except exception.ServiceUnavailable as exc:
+            # Not acknowledged: leave nothing behind (a late message finds no instance).
+            LOG.error("create of %d instance(s) refused: %s", len(instances), exc)
+            for instance in instances:
+                self._forget(context, instance)
+            raise
         LOG.info(
             "%d instance(s) of flavor %s requested: %s",
             len(instances),
@@ -179,6 +255,7 @@ class API:
         """Delete *instance*: on its compute host, or here when it has none or that
         host's compute service is down (its guest, if any, is then an orphan the host
         reports when it returns)."""
+        previous = instance.task_state
         self._claim(
             context,
             instance,
@@ -188,7 +265,13 @@ class API:
             task_states=DELETABLE_TASK_STATES,
         )
         if instance.host and self._host_is_up(context, instance.host):
-            self.compute_rpcapi.terminate_instance(context, instance)
+            self._cast_or_release(
+                context,
+                instance,
+                TaskState.DELETING,
+                previous,
+                lambda: self.compute_rpcapi.terminate_instance(context, instance),
+            )
             return
         LOG.warning(
             "deleting instance %s here: %s",
@@ -204,18 +287,38 @@ class API:
     def start(self, context: Any, instance: Any) -> None:
         """Power a stopped instance on."""
         self._claim(
-            context, instance, "start", InstanceActionName.START, TaskState.POWERING_ON,
+            context,
+            instance,
+            "start",
+            InstanceActionName.START,
+            TaskState.POWERING_ON,
             vm_states=(VMState.STOPPED,),
         )
-        self.compute_rpcapi.start_instance(context, instance)
+        self._cast_or_release(
+            context,
+            instance,
+            TaskState.POWERING_ON,
+            None,
+            lambda: self.compute_rpcapi.start_instance(context, instance),
+        )
 
     def stop(self, context: Any, instance: Any) -> None:
         """Power an instance off, asking the guest to shut down first."""
         self._claim(
-            context, instance, "stop", InstanceActionName.STOP, TaskState.POWERING_OFF,
+            context,
+            instance,
+            "stop",
+            InstanceActionName.STOP,
+            TaskState.POWERING_OFF,
             vm_states=(VMState.ACTIVE, VMState.ERROR, VMState.PAUSED, VMState.SUSPENDED),
         )
-        self.compute_rpcapi.stop_instance(context, instance, clean_shutdown=True)
+        self._cast_or_release(
+            context,
+            instance,
+            TaskState.POWERING_OFF,
+            None,
+            lambda: self.compute_rpcapi.stop_instance(context, instance, clean_shutdown=True),
+        )
 
     def reboot(self, context: Any, instance: Any, reboot_type: str = "SOFT") -> None:
         """Reboot: ``SOFT`` asks the guest (active instances only); ``HARD`` resets."""
@@ -224,18 +327,25 @@ class API:
                 message=f"reboot type {reboot_type!r} is not one of {', '.join(REBOOT_TYPES)}"
             )
         hard = reboot_type == "HARD"
+        previous = instance.task_state
         self._claim(
             context,
             instance,
             "reboot",
             InstanceActionName.REBOOT,
             TaskState.REBOOTING_HARD if hard else TaskState.REBOOTING,
-            vm_states=(VMState.ACTIVE, VMState.STOPPED, VMState.ERROR) if hard else (
-                VMState.ACTIVE,
-            ),
+            vm_states=(VMState.ACTIVE, VMState.STOPPED, VMState.ERROR)
+            if hard
+            else (VMState.ACTIVE,),
             task_states=(None, TaskState.REBOOTING) if hard else (None,),
         )
-        self.compute_rpcapi.reboot_instance(context, instance, reboot_type=reboot_type)
+        self._cast_or_release(
+            context,
+            instance,
+            TaskState.REBOOTING_HARD if hard else TaskState.REBOOTING,
+            previous,
+            lambda: self.compute_rpcapi.reboot_instance(context, instance, reboot_type=reboot_type),
+        )
 
     def live_migrate(
         self,
@@ -338,6 +448,43 @@ class API:
                 expected=exception.one_line(exc),
             ) from exc
         objects.InstanceAction.action_start(context, instance.uuid, action)
+
+    def _cast_or_release(
+        self,
+        context: Any,
+        instance: Any,
+        claimed: str,
+        previous: str | None,
+        cast: Callable[[], Any],
+    ) -> None:
+        """Send an operation's cast; when the bus does not take it, give the instance
+        back (task *claimed* -> *previous*, compare-and-swap) and raise 503."""
+        try:
+            self._send(f"the {claimed} request of instance {instance.uuid}", cast)
+        except exception.ServiceUnavailable:
+            instance.task_state = previous
+            try:
+                instance.save(expected_task_state=[claimed])
+                objects.InstanceAction.action_finish(context, instance.uuid)
+            except Exception as exc:  # the reconciler clears it ([conductor] task_timeout)
+                LOG.warning(
+                    "could not release instance %s after a failed cast: %s",
+                    instance.uuid,
+                    exception.one_line(exc),
+                )
+            raise
+
+    def _forget(self, context: Any, instance: Any) -> None:
+        """Delete an instance whose create was not acknowledged."""
+        try:
+            instance.destroy()
+            objects.InstanceAction.action_finish(context, instance.uuid)
+        except Exception as exc:  # the reconciler ends it (build_request_timeout)
+            LOG.warning(
+                "could not delete unacknowledged instance %s: %s",
+                instance.uuid,
+                exception.one_line(exc),
+            )
 
     def _host_is_up(self, context: Any, host: str) -> bool:
         service = objects.Service.get_by_host_and_binary(context, host, binaries.COMPUTE)

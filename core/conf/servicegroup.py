@@ -10,6 +10,15 @@ OPTS: list[cfg.Opt] = [
         default="db",
         help="Name of the membership driver plugin (namespace nubis.servicegroup).",
     ),
+    cfg.FloatOpt(
+        "recovery_grace",
+        default=10.0,
+        min=0,
+        help="Seconds after an unreachable membership backend (ZooKeeper, memcached, "
+        "Redis) answers again during which a member seen up before the outage still "
+        "counts as up while it re-registers. While the backend is unreachable, the "
+        "last known state is kept for up to service_down_time.",
+    ),
 ]
 
 

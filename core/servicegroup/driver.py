@@ -52,5 +52,14 @@ class ServiceGroupDriver(abc.ABC):
         value: datetime.datetime | None = service_ref.last_seen_up
         return value
 
+    def unreachable(self) -> bool:
+        """Return whether the backend failed to answer the last request (its answers of
+        "down" then say nothing about the members). The default reads the driver's
+        :class:`~nubis.core.servicegroup.reachability.Reachability` ``reachability``
+        attribute when it has one; a driver without a backend of its own is never
+        unreachable."""
+        reachability = getattr(self, "reachability", None)
+        return bool(reachability is not None and reachability.lost)
+
     def cleanup(self) -> None:  # noqa: B027 - optional hook, a no-op unless overridden
         """Release connections and threads; the driver is not used afterwards."""

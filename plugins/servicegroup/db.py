@@ -64,8 +64,7 @@ class _Reporter:
             if not self.disconnected:
                 self.disconnected = True
                 LOG.error(
-                    "%s on %s: state report failed, the conductor or database is "
-                    "unreachable: %s",
+                    "%s on %s: state report failed, the conductor or database is unreachable: %s",
                     self.service.binary,
                     self.service.host,
                     exception.one_line(exc),

@@ -45,7 +45,7 @@ class Deps:
         if self._servicegroup is None:
             from nubis.core.servicegroup import api as servicegroup
 
-            self._servicegroup = servicegroup.API(self.conf)
+            self._servicegroup = servicegroup.acquire(self.conf)  # one session per process
         return self._servicegroup
 
     @property

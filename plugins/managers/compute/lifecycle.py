@@ -66,7 +66,8 @@ class Lifecycle:
             if instance.task_state is None:
                 continue
             previous = instance.task_state
-            if instance.vm_state == VMState.BUILDING:
+            failed_build = instance.vm_state == VMState.BUILDING
+            if failed_build:
                 instance.vm_state = VMState.ERROR
             instance.task_state = None
             instance.power_state = self._power_state(instance)
@@ -79,6 +80,17 @@ class Lifecycle:
                 instance.uuid,
                 previous,
             )
+            if failed_build:
+                # Every ERROR says why (the build did not survive the restart).
+                self._ops.record_fault(
+                    context,
+                    instance.uuid,
+                    exception.InstanceBuildTimeout(
+                        instance_uuid=instance.uuid,
+                        reason=f"the compute service on {host} restarted during the build "
+                        f"(task {previous}); it cannot be resumed",
+                    ),
+                )
             if previous == TaskState.MIGRATING:
                 for migration in objects.MigrationList.get_by_instance(context, instance.uuid):
                     if (
@@ -170,11 +182,34 @@ class Lifecycle:
         except exception.InstanceNotFound:
             LOG.info("instance %s was deleted during its build; not rescheduling", instance.uuid)
             return
+        except REFUSALS as exc:
+            LOG.info("not rescheduling instance %s: %s", instance.uuid, exception.one_line(exc))
+            return
+        except Exception as exc:
+            # The database or the conductor is away: the build ends in ERROR (its fault
+            # is the cause above) once the records can be written.
+            LOG.error(
+                "cannot hand instance %s back for rescheduling: %s",
+                instance.uuid,
+                exception.one_line(exc),
+            )
+            self._ops.revert_task_state(context, instance, VMState.ERROR)
+            return
         if host not in request_spec.ignore_hosts:
             request_spec.ignore_hosts = [*request_spec.ignore_hosts, host]
-        conductor_rpcapi.ComputeTaskAPI(conf=self._view.conf).build_instances(
-            context, [instance], request_spec
-        )
+        try:
+            conductor_rpcapi.ComputeTaskAPI(conf=self._view.conf).build_instances(
+                context, [instance], request_spec
+            )
+        except Exception as exc:
+            # The instance waits in 'scheduling' with no host: the conductor's
+            # reconcile_builds task sends it again ([conductor] build_request_timeout).
+            LOG.error(
+                "sending instance %s back to the conductor failed (%s); the conductor's "
+                "reconciler will resend it",
+                instance.uuid,
+                exception.one_line(exc),
+            )
 
     # --- power -----------------------------------------------------------------------------
 

@@ -66,6 +66,7 @@ from nubis.core.context import get_admin_context
 from nubis.core.manager import Manager
 from nubis.core.virt import driver as virt_driver
 from nubis.core.virt import events as virt_events
+from nubis.plugins.managers.compute.bookkeeping import PendingRecords
 from nubis.plugins.managers.compute.lifecycle import Lifecycle
 from nubis.plugins.managers.compute.live_migration import LiveMigrations
 from nubis.plugins.managers.compute.live_migration_dest import IncomingMigrations
@@ -99,7 +100,9 @@ class ComputeManager(Manager, ComputeHost):
         self.instance_locks = KeyedLocks("instance")
         self.hypervisor_available = True
         self._rpcapi: ComputeAPI | None = None
-        ops = Operations(self.host, self.instance_locks)
+        #: Records of failed operations waiting for the database/conductor to return.
+        self.pending_records = PendingRecords(self.conf, self.host)
+        ops = Operations(self.host, self.instance_locks, self.pending_records)
         self._nodes = NodeTrackers(self)
         self._lifecycle = Lifecycle(self, ops, self._nodes)
         self._outgoing = LiveMigrations(self, ops, self._nodes)
@@ -158,6 +161,12 @@ class ComputeManager(Manager, ComputeHost):
     def cleanup_host(self) -> None:
         """Cancel queued migrations, wait (bounded) for running ones, stop the driver."""
         self._outgoing.stop(float(self.conf.graceful_shutdown_timeout or 60))
+        if len(self.pending_records):
+            try:
+                self.pending_records.flush()  # one last try; init_instances ends the rest
+            except Exception:
+                LOG.exception("writing the kept records at stop failed")
+        self.pending_records.stop()
         if self.driver is not None:
             self.driver.register_event_listener(None)
             self.driver.cleanup_host(self.host)

@@ -23,6 +23,8 @@ import oslo_messaging as messaging
 
 from nubis.core import exception, objects
 from nubis.core.compute.rpcapi import ComputeAPI
+from nubis.core.compute.states import TaskState, VMState
+from nubis.plugins.managers.compute.bookkeeping import PendingRecords
 from nubis.plugins.managers.compute.locks import KeyedLocks
 
 #: The logger of every piece of the compute manager: they log under the name the
@@ -56,9 +58,10 @@ class ManagerView(Protocol):
 class Operations:
     """Records and locks around the operations on the instances of compute host *host*."""
 
-    def __init__(self, host: str, locks: KeyedLocks) -> None:
+    def __init__(self, host: str, locks: KeyedLocks, pending: PendingRecords | None = None) -> None:
         self.host = host
         self.locks = locks
+        self.pending = pending
 
     # --- actions, events, faults -------------------------------------------------------
 
@@ -76,25 +79,35 @@ class Operations:
         except Exception:
             LOG.exception("recording the start of %s on %s failed", event, instance_uuid)
 
+    def _write(self, what: str, write: Any) -> None:
+        """Write a record; keep it for later when the database or conductor is away."""
+        if self.pending is not None:
+            self.pending.write(what, write)
+            return
+        try:
+            write()
+        except exception.InstanceNotFound:
+            pass
+        except Exception:
+            LOG.exception("%s failed", what)
+
     def event_finish(
         self, context: Any, instance_uuid: str, event: str, exc: BaseException | None = None
     ) -> None:
-        try:
-            objects.InstanceActionEvent.event_end(context, instance_uuid, event, exc)
-        except Exception:
-            LOG.exception("recording the end of %s on %s failed", event, instance_uuid)
+        self._write(
+            f"recording the end of {event} on {instance_uuid}",
+            lambda: objects.InstanceActionEvent.event_end(context, instance_uuid, event, exc),
+        )
 
     def action_finish(self, context: Any, instance_uuid: str) -> None:
-        try:
-            objects.InstanceAction.action_finish(context, instance_uuid)
-        except Exception:
-            LOG.exception("recording the end of the action on %s failed", instance_uuid)
+        self._write(
+            f"recording the end of the action on {instance_uuid}",
+            lambda: objects.InstanceAction.action_finish(context, instance_uuid),
+        )
 
     def record_fault(self, context: Any, instance_uuid: str, exc: BaseException) -> None:
-        try:
-            objects.InstanceFault.from_exception(context, instance_uuid, exc, self.host).create()
-        except Exception:
-            LOG.exception("recording a fault on %s failed", instance_uuid)
+        fault = objects.InstanceFault.from_exception(context, instance_uuid, exc, self.host)
+        self._write(f"recording a fault on {instance_uuid}", fault.create)
 
     def revert_task_state(self, context: Any, instance: Any, vm_state: str | None) -> None:
         try:
@@ -104,8 +117,16 @@ class Operations:
             instance.save()
         except exception.InstanceNotFound:
             pass
-        except Exception:
-            LOG.exception("reverting the task state of %s failed", instance.uuid)
+        except Exception as exc:
+            if self.pending is None:
+                LOG.exception("reverting the task state of %s failed", instance.uuid)
+                return
+            uuid = instance.uuid
+            cause = exc
+            self._write(
+                f"reverting the task state of {uuid}",
+                lambda: end_task(context, uuid, vm_state, cause),
+            )
 
     # --- the operation -----------------------------------------------------------------
 
@@ -172,3 +193,32 @@ class Operations:
                 self.event_finish(context, instance.uuid, event)
                 if not call:
                     self.action_finish(context, instance.uuid)
+
+
+def end_task(
+    context: Any, instance_uuid: str, vm_state: str | None, cause: BaseException | None = None
+) -> bool:
+    """End the task an instance was left in (after a failure): read it afresh and, if it
+    still has a task (or is still building), clear the task -- and set *vm_state* when
+    given -- with a compare-and-swap on the task read, so an operation that took the
+    instance since is left alone. Returns whether anything changed. Raises
+    InstanceNotFound or the refusal when it no longer applies."""
+    instance = objects.Instance.get_by_uuid(context, instance_uuid)
+    if instance.task_state is None and instance.vm_state != VMState.BUILDING:
+        return False
+    if instance.task_state == TaskState.DELETING:
+        return False
+    previous = instance.task_state
+    instance.task_state = None
+    if vm_state is not None:
+        instance.vm_state = vm_state
+    elif instance.vm_state == VMState.BUILDING:
+        instance.vm_state = VMState.ERROR
+    instance.save(expected_task_state=[previous])
+    LOG.info(
+        "instance %s: task %s ended late%s",
+        instance_uuid,
+        previous,
+        f" ({exception.one_line(cause)})" if cause is not None else "",
+    )
+    return True

@@ -76,6 +76,9 @@ class ComputeTaskManager:
 
     def build_instances(self, context: Any, instances: list[Any], spec: Any) -> None:
         """Schedule *instances* and cast each build to its host (see the module doc)."""
+        instances = self._still_waiting(instances)
+        if not instances:
+            return
         spec.num_attempts = (spec.num_attempts or 0) + 1
         spec.num_instances = len(instances)
         for instance in instances:
@@ -104,6 +107,35 @@ class ComputeTaskManager:
         for instance, destination in zip(instances, destinations, strict=True):
             self._send_build(context, instance, destination, spec)
 
+    def _still_waiting(self, instances: list[Any]) -> list[Any]:
+        """The instances of a build request that still wait to be scheduled, read afresh:
+        a request delivered twice (redelivered, or resent by the reconciler while the
+        first was only late) schedules nothing the first one scheduled."""
+        waiting = []
+        for instance in instances:
+            try:
+                current = objects.Instance.get_by_uuid(instance._context, instance.uuid)
+            except exception.InstanceNotFound:
+                LOG.info("not building instance %s: deleted", instance.uuid)
+                continue
+            if current.vm_state != VMState.BUILDING or current.task_state != TaskState.SCHEDULING:
+                LOG.info(
+                    "not building instance %s again: it is %s/%s",
+                    instance.uuid,
+                    current.vm_state,
+                    current.task_state,
+                )
+                continue
+            if current.host:
+                LOG.info(
+                    "not scheduling instance %s again: already sent to %s",
+                    instance.uuid,
+                    current.host,
+                )
+                continue
+            waiting.append(current)
+        return waiting
+
     def _send_build(
         self, context: Any, instance: Any, destination: dict[str, str], spec: Any
     ) -> None:
@@ -128,7 +160,10 @@ class ComputeTaskManager:
             spec.num_attempts,
         )
         self.compute_rpcapi.build_and_run_instance(
-            context, instance, destination["host"], node=destination["nodename"],
+            context,
+            instance,
+            destination["host"],
+            node=destination["nodename"],
             request_spec=one,
         )
 

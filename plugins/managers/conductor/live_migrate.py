@@ -201,8 +201,7 @@ class LiveMigrationTask:
                 if not refusals:
                     raise
                 raise exception.NoValidHost(
-                    reason=f"{_reason(exc)}; the destinations tried refused: "
-                    + "; ".join(refusals)
+                    reason=f"{_reason(exc)}; the destinations tried refused: " + "; ".join(refusals)
                 ) from exc
             host = chosen["host"]
             try:
@@ -223,8 +222,7 @@ class LiveMigrationTask:
             return host, node, migrate_data
         raise exception.MaxRetriesExceeded(
             reason=f"live migration of {self.instance.uuid}: {len(tried)} destinations "
-            f"refused ([conductor] live_migration_max_retries = {retries}): "
-            + "; ".join(refusals)
+            f"refused ([conductor] live_migration_max_retries = {retries}): " + "; ".join(refusals)
         )
 
     def _compute_checks(self, dest: str) -> dict[str, Any]:
@@ -281,4 +279,4 @@ def _reason(exc: BaseException) -> str:
     """The message of *exc* without its class's prefix and any remote traceback."""
     text = exception.one_line(exc)
     prefix = "no valid host was found: "
-    return text[len(prefix):] if text.startswith(prefix) else text
+    return text[len(prefix) :] if text.startswith(prefix) else text

@@ -7,6 +7,10 @@ methods that services without database access (nubis-compute) send it, through
 exception raised by an object method is the caller's to handle: it is returned to the
 caller as the same class and is not logged here as a conductor error. Any number of
 conductors may serve the topic.
+
+Transient database errors are retried (:mod:`nubis.core.db.retry`) only while the
+caller still waits: within half of ``rpc_response_timeout``, so that a write the
+caller was told failed (a timeout) is not made behind its back afterwards.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 import oslo_messaging as messaging
 
+from nubis.core.db import retry
 from nubis.core.manager import Manager
 from nubis.core.objects import actions
 from nubis.plugins.managers.conductor.compute_task import ComputeTaskManager
@@ -35,7 +40,8 @@ class ConductorManager(Manager):
         self, context: Any, objinst: Any, objmethod: str, args: Any, kwargs: Any
     ) -> tuple[dict[str, Any], Any]:
         try:
-            return actions.object_action(context, objinst, objmethod, args, kwargs)
+            with retry.deadline(self._retry_window()):
+                return actions.object_action(context, objinst, objmethod, args, kwargs)
         except Exception:
             raise messaging.ExpectedException() from None
 
@@ -49,11 +55,15 @@ class ConductorManager(Manager):
         kwargs: Any,
     ) -> Any:
         try:
-            return actions.object_class_action_versions(
-                context, objname, objmethod, object_versions, args, kwargs
-            )
+            with retry.deadline(self._retry_window()):
+                return actions.object_class_action_versions(
+                    context, objname, objmethod, object_versions, args, kwargs
+                )
         except Exception:
             raise messaging.ExpectedException() from None
+
+    def _retry_window(self) -> float:
+        return float(self.conf.rpc_response_timeout) / 2
 
     def object_backport_versions(
         self, context: Any, objinst: Any, object_versions: dict[str, str]

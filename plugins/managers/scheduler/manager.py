@@ -115,7 +115,7 @@ class SchedulerManager(Manager):
 
     def cleanup_host(self) -> None:
         if self._servicegroup is not None:
-            self._servicegroup.driver.cleanup()
+            self._servicegroup.cleanup()
             self._servicegroup = None
 
     def _load_plugins(self) -> None:
@@ -334,7 +334,7 @@ class SchedulerManager(Manager):
         if self._servicegroup is None:
             from nubis.core.servicegroup import api as servicegroup
 
-            self._servicegroup = servicegroup.API(self.conf)
+            self._servicegroup = servicegroup.acquire(self.conf)
         start = None
         if since is not None:
             start = (since - CLOCK_SLACK).isoformat()

@@ -13,7 +13,9 @@ what these do. One module per task:
   power states, by the rules of :mod:`nubis.core.compute.power_sync`;
 * :mod:`.orphans` -- ``reap_orphans`` (every 1800 s): guests running here that the
   database deleted or never knew, handled as ``[compute] orphan_action`` says (noop,
-  log, reap).
+  log, reap);
+* :mod:`.build_timeout` -- ``build_timeout`` (every 60 s): builds of this host older
+  than ``[compute] instance_build_timeout`` end in ERROR with a fault.
 
 The audit also runs once when the service starts (the manager's pre_start_hook runs
 this task, found through its entry point). The entry points name the tasks as
@@ -23,6 +25,7 @@ attributes of this package.
 from __future__ import annotations
 
 from nubis.plugins.periodic_tasks.compute.audit import AUDIT_SPACING, update_available_resource
+from nubis.plugins.periodic_tasks.compute.build_timeout import BUILD_TIMEOUT_SPACING, build_timeout
 from nubis.plugins.periodic_tasks.compute.orphans import REAP_ORPHANS_SPACING, reap_orphans
 from nubis.plugins.periodic_tasks.compute.power_states import (
     SYNC_POWER_STATES_SPACING,
@@ -31,8 +34,10 @@ from nubis.plugins.periodic_tasks.compute.power_states import (
 
 __all__ = [
     "AUDIT_SPACING",
+    "BUILD_TIMEOUT_SPACING",
     "REAP_ORPHANS_SPACING",
     "SYNC_POWER_STATES_SPACING",
+    "build_timeout",
     "reap_orphans",
     "sync_power_states",
     "update_available_resource",

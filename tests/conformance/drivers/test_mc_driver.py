@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 from pymemcache.client.base import Client
+from pymemcache.client.rendezvous import RendezvousHash
 
 from nubis.core.conformance.harness import wait_until
 from nubis.core.conformance.suites.servicegroup.fixtures import REPORT_INTERVAL, Deployment
@@ -55,6 +56,20 @@ def two_memcached() -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
             proc.wait(10)
 
 
+def _spread(servers: list[str], topic: str, per_server: int) -> dict[str, list[str]]:
+    """Member names whose keys the HashClient places *per_server* on each server."""
+    hasher = RendezvousHash(nodes=list(servers))
+    placement: dict[str, list[str]] = {server: [] for server in servers}
+    for index in range(10_000):
+        host = f"h{index}"
+        server = hasher.get_node(f"{topic}:{host}")
+        if len(placement[server]) < per_server:
+            placement[server].append(host)
+        if all(len(v) == per_server for v in placement.values()):
+            return placement
+    raise AssertionError(f"no spread over {servers} in 10000 names")
+
+
 def _keys_on(server: str, keys: list[str]) -> list[str]:
     client = Client(server, no_delay=True, connect_timeout=2, timeout=2)
     try:
@@ -68,7 +83,11 @@ def test_members_spread_over_several_servers_and_survive_one(
 ) -> None:
     servers = [address for address, _ in two_memcached]
     mc_deployment.flags(group="memcache", servers=servers, dead_timeout=3.0)
-    hosts = [f"h{i}" for i in range(8)]
+    # Members chosen by the hashing itself (pymemcache's rendezvous hash over the same
+    # server names the driver's HashClient uses): four keys on each server, whatever
+    # the random ports -- eight arbitrary names could all hash to one server.
+    placement = _spread(servers, mc_deployment.topic, per_server=4)
+    hosts = sorted(h for on_server in placement.values() for h in on_server)
     for host in hosts:
         mc_deployment.start(host)
     observer = mc_deployment.observer()
@@ -77,9 +96,9 @@ def test_members_spread_over_several_servers_and_survive_one(
     assert all(observer.is_up(mc_deployment.record(h)) for h in hosts)
 
     keys = [f"{mc_deployment.topic}:{h}" for h in hosts]
-    first, second = (_keys_on(server, keys) for server in servers)
-    assert first and second, f"keys not spread: {first} / {second}"
-    assert sorted(first + second) == sorted(keys)
+    for server in servers:
+        expected = sorted(f"{mc_deployment.topic}:{h}" for h in placement[server])
+        assert _keys_on(server, keys) == expected, f"{server} does not hold its members' keys"
 
     # The first server dies: its members' keys move to the second one.
     _, proc = two_memcached[0]

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from nubis.core.conformance import matrix, report, subjects, suites
+from nubis.core.conformance.pytest_plugin import KIT
 from tests.conformance import test_installed_plugins
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
@@ -77,6 +78,9 @@ def test_reports_describe_the_installed_plugins(request: pytest.FixtureRequest) 
         suite = suites.get(namespace)
         if suite is None:
             continue
+        # The installed plugins' environment modules answer for their targets; the kit
+        # loads them at its first collection, which this test must not depend on.
+        request.config.stash[KIT].load_environments()
         targets = request.config.hook.pytest_nubis_conformance_targets(
             config=request.config, namespace=namespace, plugin=name
         )

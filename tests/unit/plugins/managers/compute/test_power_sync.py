@@ -192,8 +192,13 @@ def test_orphans_are_logged_or_reaped(ctx, manager, fake_host, caplog):
 
 def test_periodic_task_plugins_are_the_configured_defaults(ctx, manager, flags):
     specs = {spec.name: spec for spec, _run in manager.periodic_tasks()}
-    assert list(specs) == ["update_available_resource", "sync_power_states", "reap_orphans"]
-    assert [specs[n].spacing for n in specs] == [60, 600, 1800]
+    assert list(specs) == [
+        "update_available_resource",
+        "sync_power_states",
+        "reap_orphans",
+        "build_timeout",
+    ]
+    assert [specs[n].spacing for n in specs] == [60, 600, 1800, 60]
     flags(group="compute", periodic_tasks=["sync_power_states"])
     assert [spec.name for spec, _ in manager.periodic_tasks()] == ["sync_power_states"]
 

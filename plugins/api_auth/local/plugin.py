@@ -1,24 +1,5 @@
-"""``local``: the embedded identity service, nubis-api's default authentication.
-
-nubis-api serves a minimal Identity v3 API under ``/identity``, enough for a normal
-``clouds.yaml`` with password authentication (keystoneauth, openstacksdk, the
-``openstack`` CLI) and for keystonemiddleware's token validation:
-
-* ``GET /identity`` and ``GET /identity/v3``: version discovery;
-* ``POST /identity/v3/auth/tokens``: password (or token) authentication scoped to a
-  project; answers 201 with the token in ``X-Subject-Token`` and a service catalog
-  whose compute, image and identity endpoints point at this nubis-api;
-* ``GET``/``HEAD /identity/v3/auth/tokens``: validate ``X-Subject-Token`` (for the token's
-  own user, administrators and the ``service`` role).
-
-Users, projects and roles live in the database (:mod:`nubis.core.api.identity`,
-``nubis-manage user ...``). Tokens are JWTs (PyJWT, HS256) signed with the key in
-``[local_auth] token_key_file`` (created on first start, mode 0600; every nubis-api of a
-deployment must share it), expiring after ``[local_auth] token_expiration`` seconds.
-Each request's token is checked against the user's current state: a deleted or
-disabled user, or a removed role, stops counting within ``[local_auth]
-identity_cache_seconds``.
-"""
+"""The ``local`` auth plugin: the identity front of nubis-api (see the package
+docstring for what it serves and how tokens and throttling work)."""
 
 from __future__ import annotations
 
@@ -26,7 +7,6 @@ import base64
 import datetime
 import json
 import logging
-import os
 import secrets
 import threading
 import time
@@ -38,36 +18,16 @@ from oslo_config import cfg
 
 from nubis.core import exception
 from nubis.core.api import auth, identity
-from nubis.core.api.exception import Unauthorized
+from nubis.core.api.exception import RetryLater, Unauthorized
 from nubis.core.api.faults import Fault
-from nubis.core.api.validation import validate
-from nubis.core.api.wsgi import public_base_url
+from nubis.core.api.validation import parse_json, validate
+from nubis.core.api.wsgi import base_url_of
+from nubis.plugins.api_auth.local.keys import load_or_create_key
+from nubis.plugins.api_auth.local.options import register_opts
+from nubis.plugins.api_auth.local.schemas import AUTH_BODY
+from nubis.plugins.api_auth.local.throttle import AddressThrottle, too_many
 
 LOG = logging.getLogger(__name__)
-
-GROUP = cfg.OptGroup("local_auth", title="The embedded identity service (auth_strategy local)")
-
-OPTS = [
-    cfg.IntOpt(
-        "token_expiration",
-        default=3600,
-        min=60,
-        help="Seconds a token is valid for after it is issued.",
-    ),
-    cfg.StrOpt(
-        "token_key_file",
-        default="$state_path/local-auth-token.key",
-        help="File holding the key tokens are signed with; created (mode 0600) when "
-        "missing. Every nubis-api of a deployment must read the same key.",
-    ),
-    cfg.FloatOpt(
-        "identity_cache_seconds",
-        default=5.0,
-        min=0,
-        help="How long a user's enabled state and roles are trusted before the database "
-        "is asked again: a deleted user's tokens stop working within this time.",
-    ),
-]
 
 PREFIX = "/identity"
 V3 = PREFIX + "/v3"
@@ -77,127 +37,10 @@ TOKEN_TYPE = "nubis-local/1"
 PRIVILEGED_ROLES = frozenset({"admin", "service"})
 
 
-def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
-    """``[local_auth]`` (entry point ``oslo.config.opts: nubis.api.auth.local``)."""
-    return [(GROUP.name, list(OPTS))]
-
-
-def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_group(cfg.OptGroup(GROUP.name, title=GROUP.title))
-    conf.register_opts(OPTS, group=GROUP.name)
-
-
-# --- request bodies --------------------------------------------------------------------
-
-_DOMAIN = {
-    "type": "object",
-    "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
-    "additionalProperties": False,
-}
-_NAMED = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string", "minLength": 1, "maxLength": 255},
-        "name": {"type": "string", "minLength": 1, "maxLength": 255},
-        "domain": _DOMAIN,
-    },
-    "anyOf": [{"required": ["id"]}, {"required": ["name"]}],
-}
-AUTH_BODY = {
-    "type": "object",
-    "properties": {
-        "auth": {
-            "type": "object",
-            "properties": {
-                "identity": {
-                    "type": "object",
-                    "properties": {
-                        "methods": {
-                            "type": "array",
-                            "items": {"type": "string", "enum": ["password", "token"]},
-                            "minItems": 1,
-                        },
-                        "password": {
-                            "type": "object",
-                            "properties": {
-                                "user": {
-                                    **_NAMED,
-                                    "properties": {
-                                        **_NAMED["properties"],  # type: ignore[dict-item]
-                                        "password": {"type": "string", "maxLength": 4096},
-                                    },
-                                    "required": ["password"],
-                                }
-                            },
-                            "required": ["user"],
-                        },
-                        "token": {
-                            "type": "object",
-                            "properties": {"id": {"type": "string", "minLength": 1}},
-                            "required": ["id"],
-                        },
-                    },
-                    "required": ["methods"],
-                },
-                "scope": {
-                    "oneOf": [
-                        {"type": "string", "enum": ["unscoped"]},
-                        {
-                            "type": "object",
-                            "properties": {"project": _NAMED},
-                            "required": ["project"],
-                        },
-                    ]
-                },
-            },
-            "required": ["identity"],
-        }
-    },
-    "required": ["auth"],
-}
-
-
 class _KeystoneError(Exception):
     def __init__(self, status: int, title: str, message: str) -> None:
         super().__init__(message)
         self.status, self.title, self.message = status, title, message
-
-
-def load_or_create_key(path: str) -> bytes:
-    """The signing key in *path*, creating a random one (mode 0600) if it is missing.
-
-    Publishing is atomic (a temporary file hard-linked into place), so processes
-    starting together all end up with the one key.
-    """
-    for _ in range(50):
-        try:
-            with open(path, "rb") as f:
-                text = f.read().strip()
-            if len(text) >= 32:
-                return text
-            raise exception.ConfigurationError(
-                option="[local_auth] token_key_file",
-                reason=f"{path} holds {len(text)} bytes; a key needs at least 32",
-            )
-        except FileNotFoundError:
-            pass
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        temporary = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_hex(32).encode())
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(temporary)
-    raise exception.ConfigurationError(
-        option="[local_auth] token_key_file", reason=f"could not create or read {path}"
-    )
 
 
 def _isotime(epoch: float) -> str:
@@ -213,11 +56,24 @@ class LocalAuth(auth.AuthPlugin):
         if "local_auth" not in conf:
             register_opts(conf)
         self.options = conf.local_auth
-        self.store = identity.IdentityStore()
+        self.store = identity.IdentityStore(self._lockout())
+        self.throttle = AddressThrottle()
         self._key: bytes | None = None
         self._key_lock = threading.Lock()
-        self._cache: dict[tuple[str, str], tuple[float, tuple[str, ...] | None]] = {}
+        self._cache: dict[tuple[str, str], tuple[float, identity.TokenState | None]] = {}
         self._cache_lock = threading.Lock()
+
+    def _lockout(self) -> identity.LockoutPolicy:
+        return identity.LockoutPolicy(
+            int(self.options.lockout_failure_attempts), float(self.options.lockout_duration)
+        )
+
+    def _apply_options(self) -> None:
+        """Options that may have changed (they are read at each authentication)."""
+        self.store.lockout = self._lockout()
+        identity.configure_hashing(
+            int(self.options.password_hash_concurrency), float(self.options.password_hash_wait)
+        )
 
     # --- tokens ------------------------------------------------------------------------
 
@@ -228,9 +84,21 @@ class LocalAuth(auth.AuthPlugin):
                 self._key = load_or_create_key(str(self.options.token_key_file))
             return self._key
 
-    def issue(self, who: identity.Identity, methods: list[str]) -> tuple[str, dict[str, Any]]:
-        """A signed token for *who* and its claims."""
+    def issue(
+        self,
+        who: identity.Identity,
+        methods: list[str],
+        renewing: dict[str, Any] | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        """A signed token for *who* and its claims. *renewing*: the claims of the token
+        this one renews, whose expiry it keeps (as Keystone does) and whose audit id it
+        chains."""
         now = time.time()
+        expires = int(now) + int(self.options.token_expiration)
+        chain: list[str] = []
+        if renewing is not None:
+            expires = min(expires, int(renewing["exp"]))
+            chain = list(renewing.get("ajti") or [str(renewing.get("jti", ""))])[:1]
         claims = {
             "typ": TOKEN_TYPE,
             "sub": who.user_id,
@@ -239,10 +107,12 @@ class LocalAuth(auth.AuthPlugin):
             "pname": who.project_name,
             "roles": list(who.roles),
             "methods": methods,
-            "iat": int(now),
-            "exp": int(now) + int(self.options.token_expiration),
+            "iat": round(now, 6),
+            "exp": expires,
             "jti": base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("="),
         }
+        if chain:
+            claims["ajti"] = chain
         return jwt.encode(claims, self.key, algorithm=ALGORITHM), claims
 
     def decode(self, token: str) -> dict[str, Any]:
@@ -262,8 +132,9 @@ class LocalAuth(auth.AuthPlugin):
             raise Unauthorized(reason="The token is not valid.")
         return claims
 
-    def current_roles(self, user_id: str, project_id: str) -> tuple[str, ...] | None:
-        """The user's roles now (cached briefly), or None for a deleted/disabled user."""
+    def current_state(self, user_id: str, project_id: str) -> identity.TokenState | None:
+        """The user's roles and token revocation time now (cached briefly), or None for
+        a deleted/disabled user."""
         key = (user_id, project_id)
         now = time.monotonic()
         ttl = float(self.options.identity_cache_seconds)
@@ -271,20 +142,27 @@ class LocalAuth(auth.AuthPlugin):
             cached = self._cache.get(key)
             if cached is not None and now - cached[0] < ttl:
                 return cached[1]
-        roles = self.store.is_active(user_id, project_id)
+        state = self.store.token_state(user_id, project_id)
         with self._cache_lock:
             if len(self._cache) > 10000:
                 self._cache.clear()
-            self._cache[key] = (now, roles)
-        return roles
+            self._cache[key] = (now, state)
+        return state
+
+    def current_roles(self, user_id: str, project_id: str) -> tuple[str, ...] | None:
+        """The user's roles now (cached briefly), or None for a deleted/disabled user."""
+        state = self.current_state(user_id, project_id)
+        return None if state is None else state.roles
 
     def validate(self, token: str) -> dict[str, Any]:
         """Claims of *token* with the user's current roles; Unauthorized if unusable."""
         claims = self.decode(token)
-        roles = self.current_roles(claims["sub"], claims["pid"])
-        if not roles:
+        state = self.current_state(claims["sub"], claims["pid"])
+        if state is None or not state.roles:
             raise Unauthorized(reason="The token's user or role assignment no longer exists.")
-        claims["roles"] = list(roles)
+        if state.valid_after is not None and float(claims["iat"]) <= state.valid_after:
+            raise Unauthorized(reason="The token has been revoked.")
+        claims["roles"] = list(state.roles)
         return claims
 
     # --- WSGI --------------------------------------------------------------------------
@@ -326,7 +204,7 @@ class LocalAuth(auth.AuthPlugin):
 
         request = Request(environ)
         path = request.path.rstrip("/") or "/"
-        base = public_base_url(self.conf, request.host_url)
+        base = base_url_of(environ, self.conf)
         headers: list[tuple[str, str]] = []
         status = 200
         body: Any
@@ -359,6 +237,11 @@ class LocalAuth(auth.AuthPlugin):
         except Unauthorized as exc:
             status, body = 401, self._error(401, "Unauthorized", exc.message)
             headers.append(("WWW-Authenticate", f'Keystone uri="{base}{PREFIX}"'))
+        except RetryLater as exc:
+            status = int(exc.code)
+            title = "Too Many Requests" if status == 429 else "Service Unavailable"
+            body = self._error(status, title, exc.message)
+            headers.append(("Retry-After", str(exc.retry_after)))
         except Fault as fault:
             status, body = fault.status, self._error(fault.status, "Bad Request", fault.message)
         except _KeystoneError as exc:
@@ -377,7 +260,10 @@ class LocalAuth(auth.AuthPlugin):
             404: "Not Found",
             405: "Method Not Allowed",
             413: "Request Entity Too Large",
+            415: "Unsupported Media Type",
+            429: "Too Many Requests",
             500: "Internal Server Error",
+            503: "Service Unavailable",
         }
         start_response(f"{status} {reasons.get(status, 'Error')}", headers)
         return [] if request.method == "HEAD" else [payload]
@@ -405,10 +291,7 @@ class LocalAuth(auth.AuthPlugin):
             raise _KeystoneError(
                 413, "Request Entity Too Large", f"Request body is larger than {limit} bytes."
             )
-        try:
-            return json.loads(data or b"null")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise Fault(400, f"Malformed request body: {exc}") from None
+        return parse_json(data or b"null")
 
     @staticmethod
     def _in_default_domain(named: dict[str, Any]) -> bool:
@@ -440,7 +323,9 @@ class LocalAuth(auth.AuthPlugin):
             user = password["user"]
             if not self._in_default_domain(user) and "id" not in user:
                 raise Unauthorized(reason="nubis's identity service has only the Default domain.")
-            who = self.store.authenticate(user.get("id") or user["name"], user["password"], project)
+            who = self._check_password(
+                request, user.get("id") or user["name"], user["password"], project
+            )
         else:
             token = auth_body["identity"].get("token")
             if token is None:
@@ -465,7 +350,31 @@ class LocalAuth(auth.AuthPlugin):
                 project_row.name,
                 tuple(roles),
             )
+            return self.issue(who, list(methods), renewing=claims)
         return self.issue(who, list(methods))
+
+    def _check_password(
+        self, request: Any, user: str, password: str, project: str | None
+    ) -> identity.Identity:
+        """The password authentication, throttled (see the module docstring)."""
+        self._apply_options()
+        address = str(request.remote_addr or "-")
+        attempts = int(self.options.address_failure_attempts)
+        window = float(self.options.address_failure_window)
+        wait = self.throttle.retry_after(address, attempts, window)
+        if wait is not None:
+            LOG.warning(
+                "throttled password authentication from %s: %d failures within %g s",
+                address,
+                attempts,
+                window,
+            )
+            raise too_many(attempts, window, wait)
+        try:
+            return self.store.authenticate(user, password, project)
+        except Unauthorized:
+            self.throttle.failed(address, attempts)
+            raise
 
     def _validate_request(self, request: Any) -> tuple[str, dict[str, Any]]:
         caller_token = request.headers.get("X-Auth-Token", "")
@@ -523,7 +432,7 @@ class LocalAuth(auth.AuthPlugin):
                 "domain": domain,
                 "password_expires_at": None,
             },
-            "audit_ids": [claims.get("jti", "")],
+            "audit_ids": [claims.get("jti", ""), *claims.get("ajti", [])],
             "expires_at": _isotime(claims["exp"]),
             "issued_at": _isotime(claims["iat"]),
             "project": {"id": claims["pid"], "name": claims.get("pname"), "domain": domain},

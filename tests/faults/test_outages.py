@@ -1,0 +1,208 @@
+"""Infrastructure faults on a multi-process nubis: every request the API acknowledges
+ends ACTIVE or ERROR with a fault within a bound, nothing is built twice, and the
+services recover without a restart.
+
+Each test drives a bounded load of creates through the REST API while one private
+server goes away and comes back, then waits (bounded) for every acknowledged server to
+settle and prints the numbers: acknowledged = ACTIVE + ERROR-with-fault, none stuck.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import statistics
+import subprocess
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from tests.faults.cloud import FaultCloud, Outcome, tally, wait
+from tests.faults.servers import ZK_PORT
+
+pytestmark = pytest.mark.faults
+
+#: Longest wait for the acknowledged servers to settle after a fault: the reconciler's
+#: resend (build_request_timeout 15 s), its end in ERROR (another 15 s), its interval.
+SETTLE = 75.0
+
+
+def report(
+    name: str, outcome: Outcome, states: dict[str, Any], settled: float, recovery: float
+) -> dict[str, int]:
+    counts = tally(states)
+    reads = sorted(outcome.read_latencies) or [0.0]
+    writes = sorted(outcome.write_latencies) or [0.0]
+    print(
+        f"\n[{name}] acknowledged {len(outcome.acknowledged)}, refused 503 {outcome.refused}, "
+        f"other {len(outcome.other)} | ACTIVE {counts['active']}, ERROR+fault "
+        f"{counts['error_with_fault']}, ERROR no fault {counts['error_without_fault']}, stuck "
+        f"{counts['stuck']} | settled in {settled:.1f} s after the load, services ready "
+        f"{recovery:.1f} s after the server returned | reads max {reads[-1]:.2f} s p50 "
+        f"{statistics.median(reads):.3f} s ({outcome.read_failures} failed) | writes max "
+        f"{writes[-1]:.2f} s"
+    )
+    return counts
+
+
+def check(
+    cloud: FaultCloud, prefix: str, outcome: Outcome, name: str, recovered: list[float]
+) -> dict[str, int]:
+    assert not outcome.other, outcome.other[:5]
+    assert recovered, "the server did not come back"
+    states, settled = cloud.settle(outcome.acknowledged, SETTLE)
+    counts = report(name, outcome, states, settled, recovered[-1])
+    seen = {
+        what: sum(cloud.log_count(n, text) for n in cloud.procs)
+        for what, text in (
+            ("DB retries", "transient database error"),
+            ("records kept", "kept, to be written"),
+            ("written late", "attempts"),
+            ("resent", "sending it again"),
+            ("ended by reconciler", "ended in error"),
+        )
+    }
+    print(f"[{name}] log evidence: {seen}")
+    assert len(states) == len(outcome.acknowledged), "an acknowledged server has no record"
+    assert counts["stuck"] == 0, {
+        u: s for u, s in states.items() if s[0] not in ("active", "error") or s[1]
+    }
+    assert counts["error_without_fault"] == 0
+    assert counts["active"] + counts["error_with_fault"] == len(outcome.acknowledged)
+    # No duplicates: one record per acknowledged request, nothing the API refused left
+    # behind, each server built at most once.
+    # (a record the API wrote before a refused request failed is deleted by the
+    # conductor's reconciler within build_request_timeout and an interval)
+    wait(
+        lambda: cloud.named(prefix) == len(outcome.acknowledged),
+        40,
+        f"only the {len(outcome.acknowledged)} acknowledged {prefix} servers to remain "
+        f"(now {cloud.named(prefix)})",
+        interval=1,
+    )
+    built = {u: cloud.builds(u) for u, s in states.items() if s[0] == "active"}
+    assert all(n == 1 for n in built.values()), {u: n for u, n in built.items() if n != 1}
+    # Recovered without restarts.
+    assert not cloud.exited() and not cloud.restarts(), (cloud.exited(), cloud.restarts())
+    return counts
+
+
+def test_concurrent_first_requests_open_one_zookeeper_session(cloud: FaultCloud) -> None:
+    cloud.stop("api-1")
+    cloud.start("api-1")
+    wait(lambda: _answers(cloud, "/"), 60, "nubis-api to answer")
+    pid = cloud.procs["api-1"].popen.pid  # type: ignore[union-attr]
+    assert _zk_sessions(pid) == 0
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda _: cloud.get("/v2.1/os-services", 30), range(16)))
+    assert all(a.status_code == 200 for a in answers), [a.status_code for a in answers]
+    sessions = _zk_sessions(pid)
+    print(f"\n[first requests] 16 concurrent first requests -> {sessions} ZooKeeper session(s)")
+    assert sessions == 1
+    cloud.procs["api-1"].starts -= 1  # a deliberate restart, not a recovery
+
+
+def test_rabbitmq_restart_while_creates_arrive(cloud: FaultCloud, servers: Any) -> None:
+    recovered: list[float] = []
+
+    def fault() -> None:
+        servers.rabbit.stop()
+        time.sleep(12)  # away ~20 s in all, with the node's start
+        servers.rabbit.start()
+        recovered.append(cloud.wait_ready(90))
+
+    outcome = cloud.drive("rabbit", 40, 0.6, during=fault, burst=20)
+    counts = check(cloud, "rabbit", outcome, "RabbitMQ restart", recovered)
+    assert outcome.refused > 0, "no create was refused while the broker was away"
+    # Writes while the bus is away answer 503 within cast_timeout (3 s) and some slack;
+    # reads that need only the database keep answering in under a second.
+    assert max(outcome.write_latencies) < 3 + 12, max(outcome.write_latencies)
+    assert outcome.read_failures == 0
+    assert max(outcome.read_latencies) < 1.0, max(outcome.read_latencies)
+    assert counts["active"] > 0
+
+
+def test_postgresql_outage_with_creates_in_flight(cloud: FaultCloud, servers: Any) -> None:
+    recovered: list[float] = []
+
+    def fault() -> None:
+        servers.postgres.stop_server()
+        time.sleep(15)
+        servers.postgres.start_server()
+        recovered.append(cloud.wait_ready(90))
+
+    outcome = cloud.drive("postgres", 30, 0.5, during=fault, burst=30)
+    counts = check(cloud, "postgres", outcome, "PostgreSQL outage 15 s", recovered)
+    assert outcome.refused > 0, "no create answered 503 while the database was away"
+    assert counts["active"] > 0
+
+
+def test_database_down_answers_503_with_retry_after(cloud: FaultCloud, servers: Any) -> None:
+    servers.postgres.stop_server()
+    try:
+        started = time.monotonic()
+        answer = cloud.get("/v2.1/servers", timeout=30)
+        spent = time.monotonic() - started
+    finally:
+        servers.postgres.start_server()
+    print(f"\n[database down] GET /servers -> {answer.status_code} in {spent:.2f} s")
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"]
+    assert "database" in answer.json()["serviceUnavailable"]["message"]
+    assert spent < 10
+    cloud.wait_ready(60)
+
+
+def test_zookeeper_outage_builds_are_still_scheduled(cloud: FaultCloud, servers: Any) -> None:
+    recovered: list[float] = []
+    zk_down = []
+
+    def fault() -> None:
+        servers.zookeeper.stop()
+        zk_down.append(time.monotonic())
+        time.sleep(18)
+        servers.zookeeper.start()
+        recovered.append(cloud.wait_ready(90))
+
+    outcome = cloud.drive("zookeeper", 30, 0.6, during=fault)
+    counts = check(cloud, "zookeeper", outcome, "ZooKeeper outage 18 s", recovered)
+    assert outcome.refused == 0
+    # The scheduler kept the last known membership: every build found a host.
+    assert counts["active"] == len(outcome.acknowledged)
+    assert any(cloud.log_count(n, "answering the last known state") for n in cloud.procs)
+
+
+def _answers(cloud: FaultCloud, path: str) -> bool:
+    try:
+        return requests.get(cloud.url + path, timeout=2).status_code < 500
+    except requests.RequestException:
+        return False
+
+
+def _zk_sessions(pid: int) -> int:
+    """Established TCP connections of process *pid* to the private ZooKeeper."""
+    out = subprocess.run(
+        ["ss", "-tnpH", "state", "established", "dport", f"= :{ZK_PORT}"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    ).stdout
+    return sum(1 for line in out.splitlines() if f"pid={pid}," in line)
+
+
+def test_conductor_killed_while_builds_are_in_flight(cloud: FaultCloud) -> None:
+    """SIGKILL a conductor worker during a burst: what it had taken off the queue is
+    lost with it; the other worker's reconciler sends it again."""
+    recovered: list[float] = []
+
+    def fault() -> None:
+        cloud.kill("conductor-1")
+        cloud.start("conductor-1")
+        recovered.append(cloud.wait_ready(90))
+
+    outcome = cloud.drive("crash", 20, 0.3, during=fault, burst=30)
+    cloud.procs["conductor-1"].starts -= 1  # the deliberate restart after the kill
+    counts = check(cloud, "crash", outcome, "conductor SIGKILL", recovered)
+    assert counts["active"] + counts["error_with_fault"] == len(outcome.acknowledged)
