@@ -548,41 +548,65 @@ def published_options(namespace_name: str, name: str) -> list[tuple[str | None, 
 OPTION_CHECK = "check_options"
 
 
-def option_problems(namespace_name: str, name: str, plugin: Any, conf: Any) -> list[str]:
-    """Return what is wrong with *conf* for plugin *name* (already loaded: *plugin*).
-
-    The plugin's published options (:func:`published_options`) are registered on
-    *conf* first. A plugin may then check them itself: ``check_options(conf)``, a
-    static or class method of a class plugin (an attribute of a function plugin),
-    returns one-line problems (or raises :class:`~nubis.core.exception.ConfigurationError`
-    for the first); it must not connect anywhere -- it runs before anything starts.
-    Option types and bounds are oslo.config's: a value it refuses is a problem here
-    too. The start-up check may call this for every plugin it chooses.
-    """
-    problems: list[str] = []
+def register_published_options(namespace_name: str, name: str, conf: Any) -> list[str]:
+    """Register on *conf* the options plugin *name* publishes (:func:`published_options`);
+    registering them again is a no-op. Returns one problem line when the plugin's
+    ``list_opts`` fails or clashes with an option already registered, else nothing."""
     try:
-        published = published_options(namespace_name, name)
-        for group, opts in published:
+        for group, opts in published_options(namespace_name, name):
             conf.register_opts(opts, group=group)
     except Exception as exc:  # a broken list_opts or a clash with a registered option
         return [f"its published options ({namespace_name}.{name}) fail: {_one_line(exc)}"]
-    for group, opts in published:
+    return []
+
+
+def option_check_problems(
+    namespace_name: str, name: str, plugin: Any, conf: Any, option: str | None = None
+) -> list[str]:
+    """Ask plugin *name* (already loaded: *plugin*) to check its options.
+
+    A plugin may check them itself: ``check_options(conf)``, a static or class method
+    of a class plugin (an attribute of a function plugin), returns one-line problems
+    (or raises :class:`~nubis.core.exception.ConfigurationError` for the first); it
+    must not connect anywhere -- it runs before anything starts, after the plugin's
+    published options are registered. A value oslo.config refuses (its types and
+    bounds) is not reported here; :func:`option_problems` and the start-up check read
+    every value. A hook that fails is one problem naming the plugin and *option*
+    (the option that chose it).
+    """
+    check_options = getattr(plugin, OPTION_CHECK, None)
+    if not callable(check_options):
+        return []
+    try:
+        found = check_options(conf)
+    except exception.ConfigurationError as exc:
+        return [exception.one_line(exc)]
+    except cfg.Error:
+        return []  # a bad value of its options: whoever reads the values reports it
+    except Exception as exc:
+        where = f"{option}: " if option else ""
+        return [
+            f"{where}the option check of plugin '{name}' ({namespace_name}) failed: "
+            f"{type(exc).__name__}: {exception.one_line(exc)}"
+        ]
+    return [str(p) for p in found or ()]
+
+
+def option_problems(namespace_name: str, name: str, plugin: Any, conf: Any) -> list[str]:
+    """Return what is wrong with *conf* for plugin *name* (already loaded: *plugin*):
+    its published options registered (:func:`register_published_options`), their values
+    read (oslo.config's types and bounds), and its own check
+    (:func:`option_check_problems`)."""
+    problems = register_published_options(namespace_name, name, conf)
+    if problems:
+        return problems
+    for group, opts in published_options(namespace_name, name):
         for opt in opts:
             try:
                 getattr(conf[group] if group else conf, opt.dest)
             except (cfg.Error, ValueError) as exc:
                 problems.append(f"[{group or 'DEFAULT'}] {opt.name}: {exception.one_line(exc)}")
-    check_options = getattr(plugin, OPTION_CHECK, None)
-    if check_options is None:
-        return problems
-    try:
-        found = check_options(conf)
-    except exception.ConfigurationError as exc:
-        return [*problems, exception.one_line(exc)]
-    except Exception as exc:
-        return [*problems, f"{name}.{OPTION_CHECK}() raised {_one_line(exc)}"]
-    problems.extend(str(p) for p in found or ())
-    return problems
+    return problems + option_check_problems(namespace_name, name, plugin, conf)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,8 @@ a fuzzy initial delay.
 
 :meth:`Service.stop` stops consuming, drains in-flight calls (bounded by
 ``graceful_shutdown_timeout``), stops the periodic tasks and state reports and runs
-``cleanup_host``.
+``cleanup_host``. In a binary the :class:`~nubis.core.launcher.Launcher` bounds the
+stop of the whole process by the same timeout and abandons what is still running then.
 """
 
 from __future__ import annotations

@@ -9,5 +9,6 @@ machinery they run on.
 * :mod:`.auth` is the contract of the ``nubis.api.auth`` plugins, :mod:`.identity` the
   user store of the embedded identity service, :mod:`.policy` and :mod:`.policies`
   the oslo.policy rules;
-* :mod:`.service` serves it all with cheroot's threaded WSGI server.
+* :mod:`.service` serves it all with waitress (:mod:`.http_server`): an event loop
+  that reads each request whole, and worker threads that run it.
 """

@@ -1,9 +1,10 @@
 """Compose nubis-api's WSGI application: the resources' routes, the OpenAPI document
 route, and the ``[api] auth_strategy`` plugin around them.
 
-Order of a request: identity headers the client sent are stripped; the auth plugin's
-middleware identifies the caller (or answers itself); :class:`~.wsgi.Application`
-does the rest.
+Order of a request: identity headers the client sent are stripped; the URL clients
+reach nubis-api at (:attr:`APIApp.base_url`, never the request's Host header) is put in
+the environ; the auth plugin's middleware identifies the caller (or answers itself);
+:class:`~.wsgi.Application` does the rest.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from nubis.core import plugins
 from nubis.core.api import auth, openapi
 from nubis.core.api.resources import Deps, all_routes
 from nubis.core.api.routing import Route
-from nubis.core.api.wsgi import Application, Request
+from nubis.core.api.wsgi import BASE_URL_KEY, Application, Request, public_base_url
 
 OPENAPI_PATH = "/openapi.json"
 
@@ -34,7 +35,9 @@ class APIApp:
     """The composed WSGI application (see the module docstring).
 
     ``routes`` are the API's own routes, ``auth`` the plugin, ``application`` the
-    unwrapped :class:`~.wsgi.Application`.
+    unwrapped :class:`~.wsgi.Application`, ``base_url`` the URL of links and of the
+    service catalog (``[api] public_endpoint``, or ``http://<listen>:<port>``: the
+    server sets it once it knows the bound port).
     """
 
     def __init__(
@@ -45,6 +48,7 @@ class APIApp:
     ) -> None:
         self.conf = conf or cfg.CONF
         self.deps = Deps(self.conf, compute_api)
+        self.base_url = public_base_url(self.conf)
         self.auth = auth_plugin or load_auth_plugin(self.conf)
         self._document: dict[str, Any] | None = None
         self._document_lock = threading.Lock()
@@ -77,4 +81,5 @@ class APIApp:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         auth.strip_identity_headers(environ)
+        environ[BASE_URL_KEY] = self.base_url
         return self._wrapped(environ, start_response)

@@ -7,47 +7,147 @@ login. Roles follow Keystone's defaults: ``admin`` implies ``member``, which imp
 ``reader``; a token carries the roles with what they imply. Projects are created when a
 role on them is first given.
 
+Protections (configured by the ``local`` auth plugin from ``[local_auth]``):
+
+* hashing is bounded: at most :func:`configure_hashing`'s *concurrency* argon2
+  computations run at once in this process (each takes 64 MiB); a check that cannot
+  start within *wait* seconds is refused with :class:`~.exception.ServiceBusy` (503
+  with ``Retry-After``) rather than queued without bound;
+* lockout, with Keystone's ``lockout_failure_attempts`` / ``lockout_duration``
+  semantics (:class:`LockoutPolicy`): after that many consecutive failed password
+  checks the user cannot authenticate, even with the right password, until the
+  duration has passed since the last failure (0: until an administrator enables the
+  user again or sets a new password); a successful check resets the count. While
+  locked, the password is not even checked (no hashing cost for the attacker to
+  impose). The refusal is the same 401 as for a wrong password;
+* revocation: changing a user's password or disabling the user revokes every token
+  issued before (``tokens_valid_after``); deleting the user does too (no user, no
+  token).
+
 ``nubis-manage user ...`` (:mod:`nubis.core.cmd.manage_identity`) manages them; the
 ``local`` auth plugin authenticates against them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime
+import logging
 import re
+import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import argon2
 from argon2 import exceptions as argon2_exceptions
+from oslo_utils import timeutils
 
 from nubis.core import exception
-from nubis.core.api.exception import Unauthorized
+from nubis.core.api.exception import ServiceBusy, Unauthorized
 from nubis.core.context import get_admin_context
 from nubis.core.db import api as db
 from nubis.core.exception import IdentityProjectNotFound, IdentityUserNotFound
 
+LOG = logging.getLogger(__name__)
+
 IMPLIED_ROLES: dict[str, tuple[str, ...]] = {"admin": ("member", "reader"), "member": ("reader",)}
 ROLE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-NAME_PATTERN = re.compile(r"^[^\x00-\x1f/:]{1,255}$")
+NAME_PATTERN = re.compile(r"^[^\x00-\x1f/:\ud800-\udfff]{1,255}$")
 DEFAULT_DOMAIN = ("default", "Default")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+DEFAULT_HASH_CONCURRENCY = 2
+DEFAULT_HASH_WAIT = 5.0
 
 _HASHER = argon2.PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("not a password anyone has")
 _DENIED = "The request you have made requires authentication."
 
 
+class _HashSlots:
+    """At most *concurrency* argon2 computations at once; see the module docstring."""
+
+    def __init__(self, concurrency: int, wait: float) -> None:
+        self.concurrency = concurrency
+        self.wait = wait
+        self.semaphore = threading.BoundedSemaphore(concurrency)
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        semaphore = self.semaphore
+        if not semaphore.acquire(timeout=max(0.0, self.wait)):
+            raise ServiceBusy(
+                reason=f"Too many password checks are running (at most {self.concurrency} at "
+                "once: [local_auth] password_hash_concurrency); retry shortly.",
+                retry_after=1,
+            )
+        try:
+            yield
+        finally:
+            semaphore.release()
+
+
+_slots = _HashSlots(DEFAULT_HASH_CONCURRENCY, DEFAULT_HASH_WAIT)
+_slots_lock = threading.Lock()
+
+
+def configure_hashing(concurrency: int, wait: float) -> None:
+    """Allow *concurrency* password hash computations at once in this process, each
+    waiting at most *wait* seconds for its turn (see the module docstring)."""
+    global _slots
+    with _slots_lock:
+        if _slots.concurrency != concurrency:
+            _slots = _HashSlots(concurrency, wait)  # running ones release the old one
+        else:
+            _slots.wait = wait
+
+
+def hashing_slot() -> contextlib.AbstractContextManager[None]:
+    """One of the bounded hashing slots (ServiceBusy if none frees up in time)."""
+    return _slots.slot()
+
+
 def hash_password(password: str) -> str:
     """An argon2id hash of *password*."""
-    return _HASHER.hash(password)
+    with hashing_slot():
+        return _HASHER.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     """Whether *password* matches *password_hash* (False for a malformed hash)."""
-    try:
-        return bool(_HASHER.verify(password_hash, password))
-    except (argon2_exceptions.VerificationError, argon2_exceptions.InvalidHashError):
-        return False
+    with hashing_slot():
+        try:
+            return bool(_HASHER.verify(password_hash, password))
+        except (argon2_exceptions.VerificationError, argon2_exceptions.InvalidHashError):
+            return False
+
+
+@dataclasses.dataclass(frozen=True)
+class LockoutPolicy:
+    """Keystone's lockout: *failure_attempts* consecutive failed password checks lock the
+    user for *duration* seconds after the last one (0: until enabled again or given a
+    new password); *failure_attempts* 0 disables lockout."""
+
+    failure_attempts: int = 0
+    duration: float = 1800.0
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenState:
+    """What decides whether a user's token scoped to a project still counts: the roles
+    the user has there now, and the time before which its tokens are revoked."""
+
+    roles: tuple[str, ...]
+    valid_after: float | None
+    """Epoch seconds; tokens issued at or before it are revoked (None: none are)."""
+
+
+def _epoch(moment: datetime.datetime | None) -> float | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=datetime.UTC).timestamp()
 
 
 def effective_roles(roles: list[str] | tuple[str, ...] | set[str]) -> list[str]:
@@ -76,6 +176,10 @@ def _check_role(role: str) -> None:
 def _check_password(password: str) -> None:
     if not password or len(password) > 4096:
         raise exception.Invalid(message="a password must be 1-4096 characters")
+    if _SURROGATE.search(password):
+        raise exception.Invalid(
+            message="a password must be Unicode text (it holds a lone UTF-16 surrogate)"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,10 +195,12 @@ class Identity:
 
 
 class IdentityStore:
-    """Users, projects and role assignments in the database."""
+    """Users, projects and role assignments in the database; *lockout* is the policy
+    :meth:`authenticate` applies (default: none)."""
 
-    def __init__(self) -> None:
+    def __init__(self, lockout: LockoutPolicy | None = None) -> None:
         self.context = get_admin_context()
+        self.lockout = lockout or LockoutPolicy()
 
     # --- projects --------------------------------------------------------------------
 
@@ -155,9 +261,29 @@ class IdentityStore:
         return user
 
     def set_password(self, name: str, password: str) -> None:
+        """Set the user's password; this revokes its tokens and unlocks it."""
         _check_password(password)
         user = self.user(name)
-        db.identity_user_update(self.context, user.id, {"password_hash": hash_password(password)})
+        db.identity_user_update(
+            self.context,
+            user.id,
+            {
+                "password_hash": hash_password(password),
+                "tokens_valid_after": timeutils.utcnow(),
+                "failed_auth_count": 0,
+                "failed_auth_at": None,
+            },
+        )
+
+    def set_enabled(self, name: str, enabled: bool) -> Any:
+        """Enable (and unlock) or disable the user; disabling revokes its tokens."""
+        user = self.user(name)
+        values: dict[str, Any] = {"enabled": enabled}
+        if enabled:
+            values.update(failed_auth_count=0, failed_auth_at=None)
+        else:
+            values["tokens_valid_after"] = timeutils.utcnow()
+        return db.identity_user_update(self.context, user.id, values)
 
     def delete_user(self, name: str) -> Any:
         user = self.user(name)
@@ -210,12 +336,27 @@ class IdentityStore:
         except IdentityUserNotFound:
             verify_password(_DUMMY_HASH, password)  # same cost as a real check
             raise Unauthorized(reason=_DENIED) from None
-        if not verify_password(row.password_hash, password) or not row.enabled:
-            raise Unauthorized(reason=_DENIED)
-        if _HASHER.check_needs_rehash(row.password_hash):
-            db.identity_user_update(
-                self.context, row.id, {"password_hash": hash_password(password)}
+        if self.is_locked(row):
+            LOG.warning(
+                "refused authentication of user %s (%s): locked out after %d failed "
+                "password checks",
+                row.name,
+                row.id,
+                row.failed_auth_count,
             )
+            raise Unauthorized(reason=_DENIED)
+        if not verify_password(row.password_hash, password):
+            self._count_failure(row)
+            raise Unauthorized(reason=_DENIED)
+        if not row.enabled:
+            raise Unauthorized(reason=_DENIED)
+        changes: dict[str, Any] = {}
+        if row.failed_auth_count:
+            changes.update(failed_auth_count=0, failed_auth_at=None)
+        if _HASHER.check_needs_rehash(row.password_hash):
+            changes["password_hash"] = hash_password(password)
+        if changes:
+            db.identity_user_update(self.context, row.id, changes)
         scope = project or row.default_project_id
         if not scope:
             raise Unauthorized(
@@ -230,13 +371,54 @@ class IdentityStore:
             raise Unauthorized(reason=f"user {row.name} has no role on project {scope}")
         return Identity(row.id, row.name, project_row.id, project_row.name, tuple(roles))
 
-    def is_active(self, user_id: str, project_id: str) -> tuple[str, ...] | None:
-        """The user's current roles on the project, or None if the user is gone or
-        disabled (tokens of such users stop working)."""
+    def is_locked(self, row: Any) -> bool:
+        """Whether the lockout policy refuses user *row* now (Keystone's rule; an
+        expired lock resets the count)."""
+        policy = self.lockout
+        if not policy.failure_attempts or (row.failed_auth_count or 0) < policy.failure_attempts:
+            return False
+        if not policy.duration:
+            return True
+        last = row.failed_auth_at
+        if last is not None and timeutils.utcnow() < last + datetime.timedelta(
+            seconds=policy.duration
+        ):
+            return True
+        db.identity_user_update(
+            self.context, row.id, {"failed_auth_count": 0, "failed_auth_at": None}
+        )
+        return False
+
+    def _count_failure(self, row: Any) -> None:
+        try:
+            updated = db.identity_user_auth_failed(self.context, row.id, timeutils.utcnow())
+        except IdentityUserNotFound:
+            return  # deleted meanwhile
+        attempts = self.lockout.failure_attempts
+        if attempts and updated.failed_auth_count == attempts:
+            LOG.warning(
+                "user %s (%s) is locked out after %d consecutive failed password checks (%s)",
+                updated.name,
+                updated.id,
+                attempts,
+                f"for {self.lockout.duration:g} s"
+                if self.lockout.duration
+                else "until enabled again or given a new password",
+            )
+
+    def token_state(self, user_id: str, project_id: str) -> TokenState | None:
+        """The user's current roles on the project and token revocation time, or None if
+        the user is gone or disabled (tokens of such users stop working)."""
         try:
             row = self.user(user_id)
         except IdentityUserNotFound:
             return None
         if not row.enabled:
             return None
-        return tuple(self.roles_on(row.id, project_id))
+        return TokenState(tuple(self.roles_on(row.id, project_id)), _epoch(row.tokens_valid_after))
+
+    def is_active(self, user_id: str, project_id: str) -> tuple[str, ...] | None:
+        """The user's current roles on the project, or None if the user is gone or
+        disabled (tokens of such users stop working)."""
+        state = self.token_state(user_id, project_id)
+        return None if state is None else state.roles

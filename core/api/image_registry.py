@@ -10,12 +10,21 @@ Importing copies the file in (never moves or links it, so the registry owns its 
 records its format (``qcow2`` by its magic, else ``raw``), size, virtual size, MD5 and
 SHA-512. A qcow2 with a backing file or encryption is refused: a base image must stand
 on its own.
+
+The source is opened once, without following a symbolic link (``O_NOFOLLOW``), and must
+be a regular file: ``nubis-manage`` usually runs as root, and a link planted where the
+operator expects an image (``x -> /etc/shadow``) must not turn a secret into a public
+image. What is inspected is the registry's own copy, so the file cannot change between
+the check and the copy. Image files are written mode 0640: readable by their owner and
+group only (with a set-group-id images directory they take its group; give it to the
+user QEMU runs as when libvirt does not relabel backing files itself).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -27,6 +36,28 @@ from nubis.core.exception import ImageExists, ImageNotFound, InvalidImage
 from nubis.core.virt import disk_image
 
 _CHUNK = 1 << 20
+IMAGE_FILE_MODE = 0o640
+
+
+def _open_regular(source: str) -> Any:
+    """*source* opened for reading without following a final symbolic link; InvalidImage
+    unless it is a regular file."""
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if os.path.islink(source):
+            reason = "it is not a regular file but a symbolic link (links are not followed)"
+        else:
+            reason = f"it is not a regular file that can be opened ({exc.strerror})"
+        raise InvalidImage(path=source, reason=reason) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InvalidImage(path=source, reason="it is not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def probe(path: str) -> tuple[str, int]:
@@ -87,11 +118,8 @@ class ImageAPI:
             raise exception.Invalid(
                 message=f"visibility {visibility!r} is not one of public, private"
             )
-        if not os.path.isfile(source):
-            raise InvalidImage(path=source, reason="it is not a regular file")
         if self.list(context, filters={"name": name}, limit=1):
             raise ImageExists(name=name)
-        disk_format, virtual_size = probe(source)
         image_uuid = str(uuid.uuid4())
         os.makedirs(self.images_path, mode=0o755, exist_ok=True)
         final = os.path.join(self.images_path, image_uuid)
@@ -100,15 +128,25 @@ class ImageAPI:
         sha512 = hashlib.sha512()
         size = 0
         try:
-            with open(source, "rb") as src, open(partial, "xb") as dst:
-                while chunk := src.read(_CHUNK):
-                    md5.update(chunk)
-                    sha512.update(chunk)
-                    dst.write(chunk)
-                    size += len(chunk)
-                dst.flush()
-                os.fsync(dst.fileno())
-            os.chmod(partial, 0o644)
+            with _open_regular(source) as src:
+                fd = os.open(
+                    partial,
+                    os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    IMAGE_FILE_MODE,
+                )
+                with os.fdopen(fd, "wb") as dst:
+                    os.fchmod(dst.fileno(), IMAGE_FILE_MODE)  # whatever the umask
+                    while chunk := src.read(_CHUNK):
+                        md5.update(chunk)
+                        sha512.update(chunk)
+                        dst.write(chunk)
+                        size += len(chunk)
+                    dst.flush()
+                    os.fsync(dst.fileno())
+            try:
+                disk_format, virtual_size = probe(partial)
+            except InvalidImage as exc:
+                raise InvalidImage(path=source, reason=exc.kwargs.get("reason", "")) from None
             os.replace(partial, final)
             image = objects.Image(context)
             image.uuid = image_uuid

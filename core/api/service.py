@@ -1,4 +1,5 @@
-"""APIService: nubis-api's WSGI application served by cheroot's threaded HTTP server.
+"""APIService: nubis-api's WSGI application served by waitress
+(:mod:`nubis.core.api.http_server`).
 
 It has the life cycle of :class:`nubis.core.service.Service` (``start``, ``stop``,
 ``wait``, ``reset``), so :class:`nubis.core.launcher.Launcher` runs it alone
@@ -6,9 +7,11 @@ It has the life cycle of :class:`nubis.core.service.Service` (``start``, ``stop`
 
 * ``start()`` composes the application (loading the auth plugin), lets the plugin veto
   the listen address, binds ``[api] listen``:``[api] port`` (port 0 picks a free one;
-  :attr:`port` says which) and serves from a thread with ``[api] threads`` workers;
-* ``stop()`` stops accepting, lets running requests finish (up to
-  ``graceful_shutdown_timeout``) and closes;
+  :attr:`port` says which) and serves from a thread: an event loop that reads requests
+  whole, and ``[api] threads`` workers that run them;
+* ``stop()`` stops accepting, closes idle and half-read connections, lets running
+  requests finish, and returns within ``graceful_shutdown_timeout`` seconds in all
+  (requests still running then are abandoned: their connections are closed);
 * ``reset()`` (SIGHUP) re-reads the policy file.
 """
 
@@ -16,16 +19,20 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
-from cheroot import wsgi
 from oslo_config import cfg
 
 from nubis.core import exception
 from nubis.core.api import policy
 from nubis.core.api.app import APIApp
+from nubis.core.api.http_server import HTTPServer
+from nubis.core.api.wsgi import public_base_url
 
 LOG = logging.getLogger(__name__)
+
+DEFAULT_SHUTDOWN_TIMEOUT = 60.0
 
 
 class APIService:
@@ -45,15 +52,15 @@ class APIService:
         self.listen = listen if listen is not None else str(self.conf.api.listen)
         self._port = port if port is not None else int(self.conf.api.port)
         self.app: APIApp | None = None
-        self.server: wsgi.Server | None = None
+        self.server: HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
 
     @property
     def port(self) -> int:
         """The port served on (the bound one once started)."""
-        if self.server is not None and self.server.bind_addr:
-            return int(self.server.bind_addr[1])
+        if self.server is not None:
+            return self.server.port
         return self._port
 
     @property
@@ -70,23 +77,26 @@ class APIService:
         """Compose the application, bind and start serving (see the module docstring)."""
         self.app = APIApp(self.conf, compute_api=self._compute_api)
         self.app.auth.check_listen(self.listen)
-        server = wsgi.Server(
-            (self.listen, self._port),
-            self.app,
-            numthreads=int(self.conf.api.threads),
-            server_name="nubis-api",
-            timeout=int(self.conf.api.client_socket_timeout),
-            shutdown_timeout=max(1, int(self.conf.graceful_shutdown_timeout or 60)),
-            request_queue_size=128,
-        )
+        api = self.conf.api
         try:
-            server.prepare()
+            server = HTTPServer(
+                self.app,
+                self.listen,
+                self._port,
+                threads=int(api.threads),
+                idle_timeout=int(api.client_socket_timeout),
+                read_timeout=float(api.request_read_timeout),
+                max_connections=int(api.max_connections),
+                max_header_size=int(api.max_request_header_size),
+                max_body_size=int(api.max_request_body_size),
+            )
         except OSError as exc:
             raise exception.ConfigurationError(
                 option="[api] listen/port",
                 reason=f"cannot listen on {self.listen}:{self._port}: {exc}",
             ) from exc
         self.server = server
+        self.app.base_url = public_base_url(self.conf, port=server.port)
         self._stopped.clear()
         self._thread = threading.Thread(target=self._serve, name="nubis-api", daemon=True)
         self._thread.start()
@@ -103,18 +113,40 @@ class APIService:
         finally:
             self._stopped.set()
 
+    def shutdown_timeout(self) -> float:
+        """``graceful_shutdown_timeout`` (0 or unset: the default, 60 s)."""
+        return float(self.conf.graceful_shutdown_timeout or DEFAULT_SHUTDOWN_TIMEOUT)
+
     def stop(self, graceful: bool = True) -> None:
-        """Stop accepting, finish running requests (bounded), close the socket."""
-        if self.server is None:
+        """Stop accepting, let running requests finish, close; all of it within
+        ``graceful_shutdown_timeout`` (at once when *graceful* is false)."""
+        server = self.server
+        if server is None:
             return
-        LOG.info("stopping nubis-api on %s", self.url)
-        self.server.stop()
-        if self._thread is not None:
-            self._thread.join(timeout=max(5.0, float(self.conf.graceful_shutdown_timeout or 60)))
+        started = time.monotonic()
+        bound = self.shutdown_timeout() if graceful else 0.0
+        # Drain a little less than the bound: closing the connections, the workers and
+        # the compute API's clients must fit in it too.
+        timeout = max(0.0, bound - min(1.0, 0.1 * bound))
+        LOG.info(
+            "stopping nubis-api on %s (waiting up to %.0f s for running requests)",
+            self.url,
+            timeout,
+        )
+        serving = self._thread is not None and self._thread.is_alive()
+        finished = server.stop(timeout, serving=serving)
+        if not finished:
+            LOG.warning(
+                "nubis-api stopped with requests still running after %.1f s (they are "
+                "abandoned: graceful_shutdown_timeout is %.0f s)",
+                timeout,
+                bound,
+            )
         if self.app is not None:
             self.app.deps.cleanup()
         self.server = None
         self._stopped.set()
+        LOG.info("nubis-api stopped in %.1f s", time.monotonic() - started)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the service has stopped; False on timeout."""

@@ -1,9 +1,20 @@
-"""Request validation: bodies against JSON schemas (jsonschema), query parameters
-against small typed declarations.
+"""Request validation: JSON bodies parsed defensively, validated against JSON schemas
+(jsonschema), and query parameters against small typed declarations.
 
 Every refusal is a 400 whose message names the field, the value given and what was
 wrong, e.g. ``Invalid input for field/attribute server.min_count. Value: 0. 0 is less
 than the minimum of 1``.
+
+:func:`parse_json` is how every request body becomes a value: JSON nested deeper than
+:data:`MAX_JSON_DEPTH` levels is refused before the parser sees it (a deep document
+would otherwise exhaust the parser's recursion), ``NaN`` and ``Infinity`` are refused,
+and so is any string (object keys included) holding a lone UTF-16 surrogate such as
+``"\\ud800"``, which is not Unicode text and cannot be stored or logged.
+
+Numbers given as strings: as in Nova, schema types such as :data:`positive_integer`
+accept a string of digits, and ``minimum``/``maximum`` (and their exclusive forms)
+apply to such a string's numeric value, so ``"9223372036854775808"`` is refused as
+too large just as the number would be.
 """
 
 from __future__ import annotations
@@ -11,9 +22,10 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import math
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import jsonschema
@@ -107,7 +119,119 @@ def to_int(value: Any) -> int:
     return int(value)
 
 
+# --- parsing -------------------------------------------------------------------------
+
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects a request body may have (nubis's deepest
+schema, the identity service's, needs 6)."""
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_depth_exceeds(data: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text *data* nests arrays/objects deeper than *limit* levels
+    (brackets inside strings do not count; malformed text is left to the parser)."""
+    depth = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub(b'""', data)):
+        if match.group() in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(data: bytes) -> Any:
+    """The JSON value of the request body *data*; a 400 Fault for anything the rest of
+    the API must not see (see the module docstring)."""
+    if json_depth_exceeds(data):
+        raise Fault(
+            400,
+            f"Malformed request body: arrays and objects nested deeper than the limit of "
+            f"{MAX_JSON_DEPTH} levels.",
+        )
+    try:
+        value = json.loads(data, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise Fault(400, f"Malformed request body: {reason}") from None
+    check_text(value)
+    return value
+
+
+def _lone_surrogate(path: Sequence[Any], value: str) -> Fault:
+    return Fault(
+        400,
+        f"Invalid input for field/attribute {_path(path) or 'body'}. Value: {_short(value)}. "
+        "It contains a lone UTF-16 surrogate (U+D800 to U+DFFF), which is not Unicode text.",
+    )
+
+
+def check_text(value: Any, path: tuple[Any, ...] = ()) -> None:
+    """Raise a 400 Fault naming the field if any string in *value* (keys included)
+    holds a lone surrogate."""
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            raise _lone_surrogate(path, value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if _SURROGATE.search(key):
+                raise _lone_surrogate(path, key)
+            check_text(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_text(item, (*path, index))
+
+
 # --- bodies -------------------------------------------------------------------------
+
+
+def _number_of(instance: str) -> int | float | None:
+    """The numeric value of a string such as ``"10"`` or ``"1.5"`` (None if it is not
+    one), as Nova reads it for ``minimum``/``maximum``."""
+    try:
+        return int(instance)
+    except ValueError:
+        pass
+    try:
+        return float(instance)
+    except ValueError:
+        return None
+
+
+def _string_aware(keyword: str) -> Any:
+    """jsonschema's *keyword* check, applied to the value of numeric strings too."""
+    original = jsonschema.Draft202012Validator.VALIDATORS[keyword]
+
+    def check(validator: Any, bound: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        if isinstance(instance, str):
+            number = _number_of(instance)
+            if number is None:
+                return
+            if isinstance(number, float) and not math.isfinite(number):
+                yield js_exceptions.ValidationError("It is too large (not a finite number).")
+                return
+            yield from original(validator, bound, number, schema) or ()
+            return
+        yield from original(validator, bound, instance, schema) or ()
+
+    return check
+
+
+_VALIDATOR_CLASS = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    {
+        keyword: _string_aware(keyword)
+        for keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+    },
+)
 
 _VALIDATORS: dict[int, jsonschema.protocols.Validator] = {}
 
@@ -116,9 +240,8 @@ def _validator(schema: Mapping[str, Any]) -> jsonschema.protocols.Validator:
     key = id(schema)
     validator = _VALIDATORS.get(key)
     if validator is None:
-        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        cls.check_schema(schema)
-        validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+        _VALIDATOR_CLASS.check_schema(schema)
+        validator = _VALIDATOR_CLASS(schema, format_checker=_VALIDATOR_CLASS.FORMAT_CHECKER)
         _VALIDATORS[key] = validator
     return validator
 

@@ -27,7 +27,7 @@ from nubis.core.api.faults import Fault, from_exception
 from nubis.core.api.faults import body as fault_body
 from nubis.core.api.microversion import APIVersion
 from nubis.core.api.routing import Route, Router
-from nubis.core.api.validation import parse_query, validate
+from nubis.core.api.validation import parse_json, parse_query, validate
 
 LOG = logging.getLogger(__name__)
 
@@ -66,8 +66,9 @@ class Request:
 
     @functools.cached_property
     def base_url(self) -> str:
-        """The URL clients reach this API at, without a trailing slash."""
-        return public_base_url(self.conf, self.raw.host_url)
+        """The URL clients reach this API at, without a trailing slash (never taken
+        from the request's Host header)."""
+        return base_url_of(self.raw.environ, self.conf)
 
     def url(self, path: str, query: Mapping[str, Any] | None = None) -> str:
         """The absolute URL of *path* (e.g. ``/v2.1/servers/<id>``) with *query*."""
@@ -97,10 +98,34 @@ class Request:
         return self.query.get(name, default)
 
 
-def public_base_url(conf: cfg.ConfigOpts, host_url: str) -> str:
-    """``[api] public_endpoint`` if set, else the URL the request came in on."""
+BASE_URL_KEY = "nubis.base_url"
+"""The WSGI environ key under which the composed application
+(:class:`~nubis.core.api.app.APIApp`) puts the URL clients reach nubis-api at; the
+auth plugins read it (through :func:`base_url_of`) for the links they answer with."""
+
+
+def public_base_url(conf: cfg.ConfigOpts, port: int | None = None) -> str:
+    """``[api] public_endpoint`` if set, else ``http://<[api] listen>:<port>`` (127.0.0.1
+    for a wildcard address; *port* defaults to ``[api] port``, give the bound one).
+
+    Never the Host header of a request: a client must not be able to choose the URLs
+    the service catalog and links send other clients to.
+    """
     configured = str(conf.api.public_endpoint or "").rstrip("/")
-    return configured or host_url.rstrip("/")
+    if configured:
+        return configured
+    host = str(conf.api.listen)
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{conf.api.port if port is None else port}"
+
+
+def base_url_of(environ: Mapping[str, Any], conf: cfg.ConfigOpts) -> str:
+    """The URL clients reach this API at: the one the application put in *environ*, or
+    :func:`public_base_url`."""
+    return str(environ.get(BASE_URL_KEY) or public_base_url(conf))
 
 
 class Application:
@@ -209,10 +234,7 @@ class Application:
         mimetype = raw.mimetype or JSON
         if mimetype != JSON and not mimetype.endswith("+json"):
             raise Fault(415, f"Unsupported Content-Type {mimetype}; send application/json.")
-        try:
-            return json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise Fault(400, f"Malformed request body: {exc}") from None
+        return parse_json(data)
 
 
 def _reason(status: int) -> str:

@@ -5,8 +5,11 @@
   project, the roles there (default ``member``), the project created if needed;
 * ``user list`` — users, whether enabled, and their roles per project;
 * ``user delete NAME`` — a user and its role assignments (its tokens stop working);
+* ``user disable NAME`` — the user can no longer authenticate and its tokens are
+  revoked; ``user enable NAME`` — again allowed, and unlocked if a lockout
+  (``[local_auth] lockout_failure_attempts``) held it;
 * ``user role-add NAME --project P --role R`` / ``user role-remove ...``;
-* ``user password NAME --password PW``;
+* ``user password NAME --password PW`` — also revokes the user's tokens and unlocks it;
 * ``user bootstrap [--clouds-yaml PATH]`` — make sure the users ``admin`` (admin of
   project ``admin``) and ``demo`` (member of project ``demo``) exist, give them fresh
   random passwords, and write a ``clouds.yaml`` (mode 0600, default
@@ -19,6 +22,7 @@ of the process list and shell history).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Any
@@ -71,6 +75,18 @@ def user_delete() -> int:
     return 0
 
 
+def user_enable() -> int:
+    user = _store().set_enabled(CONF.category.user_name, True)
+    print(f"user {user.name} ({user.id}) is enabled")
+    return 0
+
+
+def user_disable() -> int:
+    user = _store().set_enabled(CONF.category.user_name, False)
+    print(f"user {user.name} ({user.id}) is disabled; its tokens are revoked")
+    return 0
+
+
 def role_add() -> int:
     args = CONF.category
     _store().add_role(args.user_name, args.project, args.role)
@@ -89,7 +105,7 @@ def role_remove() -> int:
 
 def user_password() -> int:
     _store().set_password(CONF.category.user_name, _password())
-    print(f"password of user {CONF.category.user_name} changed")
+    print(f"password of user {CONF.category.user_name} changed; its tokens are revoked")
     return 0
 
 
@@ -112,6 +128,11 @@ def user_bootstrap() -> int:
 
     from nubis.core.exception import IdentityUserNotFound
 
+    path = os.path.abspath(
+        CONF.category.clouds_yaml or os.path.join(CONF.state_path, "clouds.yaml")
+    )
+    option = "--clouds-yaml" if CONF.category.clouds_yaml else "[DEFAULT] state_path"
+    _check_writable(path, option)  # before any password changes
     store = _store()
     clouds = ["clouds:"]
     for user, project, role in BOOTSTRAP_USERS:
@@ -135,18 +156,49 @@ def user_bootstrap() -> int:
             f"    region_name: {CONF.api.region_name}",
             "    identity_api_version: 3",
         ]
-    path = os.path.abspath(
-        CONF.category.clouds_yaml or os.path.join(CONF.state_path, "clouds.yaml")
-    )
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path + ".new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("\n".join(clouds) + "\n")
-    os.replace(path + ".new", path)
+    write_private_file(path, "\n".join(clouds) + "\n", option)
     print(f"users admin and demo are ready; their clouds are in {path}:")
     print(f"  export OS_CLIENT_CONFIG_FILE={path}")
     print("  openstack --os-cloud nubis-admin ...   or   openstack --os-cloud nubis-demo ...")
     return 0
+
+
+def _check_writable(path: str, option: str) -> None:
+    from nubis.core.conf import paths
+    from nubis.core.exception import ConfigurationError
+
+    if os.path.isdir(path):
+        raise ConfigurationError(option=option, reason=f"{path} is a directory")
+    problem = paths.directory_problem(os.path.dirname(path))
+    if problem:
+        raise ConfigurationError(option=option, reason=problem)
+
+
+def write_private_file(path: str, text: str, option: str) -> None:
+    """Replace *path* atomically with *text*, readable by its owner only (0600).
+
+    The text goes to a temporary file of a unique name created exclusively (mode 0600
+    from the start: never a moment readable by others, never someone else's file or
+    link followed), is flushed to disk and renamed over *path*. A missing folder is
+    created mode 0700.
+    """
+    import tempfile
+
+    from nubis.core.conf import paths
+
+    folder = os.path.dirname(os.path.abspath(path))
+    paths.make_private_dir(folder, option)
+    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -169,6 +221,14 @@ def add_parsers(subparsers: Any) -> None:
     delete = sub.add_parser("delete", help="delete a user")
     delete.add_argument("user_name", metavar="NAME")
     delete.set_defaults(func=user_delete)
+
+    for action, func, text in (
+        ("enable", user_enable, "let a user authenticate again (and lift a lockout)"),
+        ("disable", user_disable, "stop a user from authenticating; revoke its tokens"),
+    ):
+        parser_ = sub.add_parser(action, help=text)
+        parser_.add_argument("user_name", metavar="NAME")
+        parser_.set_defaults(func=func)
 
     for action, func, text in (
         ("role-add", role_add, "give a user a role on a project"),

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from nubis.core import binaries, plugins
+from nubis.core import binaries
 from nubis.core.cmd import common
 from nubis.core.conf import CONF
-from nubis.core.conf import check as config_check
 
 
 def conductor(argv: Sequence[str] | None = None) -> int:
@@ -40,22 +39,7 @@ def api(argv: Sequence[str] | None = None) -> int:
     methods run as ``[indirection] api`` says (``local`` by default: nubis-api reads the
     database itself, as Nova's API does).
     """
-    from nubis.core import objects
-    from nubis.core.api.service import APIService
-    from nubis.core.launcher import Launcher
-    from nubis.core.objects.base import install_indirection
-
-    def run() -> int:
-        common.parse_config(argv, "nubis-api")
-        plugins.ensure_installed("nubis.api.auth", CONF.api.auth_strategy, "[api] auth_strategy")
-        config_check.check(CONF, [])
-        objects.register_all()
-        install_indirection(CONF)
-        service = APIService(CONF)
-        launcher = Launcher([cast(Any, service)])
-        return launcher.run()
-
-    return common.guarded(run)
+    return common.run_services(["api"], argv, "nubis-api", compose=compose_all_in_one)
 
 
 def all_in_one(argv: Sequence[str] | None = None) -> int:
@@ -71,6 +55,7 @@ def all_in_one(argv: Sequence[str] | None = None) -> int:
         "nubis-all-in-one",
         before_start=migration.db_sync,
         compose=compose_all_in_one,
+        services_option="[all_in_one] services",
     )
 
 

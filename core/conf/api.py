@@ -25,26 +25,61 @@ OPTS: list[cfg.Opt] = [
         default="",
         help="Base URL clients reach nubis-api at, used in links and in the service "
         "catalog, e.g. http://api.example.com:8774. Empty: http://<listen>:<port> (with "
-        "127.0.0.1 for a wildcard listen address).",
+        "127.0.0.1 for a wildcard listen address). The Host header of a request is never "
+        "used for this: set it whenever clients reach nubis-api by another name (a "
+        "wildcard listen address, a proxy, TLS termination).",
     ),
     cfg.IntOpt(
         "threads",
         default=16,
         min=1,
-        help="Worker threads serving requests; one request holds one thread.",
+        help="Worker threads running the application. The server's event loop reads "
+        "each request whole (headers and body) before a worker sees it, so a slow or "
+        "stalled client never holds a worker.",
     ),
     cfg.IntOpt(
         "client_socket_timeout",
         default=60,
         min=1,
-        help="Seconds a client connection may stay idle (between requests or inside "
-        "one) before the server closes it.",
+        help="Seconds a client connection may stay idle between requests (keep-alive) "
+        "before the server closes it.",
+    ),
+    cfg.IntOpt(
+        "request_read_timeout",
+        default=30,
+        min=1,
+        help="Seconds a client has to send a whole request, headers and body, counted "
+        "from its first byte (from the connection's opening for its first request). A "
+        "slower client is disconnected without an answer. Checked about once a second.",
+    ),
+    cfg.IntOpt(
+        "max_connections",
+        default=500,
+        min=1,
+        help="Client connections kept open at once; further ones wait in the listen "
+        "backlog until one closes. Each costs a file descriptor: keep it well below "
+        "the process's descriptor limit (often 1024).",
+    ),
+    cfg.IntOpt(
+        "max_request_header_size",
+        default=65536,
+        min=4096,
+        help="Largest request line and headers accepted, in bytes; larger ones get 431.",
     ),
     cfg.IntOpt(
         "max_request_body_size",
         default=114688,
         min=1024,
         help="Largest request body accepted, in bytes; larger ones get 413.",
+    ),
+    cfg.IntOpt(
+        "max_instances_per_request",
+        default=100,
+        min=1,
+        help="Most servers one create request may ask for (min_count and max_count); "
+        "a request for more is refused with 403 naming this limit. Each server is a "
+        "database row, a scheduling decision and a message to a compute host, all made "
+        "while the request runs.",
     ),
     cfg.IntOpt(
         "max_limit",

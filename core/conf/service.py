@@ -54,15 +54,19 @@ OPTS: list[cfg.Opt] = [
         default=60,
         min=0,
         mutable=True,
-        help="Seconds a stopping service waits for in-flight calls to finish; 0 "
-        "waits for ever.",
+        help="Seconds a stopping process waits, in all, for its services to stop: "
+        "in-flight calls and requests to finish, then each service's cleanup. What is "
+        "still running then is abandoned as a crash would leave it (and tidied up at "
+        "the next start); the process exits with status 1. 0 waits for ever.",
     ),
     cfg.IntOpt(
         "rpc_response_timeout_startup",
         default=60,
         min=1,
-        help="Longest time a service waits at start for the services it depends on "
-        "(the conductor, for nubis-compute) to answer a ping.",
+        help="Longest time a service waits at start for what it depends on: the "
+        "message bus of transport_url to accept a connection, then (nubis-compute) a "
+        "conductor to answer a ping. After that it exits with status 2 and one line "
+        "saying what did not answer. SIGTERM and SIGINT stop it at once meanwhile.",
     ),
 ]
 

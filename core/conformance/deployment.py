@@ -15,6 +15,7 @@ clouds on it (tests/fixtures/inproc_cloud.py).
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -105,6 +106,7 @@ def embedded(
         migration.db_sync()
     else:
         shutil.copyfile(template, database)
+        os.chmod(database, 0o600)  # private, as nubis creates its own database file
     base.install_indirection()
     deployment = Embedded(tag, flags)
     try:

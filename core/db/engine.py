@@ -12,13 +12,14 @@ Contract:
   with their attributes loaded (``expire_on_commit=False``). :func:`connection` is the
   same transaction on a Core :class:`~sqlalchemy.engine.Connection`, without the
   Session, for hot paths that run one or two statements.
-* SQLite: ``PRAGMA foreign_keys=ON`` on every connection; file databases use WAL with
-  ``synchronous=NORMAL`` (a power cut may lose the last commits, never consistency);
-  a writing transaction begins with ``BEGIN IMMEDIATE`` (at its first statement, before
-  it reads) so that two writers queue on the busy timeout (5 s; ``?timeout=`` in the URL
-  changes it) instead of failing on a lock upgrade; an in-memory database (``sqlite://``)
-  is one connection shared by all threads (StaticPool) whose transactions are serialized
-  by a lock.
+* SQLite: a file database's folder is created mode 0700 and the file mode 0600 (it
+  holds password hashes); ``PRAGMA foreign_keys=ON`` on every connection; file
+  databases use WAL with ``synchronous=NORMAL`` (a power cut may lose the last
+  commits, never consistency); a writing transaction begins with ``BEGIN IMMEDIATE``
+  (at its first statement, before it reads) so that two writers queue on the busy
+  timeout (5 s; ``?timeout=`` in the URL changes it) instead of failing on a lock
+  upgrade; an in-memory database (``sqlite://``) is one connection shared by all
+  threads (StaticPool) whose transactions are serialized by a lock.
 * PostgreSQL through psycopg2 and MariaDB/MySQL through PyMySQL (a URL without a driver,
   ``postgresql://`` or ``mysql://``, gets these), with ``pool_pre_ping`` and READ
   COMMITTED isolation on both.
@@ -44,7 +45,8 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from nubis.core.conf import CONF
+from nubis.core.conf import CONF, paths
+from nubis.core.conf.masking import mask_url
 from nubis.core.db import guard
 
 LOG = logging.getLogger(__name__)
@@ -79,8 +81,22 @@ def normalized_url(connection: str) -> URL:
     return url.set(drivername=driver) if driver else url
 
 
-def _is_memory_sqlite(url: URL) -> bool:
+def is_memory_sqlite(url: URL) -> bool:
+    """Whether *url* is an in-memory SQLite database (no file)."""
     return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
+def _prepare_sqlite_file(database: str) -> None:
+    # SQLite creates the file but not its folder ($state_path on a new machine), and
+    # creates it with the umask's mode (0644): it holds password hashes. The folder is
+    # made 0700 and the file 0600 before SQLite opens it; its -wal and -shm files get
+    # the database file's mode from SQLite.
+    option = "[database] connection"
+    path = os.path.abspath(database)
+    paths.make_private_dir(os.path.dirname(path), option)
+    paths.create_private_file(path, option)
+    for suffix in ("-wal", "-shm", "-journal"):
+        paths.tighten(path + suffix)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, in_memory: bool) -> None:
@@ -98,10 +114,9 @@ def _sqlite_on_connect(dbapi_connection: Any, in_memory: bool) -> None:
 
 
 def _create_sqlite_engine(url: URL, options: dict[str, Any]) -> tuple[Engine, bool]:
-    in_memory = _is_memory_sqlite(url)
+    in_memory = is_memory_sqlite(url)
     if not in_memory and url.database:
-        # SQLite creates the file but not its folder ($state_path on a new machine).
-        os.makedirs(os.path.dirname(os.path.abspath(url.database)), exist_ok=True)
+        _prepare_sqlite_file(url.database)
     if in_memory:
         options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
@@ -158,7 +173,7 @@ def _create_database(connection: str) -> Database:
     else:
         engine = _create_server_engine(url, options)
         writer_bind = engine
-    LOG.debug("created database engine for %s", url.render_as_string(hide_password=True))
+    LOG.debug("created database engine for %s", mask_url(connection))
     return Database(
         engine=engine,
         writer_engine=writer_bind,

@@ -384,7 +384,13 @@ class IdentityProject(Base):
 
 
 class IdentityUser(Base):
-    """A user of the local identity service; ``password_hash`` is an argon2 hash."""
+    """A user of the local identity service; ``password_hash`` is an argon2 hash.
+
+    ``tokens_valid_after`` (revision 0003): tokens issued before it are revoked (set when
+    the password changes or the user is disabled). ``failed_auth_count`` and
+    ``failed_auth_at``: consecutive failed password checks and the last one's time
+    (Keystone's lockout bookkeeping), reset by a successful one.
+    """
 
     __tablename__ = "identity_users"
     __table_args__ = (UniqueConstraint("name", name="uniq_identity_users0name"), MYSQL_TABLE_ARGS)
@@ -394,6 +400,9 @@ class IdentityUser(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     default_project_id: Mapped[str | None] = mapped_column(String(64))
+    tokens_valid_after: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    failed_auth_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_auth_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
 
 
 class IdentityRoleAssignment(Base):

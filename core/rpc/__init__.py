@@ -7,18 +7,29 @@ every object crosses through the versioned object serializer, and exceptions fro
 
 Transports are cached per URL: every service in one process (the all-in-one) shares
 one transport object, which is what lets ``inproc://`` connect them.
+
+At start a service first waits for its message bus (:func:`wait_for_transport`), for at
+most ``rpc_response_timeout_startup`` seconds: oslo.messaging itself would retry a
+broker that is not there for ever, inside the first call that needs it. Messages about
+a transport URL never show its password (:func:`nubis.core.conf.masking.mask_url`).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import oslo_messaging as messaging
 from oslo_config import cfg
 
 from nubis.core import exception
+from nubis.core.conf.masking import mask, mask_url
 from nubis.core.context import RequestContext
+
+LOG = logging.getLogger(__name__)
 
 ALLOWED_EXMODS = ["nubis.core.exception"]
 
@@ -53,16 +64,18 @@ def parse_transport_url(conf: cfg.ConfigOpts) -> messaging.TransportURL:
             reason="not set; use e.g. inproc:// (one process) or rabbit://user:pass@host:5672/",
         )
     example = "use e.g. inproc:// (one process) or rabbit://user:pass@host:5672/"
+    shown = mask_url(url)
     try:
         parsed = messaging.TransportURL.parse(conf, url)
     except (messaging.InvalidTransportURL, ValueError) as exc:
         raise exception.ConfigurationError(
-            option="[DEFAULT] transport_url", reason=f"{url!r} is malformed ({exc}); {example}"
+            option="[DEFAULT] transport_url",
+            reason=f"{shown!r} is malformed ({mask(exception.one_line(exc))}); {example}",
         ) from exc
     if not parsed.transport:
         raise exception.ConfigurationError(
             option="[DEFAULT] transport_url",
-            reason=f"{url!r} names no transport scheme; {example}",
+            reason=f"{shown!r} names no transport scheme; {example}",
         )
     return parsed
 
@@ -90,6 +103,67 @@ def get_transport(conf: cfg.ConfigOpts | None = None) -> messaging.Transport:
                 ) from exc
             _transports[url] = transport
         return transport
+
+
+def _connection_probe(transport: messaging.Transport) -> Callable[[], None] | None:
+    """A function that opens (and returns to the pool) one connection to the broker,
+    trying once; None for a transport without a broker to reach (inproc, fake).
+
+    The AMQP drivers (rabbit) keep a pool of sending connections; taking one with
+    ``retry=0`` connects without oslo.messaging's endless retrying, and leaves a
+    working connection in the pool for the service's first message.
+    """
+    driver = getattr(transport, "_driver", None)
+    get_connection = getattr(driver, "_get_connection", None)
+    if get_connection is None:
+        return None
+    from oslo_messaging._drivers import common as driver_common
+
+    def probe() -> None:
+        with get_connection(driver_common.PURPOSE_SEND, retry=0):
+            pass
+
+    return probe
+
+
+def wait_for_transport(
+    conf: cfg.ConfigOpts | None = None, timeout: float | None = None, log_every: float = 10.0
+) -> None:
+    """Return once the message bus of ``transport_url`` accepts a connection.
+
+    Tries with back-off (0.5 s doubling to 5 s), logs the first failure and then one
+    line per *log_every* seconds, and raises ServiceTimeout (one line, the URL masked,
+    the last error) after *timeout* seconds (default ``rpc_response_timeout_startup``).
+    A transport without a broker (``inproc://``) returns at once.
+    """
+    conf = conf or cfg.CONF
+    timeout = float(conf.rpc_response_timeout_startup if timeout is None else timeout)
+    probe = _connection_probe(get_transport(conf))
+    if probe is None:
+        return
+    shown = mask_url(conf.transport_url)
+    deadline = time.monotonic() + timeout
+    next_log = time.monotonic()
+    delay = 0.5
+    while True:
+        try:
+            probe()
+            return
+        except Exception as exc:
+            reason = mask(exception.one_line(exc))
+        now = time.monotonic()
+        if now >= deadline:
+            raise exception.ServiceTimeout(
+                message=f"the message bus at {shown} ([DEFAULT] transport_url) did not "
+                f"answer within {timeout:g} s (rpc_response_timeout_startup): {reason}"
+            )
+        if now >= next_log:
+            LOG.warning(
+                "waiting for the message bus at %s: %s (%.0f s left)", shown, reason, deadline - now
+            )
+            next_log = now + log_every
+        time.sleep(min(delay, max(0.0, deadline - now)))
+        delay = min(delay * 2, 5.0)
 
 
 def cleanup() -> None:

@@ -152,7 +152,7 @@ class Migrations:
 
     def _one(self, req: Request, server_id: str, migration_id: str, rule: str) -> Any:
         in_progress = self._in_progress(req, server_id, rule)
-        if not migration_id.isdigit():
+        if not migration_id.isascii() or not migration_id.isdigit() or len(migration_id) > 19:
             raise Fault(400, f"Invalid migration id {migration_id}: it must be an integer.")
         for migration in in_progress:
             if migration.id == int(migration_id):

@@ -284,6 +284,15 @@ class Servers:
                 f"Invalid input for field/attribute server.max_count. Value: {max_count}. "
                 f"It must be at least min_count ({min_count}).",
             )
+        cap = int(req.conf.api.max_instances_per_request)
+        if max_count > cap:
+            field = "min_count" if min_count > cap else "max_count"
+            raise Fault(
+                403,
+                f"Requested {max_count if field == 'max_count' else min_count} servers "
+                f"(server.{field}); one request may create at most {cap} "
+                "([api] max_instances_per_request).",
+            )
         instances = self.deps.compute_api.create(
             context,
             flavor=flavor,

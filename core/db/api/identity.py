@@ -1,11 +1,14 @@
-"""The identity tables of the API service (revision 0002): projects, users, role assignments.
+"""The identity tables of the API service (revisions 0002, 0003): projects, users, role
+assignments.
 
 Projects and users are found by id or by name; users are updated and deleted (with their
-role assignments; no soft delete); a role on a project is added, removed and listed.
+role assignments; no soft delete); a failed password check is counted atomically; a role
+on a project is added, removed and listed.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any
 
@@ -86,6 +89,25 @@ def identity_user_update(
 ) -> IdentityUser:
     """Update a user (e.g. password_hash, enabled) and return it; IdentityUserNotFound."""
     user = _update_one(session, context, IdentityUser, IdentityUser.id == user_id, values)
+    if user is None:
+        raise exception.IdentityUserNotFound(user=user_id)
+    return user
+
+
+@_writer
+def identity_user_auth_failed(
+    session: Session, context: Any, user_id: str, at: datetime.datetime
+) -> IdentityUser:
+    """Count one more failed password check of the user (``failed_auth_count + 1``, in
+    the database, so concurrent failures all count), at *at*; return the user as it is
+    now. IdentityUserNotFound."""
+    user = _update_one(
+        session,
+        context,
+        IdentityUser,
+        IdentityUser.id == user_id,
+        {"failed_auth_count": IdentityUser.failed_auth_count + 1, "failed_auth_at": at},
+    )
     if user is None:
         raise exception.IdentityUserNotFound(user=user_id)
     return user

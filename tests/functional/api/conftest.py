@@ -1,5 +1,5 @@
 """A cloud for the API tests, in this process: a conductor, a scheduler and two fake
-compute hosts (``cmp1``, ``cmp2``) on inproc:// with SQLite, and nubis-api (cheroot, a
+compute hosts (``cmp1``, ``cmp2``) on inproc:// with SQLite, and nubis-api (waitress, a
 free port on 127.0.0.1) with the embedded identity service.
 
 Personas (password ``secret`` for all): ``admin`` (admin on project ``admin``),

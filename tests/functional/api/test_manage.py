@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from oslo_config import cfg
 
-from nubis.core.api.identity import IdentityStore
+from nubis.core.api.exception import Unauthorized
+from nubis.core.api.identity import IdentityStore, LockoutPolicy
 from nubis.core.api.image_registry import ImageAPI
 from nubis.core.context import get_admin_context
 from tests.fixtures.real_servers import libvirt_domain_type
@@ -80,6 +81,38 @@ def test_user_commands(manage: Any) -> None:
     manage("user", "delete", "dana")
     assert "error: user dana could not be found" in manage("user", "delete", "dana", expect=2)
     assert "dana" not in manage("user", "list")
+
+
+def test_user_enable_disable_and_lockout_commands(manage: Any) -> None:
+    manage("user", "create", "fay", "--password", "pw", "--project", "demo")
+    store = IdentityStore(LockoutPolicy(failure_attempts=2, duration=0))
+    assert "its tokens are revoked" in manage("user", "disable", "fay")
+    row = store.user("fay")
+    assert not row.enabled and row.tokens_valid_after is not None
+    assert "fay" in manage("user", "list") and " false " in manage("user", "list")
+    with pytest.raises(Unauthorized):
+        store.authenticate("fay", "pw")
+    assert "is enabled" in manage("user", "enable", "fay")
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            store.authenticate("fay", "wrong")
+    with pytest.raises(Unauthorized):
+        store.authenticate("fay", "pw")  # locked until an administrator acts
+    manage("user", "enable", "fay")
+    assert store.authenticate("fay", "pw").user_name == "fay"
+    before = store.user("fay").tokens_valid_after
+    assert "its tokens are revoked" in manage("user", "password", "fay", "--password", "pw2")
+    assert store.user("fay").tokens_valid_after > before
+    assert "error: user nobody could not be found" in manage("user", "disable", "nobody", expect=2)
+
+
+def test_image_import_refuses_a_symbolic_link(manage: Any, tmp_path: Path) -> None:
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$x:19000::::::\n")
+    (tmp_path / "link").symlink_to(secret)
+    refused = manage("image", "import", "x", str(tmp_path / "link"), expect=2)
+    assert "symbolic link" in refused
+    assert "no images" in manage("image", "list")
 
 
 def test_image_commands(manage: Any, tmp_path: Path) -> None:

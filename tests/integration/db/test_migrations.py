@@ -18,7 +18,7 @@ def test_upgrade_from_an_empty_database(empty_db_url):
 
     migration.db_sync()
 
-    assert migration.db_version() == migration.head_version() == "0002"
+    assert migration.db_version() == migration.head_version() == "0003"
     assert _table_names() == set(models.Base.metadata.tables) | {"alembic_version"}
 
 
@@ -57,3 +57,42 @@ def test_downgrade_to_base_and_upgrade_again(empty_db_url):
     assert _table_names() == {"alembic_version"}
     migration.db_sync()
     assert migration.db_version() == migration.head_version()
+
+
+def test_0003_keeps_users_and_their_role_assignments(empty_db_url):
+    from oslo_utils import timeutils
+
+    from nubis.core.context import get_admin_context
+    from nubis.core.db import api as db_api
+
+    with engine.get_engine().begin() as connection:
+        command.upgrade(migration.alembic_config(connection), "0002")
+    with engine.get_engine().begin() as connection:
+        connection.execute(
+            sqlalchemy.text(
+                "INSERT INTO identity_projects (id, name, enabled) VALUES ('p1', 'demo', :on)"
+            ),
+            {"on": True},
+        )
+        connection.execute(
+            sqlalchemy.text(
+                "INSERT INTO identity_users (id, name, password_hash, enabled) "
+                "VALUES ('u1', 'dana', 'hash', :on)"
+            ),
+            {"on": True},
+        )
+        connection.execute(
+            sqlalchemy.text(
+                "INSERT INTO identity_role_assignments (user_id, project_id, role) "
+                "VALUES ('u1', 'p1', 'member')"
+            )
+        )
+    migration.db_sync()
+    assert migration.db_version() == "0003"
+    ctx = get_admin_context()
+    user = db_api.identity_user_get(ctx, "dana")
+    assert user.password_hash == "hash" and user.failed_auth_count == 0
+    assert user.tokens_valid_after is None and user.failed_auth_at is None
+    assert [a.role for a in db_api.identity_role_assignments_get(ctx, user_id="u1")] == ["member"]
+    assert db_api.identity_user_auth_failed(ctx, "u1", timeutils.utcnow()).failed_auth_count == 1
+    assert db_api.identity_user_auth_failed(ctx, "u1", timeutils.utcnow()).failed_auth_count == 2

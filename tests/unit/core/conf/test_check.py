@@ -137,3 +137,123 @@ def test_bad_upgrade_levels_are_refused_by_the_check_and_the_client(flags, value
     with pytest.raises(exception.ConfigurationError) as err:
         client.upgrade_level(CONF, "conductor")
     assert str(err.value) == expected
+
+
+# --- every check a service makes at start ------------------------------------------
+
+
+def test_a_transport_url_password_never_shows(flags):
+    flags(transport_url="rabbit://user:pass@:notaport/")
+    with pytest.raises(exception.ConfigurationError) as err:
+        check.check(CONF, ["conductor"])
+    assert "'rabbit://user:***@:notaport/' is malformed" in str(err.value)
+    assert "pass@" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "services, expected",
+    [
+        (["conductor", "bogus"], "[all_in_one] services: unknown service 'bogus'; known: "),
+        ([], "[all_in_one] services: no service to run; name one or more of: "),
+        (["conductor", "conductor"], "[all_in_one] services: service 'conductor' is listed"),
+    ],
+)
+def test_service_names(flags, services, expected):
+    flags(transport_url="inproc://")
+    with pytest.raises(exception.ConfigurationError) as err:
+        check.check(CONF, services, "[all_in_one] services")
+    assert str(err.value).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    "connection, expected",
+    [
+        ("not a url", "'not a url' is not a database URL; use e.g. "),
+        ("foo://bar", "'foo://bar' names database type 'foo'; nubis runs on sqlite, "),
+        ("oracle://u:secret@db/x", "'oracle://u:***@db/x' names database type 'oracle'"),
+        ("postgresql+nodriver://db/x", "'postgresql+nodriver://db/x': SQLAlchemy has no driver"),
+    ],
+)
+def test_database_urls(flags, connection, expected):
+    flags(transport_url="inproc://")
+    flags(group="database", connection=connection)
+    with pytest.raises(exception.ConfigurationError) as err:
+        check.check(CONF, ["conductor"])
+    assert str(err.value).startswith(f"[database] connection: {expected}")
+    assert "secret" not in str(err.value)
+
+
+def test_a_compute_whose_objects_go_to_the_conductor_needs_no_database(flags):
+    flags(transport_url="inproc://")
+    flags(group="database", connection="foo://bar")
+    flags(group="indirection", api="conductor")
+    flags(group="compute", virt_driver="fake")
+    check.check(CONF, ["compute"])
+
+
+def test_state_path_and_the_sqlite_folder(flags, tmp_path):
+    (tmp_path / "file").write_text("x")
+    flags(transport_url="inproc://", state_path=str(tmp_path / "file" / "state"))
+    flags(group="database", connection=f"sqlite:///{tmp_path}/file/state/nubis.sqlite")
+    with pytest.raises(exception.ConfigurationError) as err:  # one line, not two
+        check.check(CONF, ["conductor"])
+    assert str(err.value) == (
+        f"[DEFAULT] state_path: cannot create {tmp_path}/file/state: {tmp_path}/file is not a "
+        "directory"
+    )
+    flags(state_path=str(tmp_path))
+    with pytest.raises(exception.ConfigurationError) as err:
+        check.check(CONF, ["conductor"])
+    assert str(err.value).startswith("[database] connection: the SQLite database's folder: ")
+
+
+@pytest.fixture
+def api_conf(flags, tmp_path):
+    flags(transport_url="inproc://", state_path=str(tmp_path))
+    flags(group="api", listen="127.0.0.1", port=0)
+
+
+def test_nubis_api_port_in_use(api_conf, flags):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        flags(group="api", port=port)
+        with pytest.raises(exception.ConfigurationError) as err:
+            check.check(CONF, ["api"])
+    assert str(err.value).startswith(f"[api] port: 127.0.0.1:{port} is already in use")
+    check.check(CONF, ["api"])  # free again
+
+
+def test_nubis_api_listen_address(api_conf, flags):
+    flags(group="api", listen="192.0.2.1")  # TEST-NET-1: never this host's
+    with pytest.raises(exception.ConfigurationError) as err:
+        check.check(CONF, ["api"])
+    assert str(err.value) == "[api] listen: 192.0.2.1 is not an address of this host"
+    check.check(CONF, ["conductor"])  # only nubis-api listens
+
+
+def test_nubis_api_auth_plugin_vetoes_the_address(api_conf, flags):
+    flags(group="api", auth_strategy="noauth", listen="0.0.0.0")
+    with pytest.raises(exception.ConfigurationError) as err:
+        check.check(CONF, ["api"])
+    assert str(err.value).startswith("[api] listen: auth_strategy noauth trusts any caller")
+
+
+def test_a_malformed_policy_file(api_conf, flags, tmp_path):
+    from oslo_policy import opts as policy_opts
+
+    policy_opts.set_defaults(CONF)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('{"os_compute_api:servers:index": \n')
+    flags(group="oslo_policy", policy_file=str(policy))
+    with pytest.raises(exception.ConfigurationError) as err:
+        check.check(CONF, ["api"])
+    assert str(err.value).startswith(
+        f"[oslo_policy] policy_file: {policy} is not a valid policy file: "
+    )
+    assert "(line 2, column 1)" in str(err.value)
+    policy.write_text('"os_compute_api:servers:index": "role:reader"\n')
+    check.check(CONF, ["api"])

@@ -27,8 +27,8 @@ from nubis.core.virt import events
 from nubis.plugins.virt.libvirt import conf as libvirt_conf
 from nubis.plugins.virt.libvirt import guest_xml, qcow2
 from nubis.plugins.virt.libvirt.driver import LibvirtDriver
-from nubis.plugins.virt.libvirt.states import lifecycle_transition
 from nubis.plugins.virt.libvirt.host import Host
+from nubis.plugins.virt.libvirt.states import lifecycle_transition
 
 NODE_XML = Path(__file__).parents[4] / "conformance" / "virt" / "libvirt-test-node.xml"
 TEST_URI = f"test://{NODE_XML.resolve()}"
