@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 
+from nubis.core import objects
 from tests.fixtures.plugin_dist import make_distribution, on_path
+
+# pytester's in-process sessions drop every module they imported when they end. Were
+# the object modules first imported inside one, the next session would re-import them
+# as new modules while oslo's (process-wide) registry kept the old classes, and
+# `objects.InstanceList` would exist or not by test order. Importing them here, outside
+# any inner session, keeps one copy for the whole run.
+objects.register_all()
 
 
 @pytest.fixture
