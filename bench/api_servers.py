@@ -2,7 +2,7 @@
 server create.
 
 The server process runs the embedded default's services (conductor, scheduler, two fake
-compute hosts on ``inproc://``, SQLite in WAL mode) and nubis-api (cheroot, local
+compute hosts on ``inproc://``, SQLite in WAL mode) and nubis-api (waitress, local
 identity). It seeds 1,000 ACTIVE servers of one project. This process is the client
 (``requests``, keep-alive connections).
 
@@ -10,7 +10,8 @@ Measured, each as latency p50/p99 of sequential requests and as requests/s with
 ``--threads`` concurrent clients:
 
 * ``GET /v2.1/servers/detail`` (1,000 servers in one page, microversion 2.60), against
-  a raw peer in the same server process and the same cheroot: a bare WSGI app that
+  a raw peer in the same server process on the same HTTP server (waitress, as
+  nubis-api): a bare WSGI app that
   runs the same SQL query and dumps the rows as JSON (no auth, no policy, no objects,
   no views). The ratio nubis/raw is what the whole API stack costs on top of the query;
 * ``POST /v2.1/servers`` (202 once the instance is recorded and handed to the
@@ -43,10 +44,10 @@ PASSWORD = "bench-secret"
 
 def serve(ready: Any, stop: Any, workdir: str) -> None:
     """The server side: services, nubis-api, the raw peer; writes its URLs to a file."""
-    from cheroot import wsgi
     from sqlalchemy import text
 
     from nubis.core import objects, rpc
+    from nubis.core.api.http_server import HTTPServer
     from nubis.core.api.identity import IdentityStore
     from nubis.core.api.service import APIService
     from nubis.core.conf import CONF
@@ -123,20 +124,30 @@ def serve(ready: Any, stop: Any, workdir: str) -> None:
         )
         return [body]
 
-    raw = wsgi.Server(("127.0.0.1", 0), raw_app, numthreads=16)
-    raw.prepare()
+    raw = HTTPServer(
+        raw_app,
+        "127.0.0.1",
+        0,
+        threads=16,
+        idle_timeout=120,
+        read_timeout=30,
+        max_connections=500,
+        max_header_size=65536,
+        max_body_size=1 << 20,
+        ident="raw-peer",
+    )
     threading.Thread(target=raw.serve, daemon=True).start()
     Path(workdir, "urls.json").write_text(
         json.dumps(
             {
                 "api": api.url,
-                "raw": f"http://127.0.0.1:{raw.bind_addr[1]}",
+                "raw": f"http://127.0.0.1:{raw.port}",
             }
         )
     )
     ready.set()
     stop.wait()
-    raw.stop()
+    raw.stop(5)
     api.stop()
     for service in reversed(services):
         service.stop()
