@@ -19,7 +19,6 @@ guide holds exactly this; after a change, regenerate the guide with::
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import re
 import subprocess
@@ -29,19 +28,21 @@ import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from nubis.core.conformance import cli, scaffold
-from tests.fixtures.plugin_dist import make_distribution, on_path
+from nubis.core.conformance import scaffold
+from tests.fixtures.plugin_dist import make_distribution
 
 GUIDE = Path(__file__).resolve().parents[3] / "docs" / "plugin-author-guide.md"
 MARKER = re.compile(r"^<!-- generated: (.+?) -->\n```([a-z]*)\n(.*?)^```\n", re.M | re.S)
 TIMING = re.compile(r" in \d+\.\d+s\b")
+CONFORMANCE = str(Path(sys.executable).with_name("nubis-conformance"))
 
 
 @contextlib.contextmanager
 def installed(
     namespace: str, name: str, edit: Callable[[Path], None] | None = None
 ) -> Iterator[Path]:
-    """A scaffold package of plugin *name*, importable as if pip-installed."""
+    """A scaffold package of plugin *name*, importable as if pip-installed (by the
+    processes :func:`_kit` starts: its ``src`` folder holds the dist-info)."""
     with tempfile.TemporaryDirectory(prefix="nubis-guide-") as tmp:
         directory = Path(tmp) / "pkg"
         scaffold.write(scaffold.files(namespace, name), directory)
@@ -49,21 +50,26 @@ def installed(
             edit(directory)
         project = tomllib.loads((directory / "pyproject.toml").read_text())["project"]
         make_distribution(directory / "src", project["name"], {}, project["entry-points"])
-        with on_path(directory / "src"):
-            yield directory
+        yield directory
 
 
-def _kit(namespace: str, name: str, *args: str) -> str:
-    """The output of ``nubis-conformance --namespace NS --plugin NAME ARGS`` (in-process)."""
-    out = io.StringIO()
-    saved = os.environ.pop("NUBIS_REQUIRE_SERVERS", None)
-    try:
-        with contextlib.redirect_stdout(out):
-            cli.main(["--namespace", namespace, "--plugin", name, *args])
-    finally:
-        if saved is not None:
-            os.environ["NUBIS_REQUIRE_SERVERS"] = saved
-    return out.getvalue()
+def _kit(directory: Path, namespace: str, name: str, *args: str) -> str:
+    """The output of ``nubis-conformance --namespace NS --plugin NAME ARGS`` run as its
+    own process with the package in *directory* installed: the sample must not depend
+    on what the calling process imported or cached before (it is a test too)."""
+    env = {k: v for k, v in os.environ.items() if k != "NUBIS_REQUIRE_SERVERS"}
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(directory / "src"), env.get("PYTHONPATH", "")) if p
+    )
+    done = subprocess.run(
+        [CONFORMANCE, "--namespace", namespace, "--plugin", name, *args],
+        capture_output=True,
+        text=True,
+        cwd=directory,
+        env=env,
+        timeout=600,
+    )
+    return done.stdout
 
 
 def _from(text: str, start: str) -> str:
@@ -73,8 +79,8 @@ def _from(text: str, start: str) -> str:
 
 
 def _run_filter() -> str:
-    with installed("nubis.scheduler.filters", "roomy"):
-        return _from(_kit("nubis.scheduler.filters", "roomy"), "nubis-conformance/")
+    with installed("nubis.scheduler.filters", "roomy") as directory:
+        return _from(_kit(directory, "nubis.scheduler.filters", "roomy"), "nubis-conformance/")
 
 
 def _drop_service(directory: Path) -> None:
@@ -84,8 +90,8 @@ def _drop_service(directory: Path) -> None:
 
 
 def _run_periodic_without_service() -> str:
-    with installed("nubis.periodic_tasks", "guest_count", _drop_service):
-        out = _kit("nubis.periodic_tasks", "guest_count")
+    with installed("nubis.periodic_tasks", "guest_count", _drop_service) as directory:
+        out = _kit(directory, "nubis.periodic_tasks", "guest_count")
     return _from(out, "nubis-conformance/")
 
 
@@ -103,15 +109,15 @@ def _break_filter(directory: Path) -> None:
 
 
 def _run_broken_filter() -> str:
-    with installed("nubis.scheduler.filters", "roomy", _break_filter):
-        out = _kit("nubis.scheduler.filters", "roomy")
+    with installed("nubis.scheduler.filters", "roomy", _break_filter) as directory:
+        out = _kit(directory, "nubis.scheduler.filters", "roomy")
     lines = [line for line in out.splitlines() if "CONTRACT" in line]
     return "\n".join(lines) + "\n...\n" + _from(out, "nubis.scheduler.filters:roomy (")
 
 
 def _run_virt_skeleton() -> str:
-    with installed("nubis.virt", "myhv"):
-        out = _kit("nubis.virt", "myhv")
+    with installed("nubis.virt", "myhv") as directory:
+        out = _kit(directory, "nubis.virt", "myhv")
     return _from(out, "nubis.virt:myhv (")
 
 

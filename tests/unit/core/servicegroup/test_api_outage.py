@@ -100,6 +100,9 @@ def test_members_count_as_up_while_they_re_register_after_recovery(api) -> None:
 
 
 def test_concurrent_first_callers_share_one_api_and_one_driver(flags, monkeypatch) -> None:
+    # The shared API is per (configuration, driver name) and process-wide: a driver name
+    # of this test's own makes it the first caller whatever ran before in the process.
+    flags(group="servicegroup", driver="flaky-first-callers")
     FlakyDriver.made = 0
     real_init = FlakyDriver.__init__
 
