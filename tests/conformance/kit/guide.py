@@ -57,7 +57,10 @@ def _kit(directory: Path, namespace: str, name: str, *args: str) -> str:
     """The output of ``nubis-conformance --namespace NS --plugin NAME ARGS`` run as its
     own process with the package in *directory* installed: the sample must not depend
     on what the calling process imported or cached before (it is a test too)."""
-    env = {k: v for k, v in os.environ.items() if k != "NUBIS_REQUIRE_SERVERS"}
+    # pytest's report depends on these (CI: untruncated summary lines; COLUMNS: width).
+    dropped = {"NUBIS_REQUIRE_SERVERS", "CI", "BUILD_NUMBER", "COLUMNS", "PYTEST_ADDOPTS"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env["COLUMNS"] = "80"
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(directory / "src"), env.get("PYTHONPATH", "")) if p
     )
