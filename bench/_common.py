@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: percentiles and a server in another process."""
+"""Helpers shared by the benchmarks: percentiles, a server in another process, and
+seeded servers for the API benchmarks."""
 
 from __future__ import annotations
 
@@ -53,3 +54,27 @@ def stop_process(proc: Any, stop: Any) -> None:
     proc.join(30)
     if proc.is_alive():
         proc.kill()
+
+
+def seed_servers(ctx: Any, project: str, count: int, host: str = "cmp1") -> Any:
+    """Create a one-MiB flavor and *count* ACTIVE instances of *project* on *host*
+    straight through the objects (no build); return the flavor."""
+    import uuid
+
+    from nubis.core import objects
+
+    flavor = objects.Flavor(ctx)
+    flavor.flavorid, flavor.name = "bench.tiny", "bench.tiny"
+    flavor.memory_mb, flavor.vcpus, flavor.root_gb, flavor.ephemeral_gb = 1, 1, 0, 0
+    flavor.create()
+    for index in range(count):
+        instance = objects.Instance(ctx)
+        instance.uuid = str(uuid.uuid4())
+        instance.display_name = f"seed-{index}"
+        instance.project_id, instance.user_id = project, "seed"
+        instance.host = instance.node = host
+        instance.flavor_id, instance.memory_mb, instance.vcpus = flavor.id, 1, 1
+        instance.root_gb = instance.ephemeral_gb = 0
+        instance.vm_state, instance.power_state = "active", 1
+        instance.create()
+    return flavor

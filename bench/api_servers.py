@@ -36,7 +36,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import percentile, start_process, stop_process  # noqa: E402
+from _common import percentile, seed_servers, start_process, stop_process  # noqa: E402
 
 SERVERS = 1000
 PASSWORD = "bench-secret"
@@ -94,20 +94,7 @@ def serve(ready: Any, stop: Any, workdir: str) -> None:
     store.create_user("bench-user", PASSWORD, project="bench", roles=("member",))
     project = store.project("bench").id
     ctx = get_admin_context()
-    flavor = objects.Flavor(ctx)
-    flavor.flavorid, flavor.name = "bench.tiny", "bench.tiny"
-    flavor.memory_mb, flavor.vcpus, flavor.root_gb, flavor.ephemeral_gb = 1, 1, 0, 0
-    flavor.create()
-    for index in range(SERVERS):
-        instance = objects.Instance(ctx)
-        instance.uuid = str(uuid.uuid4())
-        instance.display_name = f"seed-{index}"
-        instance.project_id, instance.user_id = project, "seed"
-        instance.host = instance.node = "cmp1"
-        instance.flavor_id, instance.memory_mb, instance.vcpus = flavor.id, 1, 1
-        instance.root_gb = instance.ephemeral_gb = 0
-        instance.vm_state, instance.power_state = "active", 1
-        instance.create()
+    seed_servers(ctx, project, SERVERS)
 
     api = APIService(CONF)
     api.start()
