@@ -20,14 +20,22 @@ CONF([], project="nubis")
 
 @pytest.fixture
 def flags() -> Iterator[Callable[..., None]]:
-    """``flags(group=None, **values)`` overrides options until the test ends."""
-    overridden: list[tuple[str, str | None]] = []
+    """``flags(group=None, **values)`` overrides options until the test ends; then each
+    option gets back the override it had before (a package fixture's, e.g. the API
+    cloud's database), or none."""
+    overridden: list[tuple[str, str | None, bool, Any]] = []
 
     def set_flags(group: str | None = None, **values: Any) -> None:
         for name, value in values.items():
+            # oslo.config has no public way to read an override, and clear_override
+            # drops whatever a wider fixture had set.
+            info = CONF._get_opt_info(name, group)
+            overridden.append((name, group, "override" in info, info.get("override")))
             CONF.set_override(name, value, group=group)
-            overridden.append((name, group))
 
     yield set_flags
-    for name, group in reversed(overridden):
-        CONF.clear_override(name, group=group)
+    for name, group, had, previous in reversed(overridden):
+        if had:
+            CONF.set_override(name, previous, group=group)
+        else:
+            CONF.clear_override(name, group=group)
