@@ -7,8 +7,10 @@
 * ``nubis-manage config check SERVICE...`` — the start-up check for those services;
 * ``nubis-manage db sync [--version REV]`` / ``nubis-manage db version`` — bring the
   database schema of ``[database] connection`` up to date / show its revision;
-* ``nubis-manage service list|disable|enable|force-down`` — services, their status and
-  liveness (:mod:`nubis.core.cmd.manage_service`);
+  ``nubis-manage db archive-deleted-rows`` / ``db purge`` — move soft-deleted rows into
+  the shadow tables / empty those (:mod:`nubis.core.cmd.manage_db`);
+* ``nubis-manage service list|disable|enable|force-down|ping`` — services, their status
+  and liveness (:mod:`nubis.core.cmd.manage_service`);
 * ``nubis-manage user ...`` — users of the embedded identity service
   (:mod:`nubis.core.cmd.manage_identity`);
 * ``nubis-manage image ...`` — the local image registry (:mod:`nubis.core.cmd.manage_image`).
@@ -24,6 +26,7 @@ from oslo_config import cfg
 
 from nubis.core.cmd import (
     common,
+    manage_db,
     manage_identity,
     manage_image,
     manage_plugins,
@@ -39,21 +42,6 @@ def config_check_cmd() -> int:
     return 0
 
 
-def db_sync() -> int:
-    from nubis.core.db import migration
-
-    migration.db_sync(CONF.category.version)
-    print(f"database at revision {migration.db_version()}")
-    return 0
-
-
-def db_version() -> int:
-    from nubis.core.db import migration
-
-    print(migration.db_version() or "empty (run: nubis-manage db sync)")
-    return 0
-
-
 def _add_parsers(subparsers: Any) -> None:
     manage_plugins.add_parsers(subparsers)
 
@@ -63,13 +51,7 @@ def _add_parsers(subparsers: Any) -> None:
     checking.add_argument("services", nargs="+", help="services to check for, e.g. compute")
     checking.set_defaults(func=config_check_cmd)
 
-    db_parser = subparsers.add_parser("db", help="database schema")
-    db_sub = db_parser.add_subparsers(dest="action", required=True)
-    syncing = db_sub.add_parser("sync", help="upgrade the schema to the newest revision")
-    syncing.add_argument("--version", help="upgrade only to this revision")
-    syncing.set_defaults(func=db_sync)
-    db_sub.add_parser("version", help="show the schema revision").set_defaults(func=db_version)
-
+    manage_db.add_parsers(subparsers)
     manage_service.add_parsers(subparsers)
     manage_identity.add_parsers(subparsers)
     manage_image.add_parsers(subparsers)

@@ -13,7 +13,10 @@ Conventions:
   for a live row and the row's own ``id`` once deleted (so unique constraints that
   include ``deleted`` allow any number of deleted duplicates), ``deleted_at`` says when;
 * times are naive UTC datetimes (microseconds kept on every backend);
-* columns documented as JSON hold JSON text: callers serialize, this layer stores.
+* columns documented as JSON hold JSON text: callers serialize, this layer stores;
+* every soft-deleting table has a shadow table ``shadow_<name>`` (:data:`SHADOW_TABLES`,
+  generated from the model at the end of this module) that
+  :mod:`nubis.core.db.api.archive` moves deleted rows into.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from oslo_utils import timeutils, uuidutils
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Column,
     DateTime,
     Double,
     ForeignKey,
@@ -32,6 +36,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -424,3 +429,30 @@ class IdentityRoleAssignment(Base):
     user_id: Mapped[str] = mapped_column(String(64), ForeignKey("identity_users.id"))
     project_id: Mapped[str] = mapped_column(String(64), ForeignKey("identity_projects.id"))
     role: Mapped[str] = mapped_column(String(64))
+
+
+SHADOW_TABLE_PREFIX = "shadow_"
+
+
+def _shadow_table(table: Table) -> Table:
+    """``shadow_<name>`` of *table*: every column of it with the same name, type and
+    nullability, and nothing else -- no primary key, unique constraint, foreign key,
+    default or index of it -- plus a plain index on ``id``.
+
+    ``id`` is not unique there: SQLite gives a new row the id of the highest row once
+    that row has been archived (no AUTOINCREMENT), so one id may be archived twice.
+    """
+    columns = [
+        Column(column.name, column.type, nullable=column.nullable, autoincrement=False)
+        for column in table.columns
+    ]
+    name = SHADOW_TABLE_PREFIX + table.name
+    options: dict[str, Any] = dict(MYSQL_TABLE_ARGS)
+    return Table(name, Base.metadata, *columns, Index(f"{name}_id_idx", "id"), **options)
+
+
+SHADOW_TABLES: dict[str, Table] = {
+    model.__tablename__: _shadow_table(Base.metadata.tables[model.__tablename__])
+    for model in SOFT_DELETE_MODELS
+}
+"""The shadow table of each soft-deleting table, keyed by the source table's name."""

@@ -21,7 +21,9 @@ too.
 The functions live in one module per table family -- :mod:`.services`,
 :mod:`.compute_nodes`, :mod:`.instances`, :mod:`.migration_records` (the ``migrations``
 table), :mod:`.flavors`, :mod:`.instance_actions` (actions and their events),
-:mod:`.instance_faults`, :mod:`.images` and :mod:`.identity` -- on the shared helpers of
+:mod:`.instance_faults`, :mod:`.images` and :mod:`.identity`; :mod:`.archive` moves
+soft-deleted rows into the shadow tables and purges them (many short transactions, not
+one) -- on the shared helpers of
 :mod:`._transaction` (how a function becomes one retried transaction) and :mod:`._rows`
 (visibility, inserts, keyed updates, soft deletes). Callers use this package only:
 ``from nubis.core.db import api as db_api``.
@@ -34,6 +36,7 @@ from __future__ import annotations
 from nubis.core.db.api._rows import _keyed_update as _keyed_update
 from nubis.core.db.api._rows import _update_one as _update_one
 from nubis.core.db.api._transaction import block_db_access, unblock_db_access
+from nubis.core.db.api.archive import archive_deleted_rows, purge_shadow_tables
 from nubis.core.db.api.compute_nodes import (
     compute_node_create,
     compute_node_delete,
@@ -200,4 +203,6 @@ __all__ = [
     "identity_role_assignment_add",
     "identity_role_assignment_remove",
     "identity_role_assignments_get",
+    "archive_deleted_rows",
+    "purge_shadow_tables",
 ]

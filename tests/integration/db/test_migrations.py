@@ -18,7 +18,7 @@ def test_upgrade_from_an_empty_database(empty_db_url):
 
     migration.db_sync()
 
-    assert migration.db_version() == migration.head_version() == "0003"
+    assert migration.db_version() == migration.head_version() == "0004"
     assert _table_names() == set(models.Base.metadata.tables) | {"alembic_version"}
 
 
@@ -88,7 +88,7 @@ def test_0003_keeps_users_and_their_role_assignments(empty_db_url):
             )
         )
     migration.db_sync()
-    assert migration.db_version() == "0003"
+    assert migration.db_version() == migration.head_version()
     ctx = get_admin_context()
     user = db_api.identity_user_get(ctx, "dana")
     assert user.password_hash == "hash" and user.failed_auth_count == 0
