@@ -24,6 +24,12 @@ SERVICE_VERSION_HISTORY: tuple[dict[str, str], ...] = (
 
 SERVICE_VERSION = len(SERVICE_VERSION_HISTORY) - 1
 
+#: The oldest service version this release runs beside during a rolling upgrade
+#: (``nubis-status upgrade check`` fails on an older service record). Every rpcapi
+#: still degrades to what version 1 understands; version 0 is a record that never
+#: reported a version. Raise it when a release drops a degrade path.
+MINIMUM_SERVICE_VERSION = 1
+
 VERSION = "0.1.0"
 
 

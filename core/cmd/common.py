@@ -50,7 +50,7 @@ def parse_config(argv: Sequence[str] | None, prog: str) -> None:
     """Parse *argv* (without the program name) and config files into CONF; set up logs."""
     logging.register_options(CONF)
     logging.set_defaults(default_log_levels=logging.get_default_log_levels() + _QUIET_LIBRARIES)
-    if prog == "nubis-manage":
+    if prog in ("nubis-manage", "nubis-status"):
         # A command's output is its answer (scripts read it); its log lines go to stderr.
         CONF.set_default("use_stderr", True)
     rpc.register_opts(CONF)
