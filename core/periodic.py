@@ -12,7 +12,8 @@ one spacing after start; after that it runs one spacing after its previous run *
 :class:`PeriodicRunner` sleeps until the next task is due (never longer than
 ``interval_max``), hands due tasks to a futurist thread pool so one slow task does not
 delay the others, never runs the same task twice at once, logs a task that outlasts its
-spacing, and logs a failing task without stopping the rest.
+spacing, and logs a failing task without stopping the rest. Each run's duration, overrun
+and failure are recorded in :mod:`nubis.core.metrics` under the task's name.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from typing import Any
 
 import futurist
 from futurist import waiters
+
+from nubis.core import metrics
 
 LOG = logging.getLogger(__name__)
 
@@ -202,12 +205,15 @@ class PeriodicRunner:
 
     def _run(self, task: _Scheduled) -> None:
         began = self._clock()
+        failed = False
         try:
             task.run()
         except Exception:
+            failed = True
             LOG.exception("periodic task %s failed", task.spec.name)
         finally:
             took = self._clock() - began
+            metrics.periodic_run(task.spec.name, took, task.spec.spacing, failed)
             with self._lock:
                 task.running = False
                 self.runs[task.spec.name] += 1

@@ -16,8 +16,10 @@ OPTS: list[cfg.Opt] = [
         min=0,
         help="Seconds after an unreachable membership backend (ZooKeeper, memcached, "
         "Redis) answers again during which a member seen up before the outage still "
-        "counts as up while it re-registers. While the backend is unreachable, the "
-        "last known state is kept for up to service_down_time.",
+        "counts as up while it re-registers, provided it was seen up no more than "
+        "service_down_time before the backend answered again (after a longer outage "
+        "a member is up only once the backend itself sees it). While the backend is "
+        "unreachable, the last known state is kept for up to service_down_time.",
     ),
 ]
 

@@ -14,9 +14,10 @@ taken :func:`retry_budget` seconds in all (the longest the waits can add up to, 
 second per attempt), so that slow failing attempts (a connection that times out) cannot
 stretch the total -- the error is raised: the whole wait is bounded (about 13 to 36 s
 with the defaults). Each retry logs one warning that names the function and the reason;
-giving up logs one error. What outlasts that bound is the callers' to survive: the API
-answers 503, the compute keeps its bookkeeping for later, the conductor's reconciler
-ends or resends stalled builds.
+giving up logs one error (both are counted by reason in :mod:`nubis.core.metrics`).
+What outlasts that bound is the callers' to survive: the API answers 503, the compute
+keeps its bookkeeping for later, the conductor's reconciler ends or resends stalled
+builds.
 
 Never wrap a function that does more than one transaction, or anything besides
 database work that must not happen twice: the retry repeats all of it.
@@ -35,6 +36,7 @@ from typing import ParamSpec, TypeVar
 
 from sqlalchemy import exc as sa_exc
 
+from nubis.core import metrics
 from nubis.core.conf import CONF
 from nubis.core.db import errors
 
@@ -105,6 +107,7 @@ def retry_on_transient(function: Callable[P, R]) -> Callable[P, R]:
                 until = _deadline.get()
                 late = until is not None and time.monotonic() + delay > until
                 if retries_done >= max_retries or (retries_done and spent + delay > budget) or late:
+                    metrics.db_giveup(reason)
                     LOG.error(
                         "%s: transient database error (%s) persists after %d retries "
                         "(%.1f s); giving up",
@@ -115,6 +118,7 @@ def retry_on_transient(function: Callable[P, R]) -> Callable[P, R]:
                     )
                     raise
                 retries_done += 1
+                metrics.db_retry(reason)
                 LOG.warning(
                     "%s: transient database error (%s); retry %d of %d in %.2f s",
                     name,

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from nubis.core import exception, rpc, version
+from nubis.core import exception, metrics, rpc, version
 
 LOG = logging.getLogger(__name__)
 
@@ -62,6 +62,31 @@ def _minimum_version_from_services(context: Any, binary: str) -> int:
     return result
 
 
+class MeteredClient:
+    """An oslo.messaging RPC client (or prepared call context) whose calls and casts
+    are recorded in :mod:`nubis.core.metrics`: call latency and errors by *api* and
+    method, casts by topic and method. ``prepare()`` returns another MeteredClient;
+    everything else is the wrapped client's."""
+
+    def __init__(self, client: Any, api: str) -> None:
+        self._client = client
+        self._api = api
+
+    def prepare(self, **kwargs: Any) -> MeteredClient:
+        return MeteredClient(self._client.prepare(**kwargs), self._api)
+
+    def call(self, ctxt: Any, method: str, **kwargs: Any) -> Any:
+        with metrics.rpc_call(self._api, method):
+            return self._client.call(ctxt, method, **kwargs)
+
+    def cast(self, ctxt: Any, method: str, **kwargs: Any) -> None:
+        self._client.cast(ctxt, method, **kwargs)
+        metrics.rpc_cast(str(self._client.target.topic), method)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
 class RPCAPIClient:
     """Base class of the rpcapi clients: target, version cap and the prepared client."""
 
@@ -88,7 +113,9 @@ class RPCAPIClient:
         self.topic = topic or self._default_topic()
         target = messaging.Target(topic=self.topic, namespace=self.NAMESPACE, version=self.VERSION)
         self.version_cap = self._determine_version_cap(context)
-        self.client = rpc.get_client(target, version_cap=self.version_cap, conf=self.conf)
+        self.client: Any = MeteredClient(
+            rpc.get_client(target, version_cap=self.version_cap, conf=self.conf), self.RPC_API
+        )
 
     def _default_topic(self) -> str:
         if self.TOPIC_OPTION is not None:

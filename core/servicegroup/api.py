@@ -13,8 +13,10 @@ after it was seen (logged once when it starts, once when it runs out); after tha
 members count as down as before. For ``[servicegroup] recovery_grace`` seconds after the
 backend returns, a member seen up before the outage still counts as up while it
 re-registers (a ZooKeeper session that expired during the outage loses its ephemeral
-nodes until the keeper recreates them). So an outage of the membership backend shorter
-than ``service_down_time`` changes no scheduling decision.
+nodes until the keeper recreates them), unless that state had expired by then (seen
+more than ``service_down_time`` before the backend returned): after a longer outage a
+member is up again only once the driver sees it. So an outage of the membership backend
+shorter than ``service_down_time`` changes no scheduling decision.
 
 :func:`acquire` returns one shared API per process and configuration (one backend
 session, e.g. one ZooKeeper session, however many threads ask at once); its
@@ -31,7 +33,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from nubis.core import plugins
+from nubis.core import metrics, plugins
 from nubis.core.conf.check import fix_service_down_time
 from nubis.core.servicegroup.driver import ServiceGroupDriver
 
@@ -78,7 +80,13 @@ class API:
     # --- queries ---------------------------------------------------------------------
 
     def is_up(self, service_ref: Any) -> bool:
-        """Return whether the service is up; a forced-down service never is."""
+        """Return whether the service is up; a forced-down service never is. The answer
+        is recorded in :mod:`nubis.core.metrics` (group: the service's topic)."""
+        up = self._is_up(service_ref)
+        metrics.servicegroup_member(str(service_ref.topic), str(service_ref.host), up)
+        return up
+
+    def _is_up(self, service_ref: Any) -> bool:
         if service_ref.forced_down:
             return False
         answer = bool(self.driver.is_up(service_ref))
@@ -92,7 +100,7 @@ class API:
                 return answer
             if not answer and self._in_grace(now):
                 known = self._known_of(key)
-                if known is not None and known[1]:
+                if known is not None and known[1] and self._kept_at_recovery(known[0]):
                     return True
             self._known_one[key] = (now, answer)
         return answer
@@ -106,7 +114,14 @@ class API:
         return max(candidates, key=lambda k: k[0]) if candidates else None
 
     def get_all(self, group: str) -> list[str]:
-        """Return the hosts of *group* that are up (forced-down ones excluded)."""
+        """Return the hosts of *group* that are up (forced-down ones excluded). The
+        answer is recorded in :mod:`nubis.core.metrics`: these hosts up, the others of
+        the group this process knows down."""
+        hosts = self._get_all(group)
+        metrics.servicegroup_members(group, hosts)
+        return hosts
+
+    def _get_all(self, group: str) -> list[str]:
         from nubis.core.context import get_admin_context
         from nubis.core.objects.service import ServiceList
 
@@ -120,7 +135,7 @@ class API:
             else:
                 if self._in_grace(now):
                     known = self._known_all.get(group)
-                    if known is not None:
+                    if known is not None and self._kept_at_recovery(known[0]):
                         up |= known[1]
                 else:
                     self._known_all[group] = (now, frozenset(up))
@@ -170,6 +185,13 @@ class API:
                 self.conf.service_down_time,
             )
         return False
+
+    def _kept_at_recovery(self, seen: float) -> bool:
+        # A state seen more than service_down_time before the backend returned had
+        # expired during the outage; the grace must not bring its members back.
+        return self._recovered_at is not None and (
+            self._recovered_at - seen <= float(self.conf.service_down_time)
+        )
 
     def _in_grace(self, now: float) -> bool:
         if self._recovered_at is None:

@@ -18,6 +18,10 @@ command and its log.
   on :data:`PG_PORT`, trust authentication on loopback.
 * ZooKeeper: ``zkServer.sh start CFG`` with its own zoo.cfg (:data:`ZK_PORT`), pid file,
   log directory and ``HOSTNAME`` (the script names its output file after it).
+* memcached and Redis (the ``mc`` and ``redis`` membership backends): daemons on
+  :data:`MC_PORT` / :data:`REDIS_PORT` with their own pid files, nothing kept on disk;
+  an outage is a SIGKILL of the pid in the file (a crash: memcached and this Redis come
+  back empty, as after a real crash), a return is the daemon started again.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ RABBIT_NODE = "nubis-faults@localhost"
 PG_PORT = 35432
 ZK_PORT = 32181
 ZK_SERVER_SH = "/usr/share/zookeeper/bin/zkServer.sh"
+MC_PORT = 31211
+REDIS_PORT = 36379
 
 
 class ServerError(RuntimeError):
@@ -339,6 +345,110 @@ class PrivateZooKeeper:
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
         return b"".join(chunks).decode(errors="replace")
+
+
+class _Daemon:
+    """A server that daemonizes itself and writes *pid_file*; :meth:`kill` is its outage."""
+
+    name = ""
+    port = 0
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.pid_file = root / f"{self.name}.pid"
+        self.log = root / "control.log"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the daemon; return once it accepts connections."""
+        if port_open(self.port):
+            raise ServerError(f"port {self.port} is taken: a previous run's {self.name}?")
+        self.root.mkdir(parents=True, exist_ok=True)
+        _run(self.command(), self.log, timeout)
+        wait_port(self.port, True, timeout, f"{self.name} (private)")
+        # The daemon may write its pid file a moment after it listens.
+        deadline = time.monotonic() + timeout
+        while _pid(self.pid_file) is None:
+            if time.monotonic() > deadline:
+                raise ServerError(f"{self.name} (private) wrote no pid to {self.pid_file}")
+            time.sleep(0.05)
+
+    def kill(self, timeout: float = 30.0) -> None:
+        """SIGKILL the daemon (a crash); return once its port refuses connections."""
+        pid = _pid(self.pid_file)
+        if pid is None:
+            raise ServerError(f"{self.name} (private): no pid in {self.pid_file}")
+        _kill(pid)
+        wait_port(self.port, False, timeout, f"{self.name} (private) kill")
+        self.pid_file.unlink(missing_ok=True)
+
+    def shutdown(self) -> None:
+        """Stop the daemon if it runs (safe to call at any time)."""
+        if _pid(self.pid_file) is not None:
+            self.kill()
+
+
+class PrivateMemcached(_Daemon):
+    """``memcached -d`` on :data:`MC_PORT` (as root it must be told ``-u root``)."""
+
+    name = "memcached"
+    port = MC_PORT
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root / "memcached")
+        self.address = f"127.0.0.1:{MC_PORT}"
+
+    def command(self) -> list[str]:
+        as_root = ["-u", "root"] if os.geteuid() == 0 else []
+        return [
+            "memcached",
+            "-d",
+            *as_root,
+            "-l",
+            "127.0.0.1",
+            "-p",
+            str(MC_PORT),
+            "-U",
+            "0",
+            "-m",
+            "16",
+            "-P",
+            str(self.pid_file),
+        ]
+
+
+class PrivateRedis(_Daemon):
+    """``redis-server --daemonize yes`` on :data:`REDIS_PORT`, no RDB or AOF file."""
+
+    name = "redis"
+    port = REDIS_PORT
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root / "redis")
+        self.url = f"redis://127.0.0.1:{REDIS_PORT}/0"
+
+    def command(self) -> list[str]:
+        return [
+            "redis-server",
+            "--port",
+            str(REDIS_PORT),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(self.pid_file),
+            "--logfile",
+            str(self.root / "redis.log"),
+            "--dir",
+            str(self.root),
+        ]
 
 
 def _pid(path: Path) -> int | None:

@@ -8,11 +8,12 @@ methods of the same names hand them over; each runs inside
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from oslo_utils import timeutils
 
-from nubis.core import exception, objects
+from nubis.core import exception, metrics, objects
 from nubis.core.compute.power_sync import hypervisor_power_state
 from nubis.core.compute.states import (
     DELETABLE_TASK_STATES,
@@ -40,6 +41,16 @@ class _Reschedule(Exception):
     def __init__(self, cause: BaseException) -> None:
         super().__init__(str(cause))
         self.cause = cause
+
+
+def _build_outcome(instance: Any) -> str:
+    """What a build that returned did: ``active`` (saved active), ``error`` (the
+    operation recorded a failure) or ``refused`` (another task took the instance)."""
+    if instance.vm_state == VMState.ACTIVE and "vm_state" not in instance.obj_what_changed():
+        return "active"
+    if instance.vm_state == VMState.ERROR:
+        return "error"
+    return "refused"
 
 
 class Lifecycle:
@@ -105,14 +116,27 @@ class Lifecycle:
     def build_and_run_instance(
         self, context: Any, instance: Any, node: str | None, request_spec: Any
     ) -> None:
-        """See ComputeManager.build_and_run_instance."""
+        """See ComputeManager.build_and_run_instance. The build's outcome and duration
+        are recorded in :mod:`nubis.core.metrics`."""
+        began = time.monotonic()
+        outcome = "error"  # unless the build returns one
+        try:
+            outcome = self._build_here(context, instance, node, request_spec)
+        finally:
+            metrics.build_finished(outcome, time.monotonic() - began)
+
+    def _build_here(self, context: Any, instance: Any, node: str | None, request_spec: Any) -> str:
+        """Build on this host, handing a failed build back for a reschedule when there
+        is a RequestSpec; return the outcome (:data:`nubis.core.metrics.BUILD_OUTCOMES`)."""
         if request_spec is not None:
             try:
                 self._build(context, instance, node, reschedule=True)
             except _Reschedule as failure:
                 self._reschedule(context, instance, request_spec, failure.cause)
-            return
-        self._build(context, instance, node, reschedule=False)
+                return "rescheduled"
+        else:
+            self._build(context, instance, node, reschedule=False)
+        return _build_outcome(instance)
 
     def _build(self, context: Any, instance: Any, node: str | None, reschedule: bool) -> None:
         with self._ops.operation(

@@ -129,3 +129,18 @@ def test_concurrent_first_callers_share_one_api_and_one_driver(flags, monkeypatc
     again = sg_api.acquire(CONF)
     assert again is not shared  # a new one after the last release
     again.cleanup()
+
+
+def test_the_grace_does_not_bring_back_a_state_that_expired_in_the_outage(api, flags) -> None:
+    flags(group="servicegroup", recovery_grace=60)
+    api.driver.up = {"a", "b"}
+    assert api.get_all("compute") == ["a", "b"]
+    assert api.is_up(_ref("b"))
+    api.driver.reachability.lose("timeout")
+    flags(service_down_time=1)
+    time.sleep(1.05)
+    assert api.get_all("compute") == []
+    api.driver.up = {"a"}  # b died during the outage
+    api.driver.reachability.regain()
+    assert api.get_all("compute") == ["a"]
+    assert not api.is_up(_ref("b"))
