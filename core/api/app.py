@@ -1,9 +1,11 @@
 """Compose nubis-api's WSGI application: the resources' routes, the OpenAPI document
-route, and the ``[api] auth_strategy`` plugin around them.
+route, the ``[api] auth_strategy`` plugin around them, and ``/healthcheck``.
 
 Order of a request: identity headers the client sent are stripped; the URL clients
 reach nubis-api at (:attr:`APIApp.base_url`, never the request's Host header) is put in
-the environ; the auth plugin's middleware identifies the caller (or answers itself);
+the environ; a request for ``[healthcheck] path`` is answered by the health check
+(:mod:`nubis.core.api.healthcheck`, without authentication); otherwise the auth
+plugin's middleware identifies the caller (or answers itself) and
 :class:`~.wsgi.Application` does the rest.
 """
 
@@ -16,7 +18,7 @@ from typing import Any
 from oslo_config import cfg
 
 from nubis.core import plugins
-from nubis.core.api import auth, openapi
+from nubis.core.api import auth, healthcheck, openapi
 from nubis.core.api.resources import Deps, all_routes
 from nubis.core.api.routing import Route
 from nubis.core.api.wsgi import BASE_URL_KEY, Application, Request, public_base_url
@@ -37,7 +39,8 @@ class APIApp:
     ``routes`` are the API's own routes, ``auth`` the plugin, ``application`` the
     unwrapped :class:`~.wsgi.Application`, ``base_url`` the URL of links and of the
     service catalog (``[api] public_endpoint``, or ``http://<listen>:<port>``: the
-    server sets it once it knows the bound port).
+    server sets it once it knows the bound port), ``healthcheck`` the
+    ``/healthcheck`` endpoint.
     """
 
     def __init__(
@@ -66,6 +69,12 @@ class APIApp:
         ]
         self.application = Application(self.conf, self.routes, self.auth.www_authenticate)
         self._wrapped = self.auth.middleware(self.application)
+        self.healthcheck = healthcheck.Endpoint(self.conf, self._wrapped)
+        if healthcheck.MEMBERSHIP in self.healthcheck.backends:
+            # Hold the process's shared membership driver for as long as the API's
+            # resources may (released by deps.cleanup()), so that every probe of the
+            # membership check uses the one backend session instead of opening its own.
+            _ = self.deps.servicegroup
 
     def openapi_document(self) -> dict[str, Any]:
         """The OpenAPI document of every route, the auth plugin's included."""
@@ -82,4 +91,6 @@ class APIApp:
     ) -> Iterable[bytes]:
         auth.strip_identity_headers(environ)
         environ[BASE_URL_KEY] = self.base_url
+        if self.healthcheck.serves(environ):
+            return self.healthcheck(environ, start_response)
         return self._wrapped(environ, start_response)
