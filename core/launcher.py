@@ -5,6 +5,8 @@ serves them until SIGTERM or SIGINT. :meth:`Launcher.run` keeps the main thread 
 signals in every phase: the start-up (the preparation a binary hands it -- the
 configuration check, the waits for the message bus, a conductor and the database --
 and each service's ``start()``) runs in a thread of its own, and so does the stop.
+The process's metrics endpoint (:func:`nubis.core.metrics.serve`, ``[metrics] port``)
+starts before the first service and stops after the last: one for the whole process.
 
 Signals:
 
@@ -34,6 +36,10 @@ Exit codes (:meth:`Launcher.run`'s return value; the binaries exit with it):
   is raised to the caller; the binaries print it as one line and exit 2
   (:data:`nubis.core.cmd.common.EXIT_CONFIG`).
 
+Under a systemd unit of ``Type=notify`` (:mod:`nubis.core.systemd`) :meth:`Launcher.run`
+sends ``READY=1`` once every service has started, ``STOPPING=1`` when the stop begins,
+and ``WATCHDOG=1`` from its main loop when the unit sets ``WatchdogSec=``.
+
 Signal handlers only queue the signal (:class:`queue.SimpleQueue` is safe there); the
 work happens on the main thread in :meth:`Launcher.run`, outside the handler.
 """
@@ -50,7 +56,9 @@ from typing import Any
 
 from oslo_config import cfg
 
+from nubis.core import metrics
 from nubis.core.service import Service
+from nubis.core.systemd import Notifier
 
 LOG = logging.getLogger(__name__)
 
@@ -75,6 +83,7 @@ class Launcher:
         self._lock = threading.Lock()
         self._stopping = False
         self._started: list[Any] = []
+        self._notifier = Notifier()
 
     # --- signals -------------------------------------------------------------------
 
@@ -90,6 +99,7 @@ class Launcher:
     def start(self) -> None:
         """Start every service in this thread; on a failure stop the ones already
         started and re-raise."""
+        metrics.serve(self.conf)
         for service in self.services:
             try:
                 service.start()
@@ -104,9 +114,10 @@ class Launcher:
         while True:
             with self._lock:
                 if not self._started:
-                    return
+                    break
                 service = self._started.pop()
             service.stop()
+        metrics.stop()
 
     def reload(self) -> None:
         """SIGHUP: re-read configuration files, then reset every manager."""
@@ -137,6 +148,9 @@ class Launcher:
         while True:
             kind, value = self._next_event()
             if kind == "started":
+                with self._lock:
+                    started = list(self._started)
+                self._notifier.ready(f"serving {_names(started)}")
                 break
             if kind == "failed":
                 self._stop_within_timeout(reason="")
@@ -157,7 +171,10 @@ class Launcher:
             return self._stop_within_timeout(reason="stopped")
 
     def _next_event(self, timeout: float = _POLL_SECONDS) -> tuple[str, Any]:
+        if self._notifier.watchdog_interval is not None:
+            timeout = min(timeout, self._notifier.watchdog_interval)
         while True:
+            self._notifier.keepalive()
             try:
                 return self._events.get(timeout=timeout)
             except queue.Empty:
@@ -169,6 +186,7 @@ class Launcher:
                 services = list(prepare())
                 with self._lock:
                     self.services = services
+            metrics.serve(self.conf)
             for service in list(self.services):
                 with self._lock:
                     if self._stopping:
@@ -198,6 +216,7 @@ class Launcher:
             self._stopping = True
             to_stop = list(reversed(self._started))
             self._started.clear()
+        self._notifier.stopping(f"stopping {_names(to_stop)}" if to_stop else "stopping")
         timeout = float(self.conf.graceful_shutdown_timeout or 0) or None
         deadline = None if timeout is None else time.monotonic() + timeout
         stopping: list[Any] = list(to_stop)
@@ -210,6 +229,7 @@ class Launcher:
                 except Exception:
                     LOG.exception("stopping %s failed", getattr(service, "binary", service))
                 stopping.remove(service)
+            metrics.stop()
             done.set()
             self._events.put(("stopped", None))
 
@@ -230,10 +250,7 @@ class Launcher:
 
     def _abandon(self, stopping: list[Any], why: str) -> int:
         self.abandoned = True
-        names = ", ".join(
-            f"{getattr(s, 'binary', s)}" + (f" on {s.host}" if getattr(s, "host", None) else "")
-            for s in stopping
-        )
+        names = _names(stopping)
         LOG.warning(
             "%s while stopping%s; abandoning what is still running (it is tidied up at "
             "the next start)",
@@ -241,3 +258,11 @@ class Launcher:
             f" {names}" if names else "",
         )
         return EXIT_ABANDONED
+
+
+def _names(services: Sequence[Any]) -> str:
+    """``nubis-conductor on aio, nubis-api`` for *services*."""
+    return ", ".join(
+        f"{getattr(s, 'binary', s)}" + (f" on {s.host}" if getattr(s, "host", None) else "")
+        for s in services
+    )

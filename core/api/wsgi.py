@@ -2,7 +2,11 @@
 check, body and query validation, policy, the handler, and the fault format.
 
 Every response is JSON and carries ``x-openstack-request-id`` (and, for the compute
-API, ``x-compute-request-id`` and the microversion headers). Whatever goes wrong
+API, ``x-compute-request-id`` and the microversion headers): a request id made here,
+which the request context carries through every RPC message into every service's log
+records. A caller's own ``X-OpenStack-Request-ID`` (``req-<uuid>``, as Nova accepts it)
+becomes the context's global request id, logged beside it; one in any other form is
+ignored, as Nova ignores it. Whatever goes wrong
 becomes a Nova-format fault (:mod:`nubis.core.api.faults`); an unexpected exception is
 logged with its traceback and answered 500 without it.
 """
@@ -13,6 +17,7 @@ import dataclasses
 import functools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -22,6 +27,7 @@ from oslo_config import cfg
 from oslo_context import context as oslo_context
 from werkzeug.wrappers import Request as WerkzeugRequest
 
+from nubis.core import metrics
 from nubis.core.api import auth, microversion, policy
 from nubis.core.api.faults import Fault, from_exception
 from nubis.core.api.faults import body as fault_body
@@ -32,6 +38,9 @@ from nubis.core.api.validation import parse_json, parse_query, validate
 LOG = logging.getLogger(__name__)
 
 JSON = "application/json"
+
+#: The form of a caller's ``X-OpenStack-Request-ID`` taken as the global request id.
+GLOBAL_REQUEST_ID = re.compile(r"req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclasses.dataclass
@@ -129,7 +138,9 @@ def base_url_of(environ: Mapping[str, Any], conf: cfg.ConfigOpts) -> str:
 
 
 class Application:
-    """The WSGI application serving *routes*; see the module docstring."""
+    """The WSGI application serving *routes*; see the module docstring. Every request's
+    latency is recorded in :mod:`nubis.core.metrics` by method, route template and
+    status."""
 
     def __init__(
         self,
@@ -146,15 +157,20 @@ class Application:
     ) -> Iterable[bytes]:
         started = time.monotonic()
         request_id = environ.setdefault("openstack.request_id", oslo_context.generate_request_id())
+        inbound = environ.get("HTTP_X_OPENSTACK_REQUEST_ID", "")
+        if GLOBAL_REQUEST_ID.fullmatch(inbound):
+            environ.setdefault("openstack.global_request_id", inbound)
         raw = WerkzeugRequest(environ)
         headers: list[tuple[str, str]] = [("x-openstack-request-id", request_id)]
         version: APIVersion | None = None
         api = "meta"
+        route: str | None = None  # the template, for the metrics
         try:
             routes, args, version = self.router.match(
                 raw.path, raw.method, lambda found: self._version_of(found, raw)
             )
             api = routes[0].api
+            route = routes[0].path
             status, body, extra = self._serve(raw, routes, args, version)
             headers.extend(extra)
         except Exception as exc:  # every failure becomes a fault response
@@ -175,6 +191,7 @@ class Application:
             headers.append(("Content-Type", JSON))
         headers.append(("Content-Length", str(len(payload))))
         start_response(f"{status} {_reason(status)}", headers)
+        took = time.monotonic() - started
         LOG.info(
             '%s "%s %s" status: %s len: %s time: %.4f',
             request_id,
@@ -182,8 +199,9 @@ class Application:
             raw.full_path.rstrip("?"),
             status,
             len(payload),
-            time.monotonic() - started,
+            took,
         )
+        metrics.api_request(raw.method, route, status, took)
         return [] if raw.method == "HEAD" else [payload]
 
     @staticmethod

@@ -28,7 +28,7 @@ import time
 import uuid as uuid_module
 from typing import Any
 
-from nubis.core import exception, objects
+from nubis.core import exception, metrics, objects
 from nubis.core.compute.power_sync import hypervisor_power_state
 from nubis.core.compute.states import (
     LIVE_MIGRATION,
@@ -184,6 +184,9 @@ class LiveMigrations:
                 )
                 migration.status = MigrationStatus.ERROR
                 migration.save()
+                metrics.live_migration_finished(
+                    MigrationStatus.ERROR, time.monotonic() - job.started
+                )
                 self._ops.event_start(
                     context,
                     instance.uuid,
@@ -284,6 +287,9 @@ class LiveMigrations:
     def _run_live_migration(self, job: _Job) -> None:
         """The migration's own thread: wait for a slot, migrate, roll back on failure."""
         context, instance = job.context, job.instance
+        # oslo.log finds the request context of a record in the thread's store: this
+        # thread logs for the request that asked for the migration.
+        context.update_store()
         self._ops.event_start(
             context, instance.uuid, "compute_live_migration", InstanceActionName.LIVE_MIGRATION
         )
@@ -500,3 +506,4 @@ class LiveMigrations:
             LOG.exception("saving the status %s of migration %s failed", status, job.migration.uuid)
         self._ops.event_finish(context, instance.uuid, "compute_live_migration", exc)
         self._ops.action_finish(context, instance.uuid)
+        metrics.live_migration_finished(status, time.monotonic() - job.started)
