@@ -12,8 +12,10 @@ from nubis.core.conf import (
     all_in_one,
     api,
     database,
+    healthcheck,
     indirection,
     memcache,
+    metrics,
     scheduler,
     service,
     servicegroup,
@@ -38,6 +40,8 @@ _MODULES = (
     zookeeper,
     memcache,
     api,
+    metrics,
+    healthcheck,
 )
 
 for _module in _MODULES:

@@ -62,6 +62,8 @@ RUN_OPTIONS: dict[str, dict[str, Any]] = {
     "servicegroup": {"recovery_grace": 10},
     "scheduler": {"host_state_refresh_interval": 1},
     "fake_driver": {"vcpus": 512, "memory_mb": 65536},
+    # The ready configs give each process a metrics port; these runs need none.
+    "metrics": {"port": 0},
 }
 
 

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import shutil
 import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from nubis.core.compute.states import MigrationStatus, VMState
 from nubis.core.context import get_admin_context
@@ -94,6 +96,7 @@ def run(
         rabbit_url=rabbit_url,
         zookeeper_hosts=zookeeper,
         virt_type=libvirt_domain_type(),
+        with_api=True,
         extra={
             "all": {"DEFAULT": {"rpc_response_timeout": RPC_TIMEOUT}},
             C1: {
@@ -110,7 +113,7 @@ def run(
         deployment.bring_up()
         result = Run(deployment, hypervisors, second_libvirt_host)
         print(
-            f"\ndeployment of 5 processes (run {deployment.tag}) up in "
+            f"\ndeployment of 6 processes (run {deployment.tag}) up in "
             f"{time.monotonic() - began:.1f} s"
         )
         yield result
@@ -165,7 +168,7 @@ def events(actions: list[Any], action: str) -> list[tuple[str, str | None]]:
 def test_services_are_up_and_two_conductors_share_the_topic(run: Run) -> None:
     listing = run.deployment.manage("service", "list")
     rows = {line.split()[0]: line for line in listing.splitlines()[1:] if line.strip()}
-    hosts = {svc.host for svc in run.deployment.services.values()}
+    hosts = {svc.host for svc in run.deployment.services.values() if svc.group != "api"}
     assert set(rows) == hosts, listing
     assert "State (zk)" in listing.splitlines()[0], listing
     for host, line in rows.items():
@@ -294,6 +297,87 @@ def test_live_migration_scheduler_chosen_then_back_to_a_requested_host(clean: Ru
         f"{done.memory_processed / MiB:.1f} MiB processed, statuses "
         f"{list(dict.fromkeys(s for s, _ in seen))}; back to compute-1 (requested, no cap): "
         f"{back_took:.1f} s"
+    )
+
+
+def scrape(run: Run, name: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Service *name*'s /metrics, on the port its config files give: sample -> value."""
+    url = run.deployment.url(name, "metrics", "/metrics")
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        text = reply.read().decode()
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def total(
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    """The sum of the *name* samples whose labels include *labels*."""
+    wanted = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
+
+
+def test_operator_tools_upgrade_check_ping_health_and_metrics(clean: Run) -> None:
+    """docs/deployment.md's "Operating" section as written: nubis-status, service ping,
+    nubis-api's /healthcheck and every process's /metrics, after a build and a live
+    migration."""
+    d, op = clean.deployment, clean.op
+    status = d.command("nubis-status", "upgrade", "check")
+    assert status.returncode == 0, status.stdout + status.stderr
+    for svc in d.services.values():
+        if svc.group == "api":
+            continue
+        ping = d.command("nubis-manage", "service", "ping", svc.host, svc.binary, "--timeout", "10")
+        assert ping.returncode == 0 and "answered in" in ping.stdout, ping.stdout + ping.stderr
+    with urllib.request.urlopen(d.url("api-1", "api", "/healthcheck"), timeout=10) as reply:
+        assert (reply.status, reply.read()) == (200, b"OK")
+
+    computes = (C1, C2)
+    before = {n: scrape(clean, n) for n in (*computes, "conductor-1", "conductor-2", "scheduler")}
+    (inst,) = op.boot(host=C2)
+    migration = op.api.live_migrate(op.ctx, inst, host=C1)
+    done, seen = op.follow_migration(migration.id, timeout=90)
+    assert done.status == MigrationStatus.COMPLETED, seen
+    after = {n: scrape(clean, n) for n in before}
+
+    def moved(names: tuple[str, ...], name: str, **labels: str) -> float:
+        return sum(
+            total(after[n], name, **labels) - total(before[n], name, **labels) for n in names
+        )
+
+    build = "nubis_compute_build_duration_seconds_count"
+    assert moved((C2,), build, outcome="active") == 1
+    lm = "nubis_compute_live_migration_duration_seconds_count"
+    assert moved((C2,), lm, outcome="completed") == 1
+    conductors = ("conductor-1", "conductor-2")
+    assert moved(conductors, "nubis_rpc_casts_total", method="build_and_run_instance") == 1
+    calls = "nubis_rpc_call_duration_seconds_count"
+    assert moved(conductors, calls, api="scheduler", method="select_destinations") >= 1
+    assert moved(conductors, calls, api="compute", method="check_can_live_migrate_destination") >= 1
+    assert moved((C2,), calls, api="compute", method="pre_live_migration") >= 1
+    assert moved(computes, calls, api="conductor") > 0  # the computes' object calls
+    up = {
+        dict(labels)["host"]
+        for (name, labels), value in after["scheduler"].items()
+        if name == "nubis_servicegroup_member_up" and value == 1
+    }
+    assert {C1, C2} <= up, up
+    requests = "nubis_api_request_duration_seconds_count"
+    api_before = total(scrape(clean, "api-1"), requests, method="GET")
+    with urllib.request.urlopen(d.url("api-1", "api", "/"), timeout=10) as reply:
+        assert reply.status == 200
+    assert total(scrape(clean, "api-1"), requests, method="GET") == api_before + 1
+    print(
+        "\nscrape after one build and one live migration: "
+        + ", ".join(
+            f"{n}: builds active +{moved((n,), build, outcome='active'):g}, "
+            f"live migrations completed +{moved((n,), lm, outcome='completed'):g}"
+            for n in computes
+        )
+        + f"; conductors' calls to the scheduler +{moved(conductors, calls, api='scheduler'):g}"
     )
 
 
