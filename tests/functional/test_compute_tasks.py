@@ -160,6 +160,30 @@ def test_a_failed_build_is_rescheduled_to_the_other_host(clean: Cloud) -> None:
     )
 
 
+def test_a_late_build_failure_does_not_hand_back_an_instance_built_elsewhere(
+    clean: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A resent build request (the reconciler's) built the instance on cmp2 while cmp1's
+    # copy of the same request was still waiting out a database outage in its claim;
+    # when cmp1's failure finally comes, the instance must not go back for scheduling
+    # (which would build it a second time).
+    (inst,) = clean.boot(host="cmp2")
+    stale = instance_of(inst.uuid)
+    stale.vm_state, stale.task_state, stale.host = VMState.BUILDING, TaskState.SCHEDULING, None
+    stale.obj_reset_changes()
+    manager = clean.services["cmp1"].manager
+
+    def database_away(context: Any, instance: Any) -> Any:
+        raise exception.NubisException("the database went away")
+
+    monkeypatch.setattr(manager._nodes.get("cmp1"), "instance_claim", database_away)
+    spec = objects.RequestSpec(get_admin_context(), ignore_hosts=[], num_attempts=1)
+    manager.build_and_run_instance(user_context(), stale, node="cmp1", request_spec=spec)
+
+    built = instance_of(inst.uuid)
+    assert (built.vm_state, built.task_state, built.host) == (VMState.ACTIVE, None, "cmp2")
+
+
 def test_a_build_failing_everywhere_errors_the_instance(clean: Cloud) -> None:
     for host in ("cmp1", "cmp2"):
         clean.driver(host).fail_next_spawns(1, f"broken {host}")

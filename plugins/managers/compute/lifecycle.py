@@ -202,7 +202,13 @@ class Lifecycle:
             instance.node = None
             instance.vm_state = VMState.BUILDING
             instance.task_state = TaskState.SCHEDULING
-            instance.save(expected_task_state=[TaskState.SPAWNING, TaskState.SCHEDULING, None])
+            # Only a build still in progress goes back: when this host's failure comes
+            # late (a claim that waited out a database outage), another copy of the
+            # build request -- resent by the reconciler -- may have built it already.
+            instance.save(
+                expected_task_state=[TaskState.SPAWNING, TaskState.SCHEDULING],
+                expected_vm_state=[VMState.BUILDING],
+            )
         except exception.InstanceNotFound:
             LOG.info("instance %s was deleted during its build; not rescheduling", instance.uuid)
             return
