@@ -5,6 +5,13 @@ services recover without a restart.
 Each test drives a bounded load of creates through the REST API while one private
 server goes away and comes back, then waits (bounded) for every acknowledged server to
 settle and prints the numbers: acknowledged = ACTIVE + ERROR-with-fault, none stuck.
+
+Each outage test also asks api-1's ``/healthcheck`` (:class:`HealthWatch`): while the
+server is away it answers 503 naming the check of that server (``bus``, ``database``,
+``membership``) within :data:`HEALTH_DOWN`, and once the server is back 200 ``OK``
+within :data:`HEALTH_BACK`. The polls run inside the outage's fixed sleep and, after
+the return, in a thread of their own, so the outage lasts and the recovery is measured
+as without them.
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ from __future__ import annotations
 import concurrent.futures
 import statistics
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,6 +35,110 @@ pytestmark = pytest.mark.faults
 #: Longest wait for the acknowledged servers to settle after a fault: the reconciler's
 #: resend (build_request_timeout 15 s), its end in ERROR (another 15 s), its interval.
 SETTLE = 75.0
+
+#: Longest wait, from the server's stop, for api-1's /healthcheck to answer 503 naming
+#: the check of that server (a check may first see the old state; each answer takes at
+#: most check_timeout 2 s per check).
+HEALTH_DOWN = 8.0
+#: Longest wait, from the server's start, for /healthcheck to answer 200 OK again.
+HEALTH_BACK = 30.0
+#: Pause between two /healthcheck requests of a poll.
+HEALTH_POLL = 0.25
+
+#: (seconds since the stop or start, HTTP status or 0 for no answer, body or error)
+Answer = tuple[float, int, str]
+
+
+def _healthcheck(cloud: FaultCloud, timeout: float) -> tuple[int, str]:
+    try:
+        answer = requests.get(cloud.url + "/healthcheck", timeout=timeout)
+    except requests.RequestException as exc:
+        return 0, type(exc).__name__
+    return answer.status_code, answer.text.strip()
+
+
+def _poll_health(
+    cloud: FaultCloud, since: float, bound: float, wanted: Callable[[int, str], bool]
+) -> tuple[Answer | None, Answer | None]:
+    """Ask /healthcheck until *wanted*(status, body) or *bound* s after *since*; return
+    the wanted answer (or None) and the last one. Each request's timeout ends at the
+    deadline, so the poll returns within about *bound* s."""
+    last: Answer | None = None
+    while True:
+        left = since + bound - time.monotonic()
+        status, body = _healthcheck(cloud, max(left, 0.5))
+        last = (time.monotonic() - since, status, body)
+        if wanted(status, body) and last[0] <= bound:
+            return last, last
+        if time.monotonic() - since + HEALTH_POLL > bound:
+            return None, last
+        time.sleep(HEALTH_POLL)
+
+
+def _shown(answer: Answer | None) -> str:
+    if answer is None:
+        return "no answer"
+    lines = " | ".join(answer[2].splitlines())
+    return f"{answer[1] or 'no HTTP answer'} {lines!r} in {answer[0]:.2f} s"
+
+
+class HealthWatch:
+    """api-1's /healthcheck around one outage of *server*, whose check is *check*.
+
+    :meth:`stopped` (in the fault thread, right after the stop) polls until a 503 names
+    *check*, within :data:`HEALTH_DOWN`: shorter than every outage's sleep, which the
+    caller shortens by the poll's time. :meth:`started` (right after the start) polls
+    for 200 ``OK`` in a thread of its own, beside ``wait_ready``. :meth:`verdict` (in
+    the test, after the load's checks) prints one line and asserts both.
+    """
+
+    def __init__(self, cloud: FaultCloud, server: str, check: str) -> None:
+        self.cloud = cloud
+        self.server = server
+        self.check = check
+        self.down: Answer | None = None
+        self.down_last: Answer | None = None
+        self.back: Answer | None = None
+        self.back_last: Answer | None = None
+        self._back: threading.Thread | None = None
+
+    def _names_check(self, status: int, body: str) -> bool:
+        return status == 503 and any(
+            line.startswith(f"{self.check}: ") for line in body.splitlines()
+        )
+
+    def stopped(self, since: float) -> None:
+        self.down, self.down_last = _poll_health(self.cloud, since, HEALTH_DOWN, self._names_check)
+
+    def started(self) -> None:
+        since = time.monotonic()
+
+        def poll() -> None:
+            self.back, self.back_last = _poll_health(
+                self.cloud, since, HEALTH_BACK, lambda status, body: (status, body) == (200, "OK")
+            )
+
+        self._back = threading.Thread(target=poll, daemon=True)
+        self._back.start()
+
+    def verdict(self) -> None:
+        if self._back is not None:
+            self._back.join(HEALTH_BACK + 15)
+        down = (
+            _shown(self.down)
+            if self.down
+            else f"no 503 naming {self.check} within {HEALTH_DOWN:g} s "
+            f"(last: {_shown(self.down_last)})"
+        )
+        back = (
+            _shown(self.back)
+            if self.back
+            else f"no 200 'OK' within {HEALTH_BACK:g} s (last: {_shown(self.back_last)})"
+        )
+        print(f"healthcheck: {self.server} stopped -> {down}; back -> {back}")
+        assert self.down is not None, f"/healthcheck while {self.server} was away: {down}"
+        assert self._back is not None, f"{self.server} did not come back"
+        assert self.back is not None, f"/healthcheck after {self.server} returned: {back}"
 
 
 def report(
@@ -81,7 +194,16 @@ def check(
         f"(now {cloud.named(prefix)})",
         interval=1,
     )
-    built = {u: cloud.builds(u) for u, s in states.items() if s[0] == "active"}
+    # A host logs "built on" just after it saved the instance ACTIVE: give the line the
+    # moment it needs before counting.
+    active_uuids = [u for u, s in states.items() if s[0] == "active"]
+    wait(
+        lambda: all(cloud.builds(u) >= 1 for u in active_uuids),
+        10,
+        "every ACTIVE server's build to be logged",
+        interval=0.2,
+    )
+    built = {u: cloud.builds(u) for u in active_uuids}
     assert all(n == 1 for n in built.values()), {u: n for u, n in built.items() if n != 1}
     # Recovered without restarts.
     assert not cloud.exited() and not cloud.restarts(), (cloud.exited(), cloud.restarts())
@@ -105,15 +227,21 @@ def test_concurrent_first_requests_open_one_zookeeper_session(cloud: FaultCloud)
 
 def test_rabbitmq_restart_while_creates_arrive(cloud: FaultCloud, servers: Any) -> None:
     recovered: list[float] = []
+    health = HealthWatch(cloud, "RabbitMQ", "bus")
 
     def fault() -> None:
         servers.rabbit.stop()
-        time.sleep(12)  # away ~20 s in all, with the node's start
+        stopped = time.monotonic()
+        health.stopped(stopped)
+        # away ~20 s in all, with the node's start
+        time.sleep(max(0.0, 12 - (time.monotonic() - stopped)))
         servers.rabbit.start()
+        health.started()
         recovered.append(cloud.wait_ready(90))
 
     outcome = cloud.drive("rabbit", 40, 0.6, during=fault, burst=20)
     counts = check(cloud, "rabbit", outcome, "RabbitMQ restart", recovered)
+    health.verdict()
     assert outcome.refused > 0, "no create was refused while the broker was away"
     # Writes while the bus is away answer 503 within cast_timeout (3 s) and some slack;
     # reads that need only the database keep answering in under a second.
@@ -125,15 +253,20 @@ def test_rabbitmq_restart_while_creates_arrive(cloud: FaultCloud, servers: Any) 
 
 def test_postgresql_outage_with_creates_in_flight(cloud: FaultCloud, servers: Any) -> None:
     recovered: list[float] = []
+    health = HealthWatch(cloud, "PostgreSQL", "database")
 
     def fault() -> None:
         servers.postgres.stop_server()
-        time.sleep(15)
+        stopped = time.monotonic()
+        health.stopped(stopped)
+        time.sleep(max(0.0, 15 - (time.monotonic() - stopped)))
         servers.postgres.start_server()
+        health.started()
         recovered.append(cloud.wait_ready(90))
 
     outcome = cloud.drive("postgres", 30, 0.5, during=fault, burst=30)
     counts = check(cloud, "postgres", outcome, "PostgreSQL outage 15 s", recovered)
+    health.verdict()
     assert outcome.refused > 0, "no create answered 503 while the database was away"
     assert counts["active"] > 0
 
@@ -157,16 +290,20 @@ def test_database_down_answers_503_with_retry_after(cloud: FaultCloud, servers: 
 def test_zookeeper_outage_builds_are_still_scheduled(cloud: FaultCloud, servers: Any) -> None:
     recovered: list[float] = []
     zk_down = []
+    health = HealthWatch(cloud, "ZooKeeper", "membership")
 
     def fault() -> None:
         servers.zookeeper.stop()
         zk_down.append(time.monotonic())
-        time.sleep(18)
+        health.stopped(zk_down[-1])
+        time.sleep(max(0.0, 18 - (time.monotonic() - zk_down[-1])))
         servers.zookeeper.start()
+        health.started()
         recovered.append(cloud.wait_ready(90))
 
     outcome = cloud.drive("zookeeper", 30, 0.6, during=fault)
     counts = check(cloud, "zookeeper", outcome, "ZooKeeper outage 18 s", recovered)
+    health.verdict()
     assert outcome.refused == 0
     # The scheduler kept the last known membership: every build found a host.
     assert counts["active"] == len(outcome.acknowledged)
