@@ -21,6 +21,7 @@ metric                                             type       labels
 ``nubis_servicegroup_member_up``                   gauge      group, host
 ``nubis_compute_build_duration_seconds``           histogram  outcome
 ``nubis_compute_live_migration_duration_seconds``  histogram  outcome
+``nubis_conductor_build_failures_total``           counter    exception
 ``nubis_api_request_duration_seconds``             histogram  method, route, status
 ``nubis_db_transaction_retries_total``             counter    reason
 ``nubis_db_transaction_giveups_total``             counter    reason
@@ -124,6 +125,13 @@ LIVE_MIGRATION_SECONDS = Histogram(
     "(rolled back), cancelled (aborted) or error.",
     ["outcome"],
     buckets=_SLOW,
+    registry=REGISTRY,
+)
+CONDUCTOR_BUILD_FAILURES = Counter(
+    "nubis_conductor_build_failures",
+    "Builds this conductor ended in ERROR before any compute host built them (no valid "
+    "host, the scheduler failing, [scheduler] max_attempts reached), by exception.",
+    ["exception"],
     registry=REGISTRY,
 )
 API_REQUEST_SECONDS = Histogram(
@@ -231,6 +239,11 @@ def live_migration_finished(outcome: str, seconds: float) -> None:
     (:data:`LIVE_MIGRATION_OUTCOMES`) after *seconds*; ValueError for any other."""
     label = _checked(outcome, LIVE_MIGRATION_OUTCOMES, "live migration outcome")
     LIVE_MIGRATION_SECONDS.labels(label).observe(seconds)
+
+
+def conductor_build_failed(exc: BaseException) -> None:
+    """Count a build the conductor ended in ERROR, by *exc*'s class."""
+    CONDUCTOR_BUILD_FAILURES.labels(type(exc).__name__.removesuffix(_REMOTE_SUFFIX)).inc()
 
 
 def api_request(method: str, route: str | None, status: int, seconds: float) -> None:

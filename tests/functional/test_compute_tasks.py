@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from nubis.core import exception, objects
+from nubis.core import exception, metrics, objects
 from nubis.core.compute.api import API
 from nubis.core.compute.states import MigrationStatus, TaskState, VMState
 from nubis.core.conf import CONF
@@ -215,11 +215,17 @@ def test_max_attempts_stops_rescheduling(clean: Cloud) -> None:
 
 
 def test_no_valid_host_names_the_filter_and_errors_the_instance(clean: Cloud) -> None:
+    def no_valid_host_failures() -> float:
+        name, labels = "nubis_conductor_build_failures_total", {"exception": "NoValidHost"}
+        return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = no_valid_host_failures()
     ctx = user_context()
     (inst,) = clean.api.create(ctx, flavor=clean.flavor(64 * GiB), image_ref=None, name="huge")
     wait_for(lambda: errored(inst.uuid), what="the instance to go to error")
     (fault,) = faults_of(inst.uuid)
     assert "no valid host" in fault.message and "Ram" in fault.message, fault.message
+    assert no_valid_host_failures() == before + 1
     # An instance that never got a host is deleted by the API itself.
     clean.api.delete(ctx, instance_of(inst.uuid))
     with pytest.raises(exception.InstanceNotFound):

@@ -27,7 +27,7 @@ from typing import Any
 import oslo_messaging as messaging
 from oslo_utils import timeutils
 
-from nubis.core import exception, objects
+from nubis.core import exception, metrics, objects
 from nubis.core.compute.rpcapi import ComputeAPI
 from nubis.core.compute.states import TaskState, VMState
 from nubis.core.scheduler.rpcapi import SchedulerAPI
@@ -170,6 +170,7 @@ class ComputeTaskManager:
     def _build_failed(self, context: Any, instance: Any, exc: BaseException) -> None:
         """ERROR *instance* with a fault; end its build event and create action."""
         LOG.warning("build of instance %s failed: %s", instance.uuid, exception.one_line(exc))
+        metrics.conductor_build_failed(exc)
         try:
             objects.InstanceFault.from_exception(context, instance.uuid, exc, self.host).create()
             instance.vm_state = VMState.ERROR
