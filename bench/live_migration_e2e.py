@@ -163,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from tests.fixtures.databases import ServerDatabases
-    from tests.fixtures.deployment import Deployment, Hypervisors, Operator, tear_down
+    from tests.fixtures.deployment import Deployment, tear_down
+    from tests.fixtures.deployment_guests import Hypervisors
+    from tests.fixtures.deployment_operator import Operator
     from tests.fixtures.libvirt_hosts import start_second_host, stop_second_host
     from tests.fixtures.real_servers import libvirt_domain_type, servers_env
 

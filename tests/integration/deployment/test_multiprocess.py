@@ -32,14 +32,9 @@ from nubis.core.context import get_admin_context
 from nubis.core.rpc.baseapi import BaseAPI
 from nubis.core.virt import power_state
 from tests.fixtures.databases import ServerDatabases
-from tests.fixtures.deployment import (
-    Deployment,
-    Hypervisors,
-    Operator,
-    make_base_image,
-    poll,
-    tear_down,
-)
+from tests.fixtures.deployment import Deployment, make_base_image, poll, tear_down
+from tests.fixtures.deployment_guests import Hypervisors
+from tests.fixtures.deployment_operator import Operator
 from tests.fixtures.libvirt_hosts import (  # noqa: F401
     SecondLibvirtHost,
     crash_second_host,

@@ -26,7 +26,9 @@ import pytest
 
 from nubis.core.conf import CONF
 from tests.fixtures.databases import ServerDatabases
-from tests.fixtures.deployment import Deployment, Hypervisors, Operator, tear_down
+from tests.fixtures.deployment import Deployment, tear_down
+from tests.fixtures.deployment_guests import Hypervisors
+from tests.fixtures.deployment_operator import Operator
 from tests.fixtures.libvirt_hosts import (  # noqa: F401
     SecondLibvirtHost,
     second_libvirt_host,
