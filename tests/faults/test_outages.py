@@ -343,3 +343,35 @@ def test_conductor_killed_while_builds_are_in_flight(cloud: FaultCloud) -> None:
     cloud.procs["conductor-1"].starts -= 1  # the deliberate restart after the kill
     counts = check(cloud, "crash", outcome, "conductor SIGKILL", recovered)
     assert counts["active"] + counts["error_with_fault"] == len(outcome.acknowledged)
+
+
+def test_scheduler_killed_while_builds_are_in_flight(cloud: FaultCloud) -> None:
+    """SIGKILL the scheduler during a burst and start it again: a conductor's call that
+    it never answered ends that build in ERROR with a fault naming the scheduler; the
+    builds asked for afterwards are scheduled by the new process."""
+    recovered: list[float] = []
+
+    def fault() -> None:
+        cloud.kill("scheduler-1")
+        cloud.start("scheduler-1")
+        recovered.append(cloud.wait_ready(90))
+
+    outcome = cloud.drive("schedcrash", 20, 0.3, during=fault, burst=30)
+    cloud.procs["scheduler-1"].starts -= 1  # the deliberate restart after the kill
+    check(cloud, "schedcrash", outcome, "scheduler SIGKILL", recovered)
+
+
+def test_compute_killed_while_builds_are_in_flight(cloud: FaultCloud) -> None:
+    """SIGKILL a compute host during a burst and start it again: the builds it was
+    running end in ERROR with a fault when it starts (its guests died with it), the
+    builds still queued for it (durable queue) are built when it is back."""
+    recovered: list[float] = []
+
+    def fault() -> None:
+        cloud.kill("compute-3")
+        cloud.start("compute-3")
+        recovered.append(cloud.wait_ready(90))
+
+    outcome = cloud.drive("cmpcrash", 20, 0.3, during=fault, burst=30)
+    cloud.procs["compute-3"].starts -= 1  # the deliberate restart after the kill
+    check(cloud, "cmpcrash", outcome, "compute SIGKILL", recovered)
