@@ -329,49 +329,33 @@ def _zk_sessions(pid: int) -> int:
     return sum(1 for line in out.splitlines() if f"pid={pid}," in line)
 
 
-def test_conductor_killed_while_builds_are_in_flight(cloud: FaultCloud) -> None:
-    """SIGKILL a conductor worker during a burst: what it had taken off the queue is
-    lost with it; the other worker's reconciler sends it again."""
+@pytest.mark.parametrize(
+    ("name", "prefix"),
+    [
+        # What the conductor had taken off the queue is lost with it; the other
+        # worker's reconciler sends it again.
+        ("conductor-1", "crash"),
+        # A conductor's call the scheduler never answered ends that build in ERROR with
+        # a fault naming the scheduler; later builds go to the new process.
+        ("scheduler-1", "schedcrash"),
+        # The builds the host was running end in ERROR with a fault when it starts again
+        # (its guests died with it); those still queued for it (durable queue) are built
+        # when it is back.
+        ("compute-3", "cmpcrash"),
+    ],
+)
+def test_a_service_killed_while_builds_are_in_flight(
+    cloud: FaultCloud, name: str, prefix: str
+) -> None:
+    """SIGKILL one service during a burst of creates and start it again, as a
+    supervisor would: every acknowledged request ends ACTIVE or ERROR with a fault."""
     recovered: list[float] = []
 
     def fault() -> None:
-        cloud.kill("conductor-1")
-        cloud.start("conductor-1")
+        cloud.kill(name)
+        cloud.start(name)
         recovered.append(cloud.wait_ready(90))
 
-    outcome = cloud.drive("crash", 20, 0.3, during=fault, burst=30)
-    cloud.procs["conductor-1"].starts -= 1  # the deliberate restart after the kill
-    counts = check(cloud, "crash", outcome, "conductor SIGKILL", recovered)
-    assert counts["active"] + counts["error_with_fault"] == len(outcome.acknowledged)
-
-
-def test_scheduler_killed_while_builds_are_in_flight(cloud: FaultCloud) -> None:
-    """SIGKILL the scheduler during a burst and start it again: a conductor's call that
-    it never answered ends that build in ERROR with a fault naming the scheduler; the
-    builds asked for afterwards are scheduled by the new process."""
-    recovered: list[float] = []
-
-    def fault() -> None:
-        cloud.kill("scheduler-1")
-        cloud.start("scheduler-1")
-        recovered.append(cloud.wait_ready(90))
-
-    outcome = cloud.drive("schedcrash", 20, 0.3, during=fault, burst=30)
-    cloud.procs["scheduler-1"].starts -= 1  # the deliberate restart after the kill
-    check(cloud, "schedcrash", outcome, "scheduler SIGKILL", recovered)
-
-
-def test_compute_killed_while_builds_are_in_flight(cloud: FaultCloud) -> None:
-    """SIGKILL a compute host during a burst and start it again: the builds it was
-    running end in ERROR with a fault when it starts (its guests died with it), the
-    builds still queued for it (durable queue) are built when it is back."""
-    recovered: list[float] = []
-
-    def fault() -> None:
-        cloud.kill("compute-3")
-        cloud.start("compute-3")
-        recovered.append(cloud.wait_ready(90))
-
-    outcome = cloud.drive("cmpcrash", 20, 0.3, during=fault, burst=30)
-    cloud.procs["compute-3"].starts -= 1  # the deliberate restart after the kill
-    check(cloud, "cmpcrash", outcome, "compute SIGKILL", recovered)
+    outcome = cloud.drive(prefix, 20, 0.3, during=fault, burst=30)
+    cloud.procs[name].starts -= 1  # the deliberate restart after the kill
+    check(cloud, prefix, outcome, f"{name} SIGKILL", recovered)
