@@ -1,5 +1,13 @@
-"""nubis-compute's cold start and the cost of one resource audit.
+"""nubis-compute's import, its cold start, and the cost of one resource audit.
 
+0. Import: a new interpreter imports nubis-compute's console-script module, the
+   launcher and service, the modules of every plugin it loads by default (compute
+   manager, conductor indirection, db membership, the compute periodic tasks, libvirt
+   driver) and the rabbit and inproc transport drivers; wall and CPU time from the
+   first import to the last (median of 10 runs). Beside it, in the same run, the same
+   imports as before nubis.core.native_threads: on oslo.service's eventlet backend,
+   which drags in eventlet and dnspython (forced by hiding cotyledon, the threading
+   backend's dependency). Target: under 0.4 s.
 1. Cold start: ``nubis-compute`` as a new process (libvirt driver on libvirt's
    ``test:///default`` URI) until its log says the first resource audit completed
    (the audit runs in the manager's pre_start_hook, before RPC is served). Measured with
@@ -11,7 +19,7 @@
    node (guests running, records in SQLite), each audit finding nothing to save; through
    the ``local`` indirection and through a conductor in this process on inproc://.
 
-Run: .venv/bin/python bench/compute_audit.py [--quick]
+Run: .venv/bin/python bench/compute_audit.py [--quick] [--import-only]
 """
 
 from __future__ import annotations
@@ -60,6 +68,80 @@ def _rabbit_up() -> bool:
             return True
     except OSError:
         return False
+
+
+# --- 0. import ---------------------------------------------------------------------------
+
+IMPORT_TARGET_S = 0.4
+# Run with the backend and the module names as arguments; prints wall and CPU seconds,
+# the module count and whether eventlet or dns got imported. CPU seconds are the steadier
+# figure on a busy machine.
+_IMPORT_PROBE = """
+import sys, time
+if sys.argv[1] == "eventlet":
+    sys.modules["cotyledon"] = None  # nubis.core.native_threads then leaves oslo alone
+import importlib
+began, cpu = time.perf_counter(), time.process_time()
+for name in sys.argv[2:]:
+    importlib.import_module(name)
+elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
+unwanted = any(m.split(".")[0] in ("eventlet", "dns") and v is not None
+               for m, v in sys.modules.items())
+print(elapsed, cpu, len(sys.modules), int(unwanted))
+"""
+
+
+def compute_modules() -> list[str]:
+    """nubis-compute's entry module, launcher and service, then the modules behind the
+    entry points of the plugins it loads by default, and the rabbit and inproc
+    transport drivers."""
+    from importlib.metadata import entry_points
+
+    wanted = {
+        "nubis.managers": ["compute"],
+        "nubis.indirection": ["conductor"],
+        "nubis.servicegroup": ["db"],
+        "nubis.periodic_tasks": [
+            "update_available_resource",
+            "sync_power_states",
+            "reap_orphans",
+            "build_timeout",
+        ],
+        "nubis.virt": ["libvirt"],
+        "oslo.messaging.drivers": ["rabbit", "inproc"],
+    }
+    modules = ["nubis.core.cmd.services", "nubis.core.launcher", "nubis.core.service"]
+    for group, names in wanted.items():
+        found = {ep.name: ep.module for ep in entry_points(group=group)}
+        modules.extend(found[name] for name in names if found[name] not in modules)
+    return modules
+
+
+def import_times(runs: int) -> dict[str, dict[str, float]]:
+    """Per backend: median and least wall seconds, median CPU seconds, module count,
+    and whether eventlet or dns came in."""
+    modules = compute_modules()
+    samples: dict[str, list[tuple[float, float, int, int]]] = {"threading": [], "eventlet": []}
+    for _ in range(runs):
+        for kind, rows in samples.items():  # alternate, so drift hits both alike
+            out = subprocess.run(
+                [sys.executable, "-c", _IMPORT_PROBE, kind, *modules],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=120,
+            ).stdout.split()
+            rows.append((float(out[0]), float(out[1]), int(out[2]), int(out[3])))
+    return {
+        kind: {
+            "median": statistics.median(r[0] for r in rows),
+            "min": min(r[0] for r in rows),
+            "cpu": statistics.median(r[1] for r in rows),
+            "modules": statistics.median(r[2] for r in rows),
+            "eventlet": max(r[3] for r in rows),
+        }
+        for kind, rows in samples.items()
+    }
 
 
 # --- 1. cold start ---------------------------------------------------------------------
@@ -270,8 +352,31 @@ def audit_curve(workdir: Path, repeats: int) -> list[dict[str, Any]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--import-only", action="store_true", help="only the import (0.)")
     args = parser.parse_args()
-    runs, repeats = (2, 5) if args.quick else (5, 20)
+    runs, repeats, import_runs = (2, 5, 5) if args.quick else (5, 20, 10)
+    imports = import_times(import_runs)
+    now, before = imports["threading"], imports["eventlet"]
+    print(f"import of nubis-compute's modules (median of {import_runs} runs)")
+    print(f"{'':<52}{'median s':>10}{'min s':>8}{'CPU s':>8}{'modules':>9}{'eventlet/dns':>14}")
+    for label, row in (
+        ("now: oslo.service threading backend, no eventlet", now),
+        ("before: oslo.service eventlet backend", before),
+    ):
+        print(
+            f"{label:<52}{row['median']:>10.3f}{row['min']:>8.3f}{row['cpu']:>8.3f}"
+            f"{row['modules']:>9.0f}{'yes' if row['eventlet'] else 'no':>14}"
+        )
+    print(
+        f"{before['median'] / now['median']:.2f}x faster, "
+        f"{before['modules'] - now['modules']:.0f} fewer modules; target "
+        f"< {IMPORT_TARGET_S} s: {'met' if now['median'] < IMPORT_TARGET_S else 'MISSED'}; "
+        f"Nova's import of nova.compute.manager: {NOVA_IMPORT_S} s "
+        f"({NOVA_IMPORT_S / now['median']:.1f}x ours)"
+    )
+    if args.import_only:
+        return 0
+    print()
     workdir = Path(tempfile.mkdtemp(prefix="nubis-bench-audit-"))
     os.makedirs(workdir / "instances", exist_ok=True)
 

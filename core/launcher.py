@@ -56,7 +56,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from nubis.core import metrics
+from nubis.core import metrics, native_threads
 from nubis.core.service import Service
 from nubis.core.systemd import Notifier
 
@@ -140,6 +140,12 @@ class Launcher:
         An exception from *prepare* or from a service's ``start()`` is re-raised here
         once the services already started are stopped.
         """
+        if native_threads.skipped:
+            LOG.warning(
+                "eventlet is loaded in this process (%s); nubis still runs on native "
+                "threads, only its start is slower",
+                native_threads.skipped,
+            )
         self.install_signal_handlers()
         starter = threading.Thread(
             target=self._start_in_background, args=(prepare,), name="nubis-start", daemon=True

@@ -5,6 +5,10 @@ that every message carries a serialized :class:`~nubis.core.context.RequestConte
 every object crosses through the versioned object serializer, and exceptions from
 ``nubis.core.exception`` are re-raised on the caller as the same class.
 
+Servers run oslo.messaging's threading executor on native threads; no nubis process
+imports eventlet (:mod:`nubis.core.native_threads`, which ``nubis.core`` runs before this
+module imports oslo.messaging, explains how).
+
 Transports are cached per URL: every service in one process (the all-in-one) shares
 one transport object, which is what lets ``inproc://`` connect them.
 
