@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test venv provision lint sample-config clean
+.PHONY: run test venv provision lint sample-config clean nova-venv
 
 # libvirt-python compiles against libvirt's headers: install them first when missing
 # (needs root; without it pip's error names the missing libvirt.pc).
@@ -42,6 +42,16 @@ test: provision venv
 sample-config: venv
 	$(BIN)/oslo-config-generator --config-file etc/nubis/nubis-config-generator.conf
 	$(BIN)/oslopolicy-sample-generator --config-file etc/nubis/nubis-policy-generator.conf
+
+# Nova itself, in a venv of its own, for bench/nova_side_by_side.py (the two projects'
+# imports never mix). PyPI's nova brings everything its conductor needs on SQLite.
+NOVA_VENV ?= /var/tmp/nova-venv
+NOVA_VERSION := 34.0.0
+
+nova-venv:
+	test -x $(NOVA_VENV)/bin/python || $(PYTHON) -m venv $(NOVA_VENV)
+	$(NOVA_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NOVA_VENV)/bin/python -m pip install --quiet nova==$(NOVA_VERSION)
 
 clean:
 	rm -rf $(VENV) .nubis .pytest_cache .mypy_cache .ruff_cache
