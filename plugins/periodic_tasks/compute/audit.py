@@ -4,7 +4,11 @@ Every node the driver reports is audited (:meth:`ComputeHost.audit_node
 <nubis.core.compute.host.ComputeHost.audit_node>`), reading the host's instances and
 the driver's guests once for all of them; the orphans are counted on the first node
 only (the driver does not say where a guest runs). Then the compute nodes of this host
-the driver no longer reports are deleted.
+the driver no longer reports are deleted: the host's compute nodes are listed at its
+first audit in this process (records a previous process left) and whenever the set of
+reported nodes differs from the one the previous listing confirmed -- not at every
+audit, since only this host creates its nodes and an unchanged set leaves nothing to
+delete (a read per host per minute that a large fleet's conductors would otherwise pay).
 
 Skipped (with a warning) while the hypervisor is unavailable: its silence must not read
 as "no nodes", and neither does a driver that reports none. A node whose audit fails is
@@ -29,6 +33,10 @@ AUDIT_SPACING = 60
 
 # How many audits of each host (manager object) completed in this process.
 _audits: weakref.WeakKeyDictionary[ComputeHost, int] = weakref.WeakKeyDictionary()
+# The nodes each host's last listing of its compute nodes found to be all it has.
+_confirmed_nodes: weakref.WeakKeyDictionary[ComputeHost, frozenset[str]] = (
+    weakref.WeakKeyDictionary()
+)
 _audits_lock = threading.Lock()
 
 
@@ -78,10 +86,14 @@ def update_available_resource(manager: Any, context: Any) -> dict[str, AuditResu
 
 
 def _delete_unreported_nodes(host: ComputeHost, context: Any, reported: set[str]) -> None:
+    nodes = frozenset(reported)
+    with _audits_lock:
+        if _confirmed_nodes.get(host) == nodes:
+            return
     try:
         known = objects.ComputeNodeList.get_all_by_host(context, host.host)
     except exception.ComputeHostNotFound:
-        return
+        known = []
     for node in known:
         if node.hypervisor_hostname in reported:
             continue
@@ -91,7 +103,9 @@ def _delete_unreported_nodes(host: ComputeHost, context: Any, reported: set[str]
             host.host,
             node.id,
         )
-        host.delete_compute_node(context, node)
+        host.delete_compute_node(context, node)  # raises if it fails: listed again next time
+    with _audits_lock:
+        _confirmed_nodes[host] = nodes
 
 
 def _count_audit(host: ComputeHost) -> bool:

@@ -74,9 +74,12 @@ def build_timeout(manager: Any, context: Any) -> list[str]:
         return []
     ended = []
     now = timeutils.utcnow()
-    for instance in objects.InstanceList.get_by_host(context, host.host):
-        if instance.vm_state != VMState.BUILDING:
-            continue
+    # Only this host's building instances: a host's whole instance list every minute
+    # would cost the conductors a read per host that finds nothing almost always.
+    building = objects.InstanceList.get_all(
+        context, filters={"host": host.host, "vm_state": VMState.BUILDING}
+    )
+    for instance in building:
         age = age_seconds(instance.created_at, now)
         if age <= timeout:
             continue
