@@ -54,8 +54,7 @@ class ConfigurationError(NubisException):
 
 class PluginNotFound(NubisException):
     msg_fmt = (
-        "no plugin '%(name)s' in %(namespace)s (chosen by %(option)s); "
-        "available: %(available)s"
+        "no plugin '%(name)s' in %(namespace)s (chosen by %(option)s); available: %(available)s"
     )
 
 
@@ -102,9 +101,7 @@ class ObjectActionError(NubisException):
 
 class UnexpectedTaskStateError(NubisException):
     code = 409
-    msg_fmt = (
-        "instance %(instance_uuid)s: expected task_state %(expected)s but found %(actual)s"
-    )
+    msg_fmt = "instance %(instance_uuid)s: expected task_state %(expected)s but found %(actual)s"
 
 
 class UnexpectedDeletingTaskStateError(UnexpectedTaskStateError):
@@ -167,6 +164,13 @@ class InvalidSortKey(Invalid):
     msg_fmt = "cannot sort by %(key)s; allowed: %(allowed)s"
 
 
+class InvalidRegexp(Invalid):
+    msg_fmt = (
+        "%(pattern)s is not a regular expression nubis can match (%(reason)s); "
+        "use RE2 syntax: no backreferences or lookaround"
+    )
+
+
 class MigrationNotFound(NotFound):
     msg_fmt = "migration %(migration_id)s could not be found"
 
@@ -177,6 +181,28 @@ class FlavorNotFound(NotFound):
 
 class FlavorNotFoundByName(FlavorNotFound):
     msg_fmt = "flavor with name %(flavor_name)s could not be found"
+
+
+class MetadataItemNotFound(NotFound):
+    msg_fmt = "Metadata item was not found: no key %(key)s"
+
+
+class MetadataLimitExceeded(NubisException):
+    code = 403
+    msg_fmt = "Quota exceeded for metadata items: a server may have at most %(allowed)s"
+
+
+class KeyPairExists(NubisException):
+    code = 409
+    msg_fmt = "Key pair '%(key_name)s' already exists."
+
+
+class KeyPairNotFound(NotFound):
+    msg_fmt = "Keypair %(name)s not found for user %(user_id)s"
+
+
+class InvalidKeypair(Invalid):
+    msg_fmt = "Keypair data is invalid: %(reason)s"
 
 
 class FlavorExists(NubisException):
@@ -256,9 +282,7 @@ class ComputeResourcesUnavailable(NubisException):
 
 
 class InvalidDriverResources(NubisException):
-    msg_fmt = (
-        "virt driver %(driver)s reported unusable resources for node %(node)s: %(problems)s"
-    )
+    msg_fmt = "virt driver %(driver)s reported unusable resources for node %(node)s: %(problems)s"
 
 
 class LockTimeout(NubisException):
@@ -315,6 +339,34 @@ class InvalidImage(Invalid):
     msg_fmt = "%(path)s cannot be imported: %(reason)s"
 
 
+class ImageStatusConflict(NubisException):
+    code = 409
+    msg_fmt = "image %(image_id)s is %(status)s; this needs it %(expected)s"
+
+
+class ImageInUse(NubisException):
+    code = 409
+    msg_fmt = (
+        "image %(image_id)s is the base of instance %(instance_uuid)s; delete the instances "
+        "that use it first"
+    )
+
+
+class ImageNameAmbiguous(NubisException):
+    code = 409
+    msg_fmt = "%(count)s images are named %(name)s; give the image's id instead"
+
+
+class ImageProtected(NubisException):
+    code = 403
+    msg_fmt = "image %(image_id)s is protected; set protected to false before deleting it"
+
+
+class ImageTooLarge(NubisException):
+    code = 413
+    msg_fmt = "the image data is larger than [api] max_image_size (%(limit)s bytes)"
+
+
 class IdentityUserNotFound(NotFound):
     msg_fmt = "user %(user)s could not be found"
 
@@ -331,3 +383,17 @@ class IdentityProjectNotFound(NotFound):
 class IdentityProjectExists(NubisException):
     code = 409
     msg_fmt = "a project named %(name)s already exists"
+
+
+class IdentityProjectInUse(NubisException):
+    code = 409
+    msg_fmt = "project %(project)s still has %(what)s; delete them first"
+
+
+class IdentityRoleNotFound(NotFound):
+    msg_fmt = "role %(role)s could not be found"
+
+
+class IdentityRoleExists(NubisException):
+    code = 409
+    msg_fmt = "a role named %(name)s already exists"

@@ -16,6 +16,11 @@ header and body sizes) this module adds:
   ``read_timeout`` seconds of its first byte (of its opening, for its first request) is
   closed without an answer; waitress alone only closes connections that are idle, and a
   client sending one header line every few seconds is never idle;
+* large bodies (``large_bodies``: which method and path, and the limit): requests the
+  predicate picks (image data uploads) may send bodies up to their own limit instead of
+  ``max_body_size``, and their read deadline counts from the last data received rather
+  than from the first byte (a large upload takes as long as the link needs, but must
+  keep moving). waitress spools such a body to a temporary file, never to memory;
 * refusals in nubis's fault format (a one-line JSON body) instead of waitress's text;
 * :meth:`HTTPServer.stop`: stop accepting, close idle and half-read connections, let the
   requests the workers are running finish and their answers go out, and close
@@ -25,6 +30,7 @@ header and body sizes) this module adds:
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
@@ -35,14 +41,17 @@ from typing import Any
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
+from waitress.utilities import RequestEntityTooLarge
 
 from nubis.core.api import faults
 
 LOG = logging.getLogger(__name__)
 
 _POLL_SECONDS = 1.0
+RECV_BYTES = 256 * 1024
 _DRAIN_POLL_SECONDS = 0.05
 
 
@@ -62,10 +71,39 @@ class _FaultTask(ErrorTask):
         self.write(payload)
 
 
+LargeBodies = tuple[Callable[[str, str], bool], int, str]
+"""(predicate of method and path, body size limit, what to say past the limit)."""
+
+
+class _Parser(HTTPRequestParser):
+    """waitress's parser, with the large-body limit for the requests that may have one
+    (the server's Adjustments carry the ``LargeBodies`` as ``nubis_large_bodies``)."""
+
+    large_body = False
+    adj: Any
+    error: Any
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        large: LargeBodies | None = getattr(self.adj, "nubis_large_bodies", None)
+        if large is not None and large[0](self.command, self.path):
+            self.large_body = True
+            adj = copy.copy(self.adj)
+            adj.max_request_body_size = large[1] + 1  # waitress refuses at >= the limit
+            self.adj = adj
+
+    def received(self, data: bytes) -> int:
+        consumed = int(super().received(data))
+        if self.large_body and isinstance(self.error, RequestEntityTooLarge):
+            self.error = RequestEntityTooLarge(self.adj.nubis_large_bodies[2])
+        return consumed
+
+
 class _Channel(HTTPChannel):
     """A client connection that knows since when it has been reading a request."""
 
     error_task_class = _FaultTask
+    parser_class = _Parser
 
     def __init__(self, server: Any, sock: Any, addr: Any, adj: Any, map: Any = None) -> None:
         super().__init__(server, sock, addr, adj, map=map)
@@ -78,6 +116,8 @@ class _Channel(HTTPChannel):
         result = bool(super().received(data))
         if self.request is None:  # no partial request left: idle (or being served)
             self.reading_since = None
+        elif self.request.large_body:  # a large upload: its deadline is from the last data
+            self.reading_since = time.monotonic()
         return result
 
 
@@ -118,6 +158,7 @@ class HTTPServer:
         max_connections: int,
         max_header_size: int,
         max_body_size: int,
+        large_bodies: LargeBodies | None = None,
         ident: str = "nubis-api",
     ) -> None:
         adj = Adjustments(
@@ -129,12 +170,16 @@ class HTTPServer:
             max_request_header_size=max_header_size,
             max_request_body_size=max_body_size,
             cleanup_interval=1,
+            # waitress reads 8 KiB per recv by default: an image upload of hundreds of
+            # megabytes then costs tens of thousands of event-loop turns.
+            recv_bytes=RECV_BYTES,
             asyncore_use_poll=True,  # select() stops at 1024 descriptors
             asyncore_loop_timeout=1,
             ident=ident,
             server_name=host,
             expose_tracebacks=False,
         )
+        adj.nubis_large_bodies = large_bodies
         self._map: dict[int, Any] = {}
         self._dispatcher = ThreadedTaskDispatcher()
         self._dispatcher.set_thread_count(threads)

@@ -158,7 +158,8 @@ def effective_roles(roles: list[str] | tuple[str, ...] | set[str]) -> list[str]:
     return sorted(result)
 
 
-def _check_name(kind: str, name: str) -> None:
+def check_name(kind: str, name: str) -> None:
+    """Invalid unless *name* is a usable user or project name."""
     if not NAME_PATTERN.match(name or "") or name != name.strip():
         raise exception.Invalid(
             message=f"{kind} name {name!r}: give 1-255 characters without control "
@@ -166,14 +167,16 @@ def _check_name(kind: str, name: str) -> None:
         )
 
 
-def _check_role(role: str) -> None:
+def check_role(role: str) -> None:
+    """Invalid unless *role* is a usable role name."""
     if not ROLE_PATTERN.match(role or ""):
         raise exception.Invalid(
             message=f"role {role!r}: a role is a lower-case name such as admin, member or reader"
         )
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str) -> None:
+    """Invalid unless *password* is a usable password."""
     if not password or len(password) > 4096:
         raise exception.Invalid(message="a password must be 1-4096 characters")
     if _SURROGATE.search(password):
@@ -214,7 +217,7 @@ class IdentityStore:
             return self.project(name)
         except IdentityProjectNotFound:
             pass
-        _check_name("project", name)
+        check_name("project", name)
         try:
             return db.identity_project_create(
                 self.context, {"id": uuid.uuid4().hex, "name": name, "enabled": True}
@@ -240,10 +243,10 @@ class IdentityStore:
     ) -> Any:
         """Create user *name*; with *project*, give it *roles* there (creating the
         project if needed) and make it the user's default project."""
-        _check_name("user", name)
-        _check_password(password)
+        check_name("user", name)
+        check_password(password)
         for role in roles:
-            _check_role(role)
+            check_role(role)
         project_row = self.ensure_project(project) if project else None
         user = db.identity_user_create(
             self.context,
@@ -262,7 +265,7 @@ class IdentityStore:
 
     def set_password(self, name: str, password: str) -> None:
         """Set the user's password; this revokes its tokens and unlocks it."""
-        _check_password(password)
+        check_password(password)
         user = self.user(name)
         db.identity_user_update(
             self.context,
@@ -292,7 +295,7 @@ class IdentityStore:
 
     def add_role(self, user_name: str, project: str, role: str) -> None:
         """Give *role* on *project* (created if needed) to the user."""
-        _check_role(role)
+        check_role(role)
         user = self.user(user_name)
         project_row = self.ensure_project(project)
         db.identity_role_assignment_add(self.context, user.id, project_row.id, role)
@@ -346,7 +349,7 @@ class IdentityStore:
             )
             raise Unauthorized(reason=_DENIED)
         if not verify_password(row.password_hash, password):
-            self._count_failure(row)
+            self.count_failure(row)
             raise Unauthorized(reason=_DENIED)
         if not row.enabled:
             raise Unauthorized(reason=_DENIED)
@@ -389,7 +392,8 @@ class IdentityStore:
         )
         return False
 
-    def _count_failure(self, row: Any) -> None:
+    def count_failure(self, row: Any) -> None:
+        """Count a failed password check of user *row* (towards its lockout)."""
         try:
             updated = db.identity_user_auth_failed(self.context, row.id, timeutils.utcnow())
         except IdentityUserNotFound:
@@ -408,13 +412,20 @@ class IdentityStore:
 
     def token_state(self, user_id: str, project_id: str) -> TokenState | None:
         """The user's current roles on the project and token revocation time, or None if
-        the user is gone or disabled (tokens of such users stop working)."""
+        the user is gone or disabled (tokens of such users stop working). A deleted or
+        disabled project has no roles, so tokens scoped to it stop working too."""
         try:
             row = self.user(user_id)
         except IdentityUserNotFound:
             return None
         if not row.enabled:
             return None
+        try:
+            project = self.project(project_id)
+        except IdentityProjectNotFound:
+            project = None
+        if project is None or project.id != project_id or not project.enabled:
+            return TokenState((), _epoch(row.tokens_valid_after))  # no roles: no token
         return TokenState(tuple(self.roles_on(row.id, project_id)), _epoch(row.tokens_valid_after))
 
     def is_active(self, user_id: str, project_id: str) -> tuple[str, ...] | None:

@@ -87,7 +87,12 @@ def _operation(routes: list[Route]) -> dict[str, Any]:
         schema = bodies[0] if len(bodies) == 1 else {"oneOf": bodies}
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": schema}},
+            "content": {route.content_type: {"schema": schema}},
+        }
+    elif route.content_type != "application/json":
+        operation["requestBody"] = {
+            "required": True,
+            "content": {route.content_type: {"schema": {"type": "string", "format": "binary"}}},
         }
     statuses = sorted({r.status for r in routes})
     for status in statuses:
@@ -99,7 +104,7 @@ def _operation(routes: list[Route]) -> dict[str, Any]:
     errors = set(_COMMON_ERRORS) if not route.public else {400, 404}
     if route.api == "compute":
         errors.add(406)
-    if bodies:
+    if bodies or route.content_type != "application/json":
         errors.update((413, 415))
     for r in routes:
         errors.update(r.responses)

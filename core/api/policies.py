@@ -29,10 +29,26 @@ SERVERS_EXTENDED_ATTRIBUTES = "os_compute_api:os-extended-server-attributes"
 SERVERS_CREATE = "os_compute_api:servers:create"
 SERVERS_CREATE_FORCED_HOST = "os_compute_api:servers:create:forced_host"
 SERVERS_DELETE = "os_compute_api:servers:delete"
+SERVERS_UPDATE = "os_compute_api:servers:update"
+SERVER_IPS_INDEX = "os_compute_api:ips:index"
+SERVER_IPS_SHOW = "os_compute_api:ips:show"
+SERVER_PASSWORD_SHOW = "os_compute_api:os-server-password:show"
+SERVER_PASSWORD_CLEAR = "os_compute_api:os-server-password:clear"
+SERVER_METADATA_INDEX = "os_compute_api:server-metadata:index"
+SERVER_METADATA_SHOW = "os_compute_api:server-metadata:show"
+SERVER_METADATA_CREATE = "os_compute_api:server-metadata:create"
+SERVER_METADATA_UPDATE = "os_compute_api:server-metadata:update"
+SERVER_METADATA_UPDATE_ALL = "os_compute_api:server-metadata:update_all"
+SERVER_METADATA_DELETE = "os_compute_api:server-metadata:delete"
 SERVERS_START = "os_compute_api:servers:start"
 SERVERS_STOP = "os_compute_api:servers:stop"
 SERVERS_REBOOT = "os_compute_api:servers:reboot"
 MIGRATE_LIVE = "os_compute_api:os-migrate-server:migrate_live"
+RESET_STATE = "os_compute_api:os-admin-actions:reset_state"
+TENANT_USAGE_LIST = "os_compute_api:os-simple-tenant-usage:list"
+TENANT_USAGE_SHOW = "os_compute_api:os-simple-tenant-usage:show"
+AVAILABILITY_ZONE_LIST = "os_compute_api:os-availability-zone:list"
+AVAILABILITY_ZONE_DETAIL = "os_compute_api:os-availability-zone:detail"
 SERVER_MIGRATIONS_INDEX = "os_compute_api:servers:migrations:index"
 SERVER_MIGRATIONS_SHOW = "os_compute_api:servers:migrations:show"
 SERVER_MIGRATIONS_DELETE = "os_compute_api:servers:migrations:delete"
@@ -50,11 +66,26 @@ HYPERVISORS_LIST = "os_compute_api:os-hypervisors:list"
 HYPERVISORS_LIST_DETAIL = "os_compute_api:os-hypervisors:list-detail"
 HYPERVISORS_SHOW = "os_compute_api:os-hypervisors:show"
 HYPERVISORS_UPTIME = "os_compute_api:os-hypervisors:uptime"
+HYPERVISORS_STATISTICS = "os_compute_api:os-hypervisors:statistics"
+HYPERVISORS_SEARCH = "os_compute_api:os-hypervisors:search"
+HYPERVISORS_SERVERS = "os_compute_api:os-hypervisors:servers"
 SERVICES_LIST = "os_compute_api:os-services:list"
 SERVICES_UPDATE = "os_compute_api:os-services:update"
 AGGREGATES_INDEX = "os_compute_api:os-aggregates:index"
+KEYPAIRS_INDEX = "os_compute_api:os-keypairs:index"
+KEYPAIRS_CREATE = "os_compute_api:os-keypairs:create"
+KEYPAIRS_SHOW = "os_compute_api:os-keypairs:show"
+KEYPAIRS_DELETE = "os_compute_api:os-keypairs:delete"
+ADMIN_OR_KEY_OWNER = "rule:context_is_admin or user_id:%(user_id)s"
 IMAGES_LIST = "image:get_images"
 IMAGES_SHOW = "image:get_image"
+IMAGES_CREATE = "image:add_image"
+IMAGES_MODIFY = "image:modify_image"
+IMAGES_DELETE = "image:delete_image"
+IMAGES_UPLOAD = "image:upload_image"
+IMAGES_DOWNLOAD = "image:download_image"
+IMAGES_PUBLICIZE = "image:publicize_image"
+IMAGES_COMMUNITIZE = "image:communitize_image"
 
 
 def _rule(
@@ -95,6 +126,7 @@ BASE_RULES = [
 
 SERVER = "/servers/{server_id}"
 ACTION = SERVER + "/action"
+IMAGE = "/v2/images/{image_id}"
 
 API_RULES = [
     _rule(
@@ -139,6 +171,67 @@ API_RULES = [
         [("POST", "/servers")],
     ),
     _rule(SERVERS_DELETE, PROJECT_MEMBER_OR_ADMIN, "Delete a server", [("DELETE", SERVER)]),
+    _rule(SERVERS_UPDATE, PROJECT_MEMBER_OR_ADMIN, "Update a server", [("PUT", SERVER)]),
+    _rule(
+        SERVER_IPS_INDEX,
+        PROJECT_READER_OR_ADMIN,
+        "A server's addresses",
+        [("GET", SERVER + "/ips")],
+    ),
+    _rule(
+        SERVER_IPS_SHOW,
+        PROJECT_READER_OR_ADMIN,
+        "A server's addresses on a network",
+        [("GET", SERVER + "/ips/{network}")],
+    ),
+    _rule(
+        SERVER_PASSWORD_SHOW,
+        PROJECT_READER_OR_ADMIN,
+        "The password a server's guest posted",
+        [("GET", SERVER + "/os-server-password")],
+    ),
+    _rule(
+        SERVER_PASSWORD_CLEAR,
+        PROJECT_MEMBER_OR_ADMIN,
+        "Clear the password a server's guest posted",
+        [("DELETE", SERVER + "/os-server-password")],
+    ),
+    _rule(
+        SERVER_METADATA_INDEX,
+        PROJECT_READER_OR_ADMIN,
+        "List a server's metadata",
+        [("GET", SERVER + "/metadata")],
+    ),
+    _rule(
+        SERVER_METADATA_SHOW,
+        PROJECT_READER_OR_ADMIN,
+        "Show a server's metadata item",
+        [("GET", SERVER + "/metadata/{key}")],
+    ),
+    _rule(
+        SERVER_METADATA_CREATE,
+        PROJECT_MEMBER_OR_ADMIN,
+        "Add or change a server's metadata items",
+        [("POST", SERVER + "/metadata")],
+    ),
+    _rule(
+        SERVER_METADATA_UPDATE_ALL,
+        PROJECT_MEMBER_OR_ADMIN,
+        "Replace a server's metadata",
+        [("PUT", SERVER + "/metadata")],
+    ),
+    _rule(
+        SERVER_METADATA_UPDATE,
+        PROJECT_MEMBER_OR_ADMIN,
+        "Set a server's metadata item",
+        [("PUT", SERVER + "/metadata/{key}")],
+    ),
+    _rule(
+        SERVER_METADATA_DELETE,
+        PROJECT_MEMBER_OR_ADMIN,
+        "Delete a server's metadata item",
+        [("DELETE", SERVER + "/metadata/{key}")],
+    ),
     _rule(SERVERS_START, PROJECT_MEMBER_OR_ADMIN, "Start a server (os-start)", [("POST", ACTION)]),
     _rule(SERVERS_STOP, PROJECT_MEMBER_OR_ADMIN, "Stop a server (os-stop)", [("POST", ACTION)]),
     _rule(SERVERS_REBOOT, PROJECT_MEMBER_OR_ADMIN, "Reboot a server", [("POST", ACTION)]),
@@ -199,9 +292,76 @@ API_RULES = [
         "List a flavor's extra specs",
         [("GET", "/flavors/{flavor_id}/os-extra-specs")],
     ),
+    _rule(
+        RESET_STATE,
+        ADMIN,
+        "Reset a server's state to active or error (os-resetState)",
+        [("POST", ACTION + " (os-resetState)")],
+    ),
+    _rule(
+        AVAILABILITY_ZONE_LIST,
+        ANY_AUTHENTICATED,
+        "List availability zones",
+        [("GET", "/os-availability-zone")],
+    ),
+    _rule(
+        AVAILABILITY_ZONE_DETAIL,
+        ADMIN,
+        "List availability zones with their hosts",
+        [("GET", "/os-availability-zone/detail")],
+    ),
+    _rule(
+        TENANT_USAGE_LIST,
+        ADMIN,
+        "Every project's usage",
+        [("GET", "/os-simple-tenant-usage")],
+    ),
+    _rule(
+        TENANT_USAGE_SHOW,
+        PROJECT_READER_OR_ADMIN,
+        "A project's usage",
+        [("GET", "/os-simple-tenant-usage/{tenant_id}")],
+    ),
     _rule(FLAVOR_CREATE, ADMIN, "Create a flavor", [("POST", "/flavors")]),
+    _rule(
+        KEYPAIRS_INDEX,
+        ADMIN_OR_KEY_OWNER,
+        "List a user's key pairs (another user's: administrators, 2.10+)",
+        [("GET", "/os-keypairs")],
+    ),
+    _rule(
+        KEYPAIRS_CREATE,
+        ADMIN_OR_KEY_OWNER,
+        "Create or import a key pair (for another user: administrators, 2.10+)",
+        [("POST", "/os-keypairs")],
+    ),
+    _rule(KEYPAIRS_SHOW, ADMIN_OR_KEY_OWNER, "Show a key pair", [("GET", "/os-keypairs/{name}")]),
+    _rule(
+        KEYPAIRS_DELETE,
+        ADMIN_OR_KEY_OWNER,
+        "Delete a key pair",
+        [("DELETE", "/os-keypairs/{name}")],
+    ),
     _rule(FLAVOR_DELETE, ADMIN, "Delete a flavor", [("DELETE", "/flavors/{flavor_id}")]),
     _rule(HYPERVISORS_LIST, ADMIN, "List hypervisors", [("GET", "/os-hypervisors")]),
+    _rule(
+        HYPERVISORS_STATISTICS,
+        ADMIN,
+        "Hypervisor totals (up to 2.87)",
+        [("GET", "/os-hypervisors/statistics")],
+    ),
+    _rule(
+        HYPERVISORS_SEARCH,
+        ADMIN,
+        "Search hypervisors by name (before 2.53)",
+        [("GET", "/os-hypervisors/{pattern}/search")],
+    ),
+    _rule(
+        HYPERVISORS_SERVERS,
+        ADMIN,
+        "Hypervisors by name with their servers (before 2.53)",
+        [("GET", "/os-hypervisors/{pattern}/servers")],
+    ),
     _rule(
         HYPERVISORS_LIST_DETAIL,
         ADMIN,
@@ -238,6 +398,41 @@ API_RULES = [
     ),
     _rule(IMAGES_LIST, ANY_AUTHENTICATED, "List images", [("GET", "/v2/images")]),
     _rule(IMAGES_SHOW, ANY_AUTHENTICATED, "Show an image", [("GET", "/v2/images/{image_id}")]),
+    # The image rules are Glance's defaults; their target is the image: its owner as
+    # project_id (the caller's project when creating) and its visibility.
+    _rule(
+        IMAGES_CREATE,
+        PROJECT_MEMBER_OR_ADMIN,
+        "Create an image owned by one's project",
+        [("POST", "/v2/images")],
+    ),
+    _rule(IMAGES_MODIFY, PROJECT_MEMBER_OR_ADMIN, "Update an image", [("PATCH", IMAGE)]),
+    _rule(IMAGES_DELETE, PROJECT_MEMBER_OR_ADMIN, "Delete an image", [("DELETE", IMAGE)]),
+    _rule(
+        IMAGES_UPLOAD,
+        PROJECT_MEMBER_OR_ADMIN,
+        "Upload an image's data",
+        [("PUT", IMAGE + "/file")],
+    ),
+    _rule(
+        IMAGES_DOWNLOAD,
+        "rule:context_is_admin or (role:member and (project_id:%(project_id)s or "
+        "'public':%(visibility)s or 'community':%(visibility)s))",
+        "Download an image's data",
+        [("GET", IMAGE + "/file")],
+    ),
+    _rule(
+        IMAGES_PUBLICIZE,
+        ADMIN,
+        "Make an image public (create or update with visibility public)",
+        [("POST", "/v2/images"), ("PATCH", IMAGE)],
+    ),
+    _rule(
+        IMAGES_COMMUNITIZE,
+        PROJECT_MEMBER_OR_ADMIN,
+        "Make an image community (create or update with visibility community)",
+        [("POST", "/v2/images"), ("PATCH", IMAGE)],
+    ),
 ]
 
 

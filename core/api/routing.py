@@ -49,7 +49,10 @@ class Route:
       routes do not;
     * ``public``: served without authentication (version documents, the OpenAPI
       document);
-    * ``responses``: extra documented error statuses beyond 400/401/403/404.
+    * ``responses``: extra documented error statuses beyond 400/401/403/404;
+    * ``content_type``: the request body's media type. Only ``application/json`` bodies
+      are read and validated by the machinery; a route with another type (an image
+      upload, a JSON patch) reads ``req.raw`` itself and checks the type.
     """
 
     method: str
@@ -69,6 +72,7 @@ class Route:
     tag: str = ""
     response_schema: Mapping[str, Any] | None = None
     responses: tuple[int, ...] = ()
+    content_type: str = "application/json"
 
     def matches(self, version: APIVersion | None) -> bool:
         if version is None:

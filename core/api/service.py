@@ -28,6 +28,7 @@ from nubis.core import exception
 from nubis.core.api import policy
 from nubis.core.api.app import APIApp
 from nubis.core.api.http_server import HTTPServer
+from nubis.core.api.resources import image_upload
 from nubis.core.api.wsgi import public_base_url
 
 LOG = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class APIService:
                 max_connections=int(api.max_connections),
                 max_header_size=int(api.max_request_header_size),
                 max_body_size=int(api.max_request_body_size),
+                large_bodies=image_upload.large_bodies(self.conf),
             )
         except OSError as exc:
             raise exception.ConfigurationError(

@@ -305,7 +305,9 @@ class Query:
     """One query parameter a route accepts.
 
     *kind* is ``string``, ``integer``, ``boolean``, ``uuid``, ``datetime`` or ``enum``
-    (with *choices*); *minimum* bounds integers; *multi* keeps every occurrence.
+    (with *choices*); *minimum* bounds integers; *multi* keeps every occurrence;
+    *empty_is_true* makes a boolean given with no value (``?all_tenants``) true, as Nova
+    reads ``all_tenants``.
     """
 
     kind: str = "string"
@@ -314,6 +316,7 @@ class Query:
     minimum: int | None = None
     multi: bool = False
     max_length: int = 255
+    empty_is_true: bool = False
 
     def schema(self) -> dict[str, Any]:
         """This parameter's JSON schema (for the OpenAPI document)."""
@@ -323,7 +326,8 @@ class Query:
             if self.minimum is not None:
                 one["minimum"] = self.minimum
         elif self.kind == "boolean":
-            one = {"type": "string", "enum": ["true", "false", "1", "0", "True", "False"]}
+            choices = ["true", "false", "1", "0", "True", "False"]
+            one = {"type": "string", "enum": [*choices, *([""] if self.empty_is_true else [])]}
         elif self.kind == "uuid":
             one = {"type": "string", "format": "uuid"}
         elif self.kind == "datetime":
@@ -354,7 +358,7 @@ class Query:
             return value
         if self.kind == "boolean":
             lowered = raw.lower()
-            if lowered in _TRUE:
+            if lowered in _TRUE or (self.empty_is_true and not raw):
                 return True
             if lowered in {"false", "0", "no", "off", "n", "f"}:
                 return False

@@ -52,6 +52,21 @@ class Reply:
     headers: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
 
+@dataclasses.dataclass
+class Stream:
+    """A body sent as it is produced rather than as JSON (an image download): *chunks*
+    of bytes, *length* bytes in all, of *content_type*."""
+
+    chunks: Iterable[bytes]
+    length: int
+    content_type: str = "application/octet-stream"
+
+    def close(self) -> None:
+        close = getattr(self.chunks, "close", None)
+        if close is not None:
+            close()
+
+
 class Request:
     """One API request as handlers see it."""
 
@@ -186,10 +201,14 @@ class Application:
             if version is not None:
                 headers.extend(microversion.response_headers(version))
         payload = b""
-        if body is not None and status != 204:
+        stream = body if isinstance(body, Stream) else None
+        if stream is not None:
+            headers.append(("Content-Type", stream.content_type))
+        elif body is not None and status != 204:
             payload = json.dumps(body).encode()
             headers.append(("Content-Type", JSON))
-        headers.append(("Content-Length", str(len(payload))))
+        length = stream.length if stream is not None else len(payload)
+        headers.append(("Content-Length", str(length)))
         start_response(f"{status} {_reason(status)}", headers)
         took = time.monotonic() - started
         LOG.info(
@@ -198,10 +217,15 @@ class Application:
             raw.method,
             raw.full_path.rstrip("?"),
             status,
-            len(payload),
+            length,
             took,
         )
         metrics.api_request(raw.method, route, status, took)
+        if stream is not None:
+            if raw.method == "HEAD":
+                stream.close()
+                return []
+            return stream.chunks
         return [] if raw.method == "HEAD" else [payload]
 
     @staticmethod
@@ -224,7 +248,7 @@ class Application:
         if context is None and not route.public:
             raise Fault(401, "The request you have made requires authentication.")
         body = None
-        if raw.method in ("POST", "PUT"):
+        if raw.method in ("POST", "PUT") and route.content_type == JSON:
             body = self._json_body(raw)
             if route.action is not None:
                 route = Router.pick_action(routes, body)

@@ -2,8 +2,12 @@
 
 * ``image import NAME FILE [--private --owner PROJECT] [--min-disk GB] [--min-ram MB]``
   — copy FILE into ``[api] images_path`` as image NAME (qcow2 or raw);
-* ``image list`` — id, name, format, size, visibility;
-* ``image delete NAME_OR_ID`` — remove an image no instance boots from.
+* ``image list`` — id, name, format, size, status, visibility;
+* ``image delete NAME_OR_ID`` — remove an image no instance boots from (and that is not
+  protected).
+
+Images created through the Image API (``openstack image create``) are listed and deleted
+here too; the import and the API upload share :mod:`nubis.core.api.image_store`.
 """
 
 from __future__ import annotations
@@ -43,11 +47,12 @@ def image_list() -> int:
     if not images:
         print("no images")
         return 0
-    print(f"{'id':<36} {'name':<24} {'format':<6} {'size':>12} visibility")
+    print(f"{'id':<36} {'name':<24} {'format':<6} {'size':>12} {'status':<8} visibility")
     for image in images:
+        size = "-" if image.size is None else str(image.size)
         print(
-            f"{image.uuid:<36} {image.name:<24} {image.disk_format:<6} {image.size:>12} "
-            f"{image.visibility}"
+            f"{image.uuid:<36} {image.name or '':<24} {image.disk_format or '-':<6} "
+            f"{size:>12} {image.status:<8} {image.visibility}"
         )
     return 0
 

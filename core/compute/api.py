@@ -27,6 +27,8 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import logging
+import secrets
+import string
 import threading
 import uuid as uuid_module
 from collections.abc import Callable, Mapping
@@ -38,6 +40,7 @@ from nubis.core import binaries, exception, objects
 from nubis.core.compute.rpcapi import ComputeAPI
 from nubis.core.compute.states import (
     DELETABLE_TASK_STATES,
+    RESETTABLE_VM_STATES,
     InstanceActionName,
     MigrationStatus,
     TaskState,
@@ -140,14 +143,20 @@ class API:
         max_count: int = 1,
         requested_host: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        description: str | None = None,
+        key_pair: Any = None,
+        access_ip_v4: str | None = None,
+        access_ip_v6: str | None = None,
     ) -> list[Any]:
         """Create *max_count* instances of *flavor* named *name* and start building them.
 
         Returns the instances (``building``, task ``scheduling``) at once; the
         conductor schedules them (on *requested_host* only, when given) and the chosen
         compute hosts build them. With several instances the names get ``-1``,
-        ``-2``, ... suffixes. Raises Invalid for counts that make no sense or a
-        disabled flavor.
+        ``-2``, ... suffixes. Every instance of one call shares a new
+        ``reservation_id`` (``r-`` and 8 letters or digits). *metadata* is the user's
+        (``user_metadata``); *key_pair* (a key pair row) gives ``key_name`` and
+        ``key_data``. Raises Invalid for counts that make no sense or a disabled flavor.
         """
         if min_count < 1 or max_count < min_count:
             raise exception.Invalid(
@@ -159,6 +168,9 @@ class API:
         if not name or not name.strip():
             raise exception.Invalid(message="an instance needs a non-empty name")
         instances = []
+        reservation_id = "r-" + "".join(
+            secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8)
+        )
         for index in range(max_count):
             display_name = name if max_count == 1 else f"{name}-{index + 1}"
             instance = objects.Instance(context)
@@ -176,7 +188,14 @@ class API:
             instance.vm_state = VMState.BUILDING
             instance.task_state = TaskState.SCHEDULING
             instance.power_state = power_state.NOSTATE
-            instance.system_metadata = dict(metadata or {})
+            instance.system_metadata = {}
+            instance.user_metadata = dict(metadata or {})
+            instance.description = description
+            instance.key_name = key_pair.name if key_pair is not None else None
+            instance.key_data = key_pair.public_key if key_pair is not None else None
+            instance.access_ip_v4 = access_ip_v4
+            instance.access_ip_v6 = access_ip_v6
+            instance.reservation_id = reservation_id
             try:
                 instance.create()
                 instances.append(instance)
@@ -406,6 +425,21 @@ class API:
             context, instance.uuid, InstanceActionName.LIVE_MIGRATION_CANCEL
         )
         self.compute_rpcapi.live_migration_abort(context, instance, migration_id)
+
+    def reset_state(self, context: Any, instance: Any, vm_state: str) -> None:
+        """Set *instance*'s vm_state to *vm_state* (``active`` or ``error``) and clear its
+        task state, whatever they were: an administrator's way out of a stuck task.
+        Nothing is sent to the compute host; the instance action ``resetState`` records
+        it (started and finished at once)."""
+        if vm_state not in RESETTABLE_VM_STATES:
+            raise exception.Invalid(
+                message=f"state {vm_state!r} is not one of {', '.join(RESETTABLE_VM_STATES)}"
+            )
+        instance.vm_state = vm_state
+        instance.task_state = None
+        instance.save()
+        objects.InstanceAction.action_start(context, instance.uuid, InstanceActionName.RESET_STATE)
+        objects.InstanceAction.action_finish(context, instance.uuid)
 
     # --- helpers -------------------------------------------------------------------
 

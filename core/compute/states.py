@@ -40,6 +40,9 @@ class TaskState:
 
 
 #: Task states a delete may interrupt (a live migration must end or be aborted first).
+#: The vm_states an administrator may reset an instance to (``os-resetState``).
+RESETTABLE_VM_STATES = (VMState.ACTIVE, VMState.ERROR)
+
 DELETABLE_TASK_STATES = (
     None,
     TaskState.DELETING,
@@ -85,6 +88,7 @@ class InstanceActionName:
     DELETE = "delete"
     LIVE_MIGRATION = "live-migration"
     LIVE_MIGRATION_CANCEL = "live_migration_cancel"
+    RESET_STATE = "resetState"
 
 
 #: ``Migration.migration_type`` of a live migration.

@@ -16,6 +16,7 @@ from nubis.core.conf import (
     indirection,
     memcache,
     metrics,
+    quota,
     scheduler,
     service,
     servicegroup,
@@ -42,6 +43,7 @@ _MODULES = (
     api,
     metrics,
     healthcheck,
+    quota,
 )
 
 for _module in _MODULES:

@@ -106,6 +106,16 @@ OPTS: list[cfg.Opt] = [
         "image's id. The libvirt driver boots from the same files ([libvirt] images_path "
         "must name the same directory, shared by every compute host).",
     ),
+    cfg.IntOpt(
+        "max_image_size",
+        default=1 << 40,
+        min=1,
+        help="Largest image file accepted by PUT /image/v2/images/{id}/file, in bytes "
+        "(default 1 TiB, Glance's image_size_cap); a larger upload gets 413 and the image "
+        "goes back to queued. The upload is spooled to a temporary file by the HTTP "
+        "server before nubis-api streams it into images_path, so the temporary directory "
+        "needs room for the largest upload in flight.",
+    ),
 ]
 
 

@@ -47,7 +47,7 @@ from sqlalchemy.pool import StaticPool
 
 from nubis.core.conf import CONF, paths
 from nubis.core.conf.masking import mask_url
-from nubis.core.db import guard
+from nubis.core.db import guard, regexp
 
 LOG = logging.getLogger(__name__)
 
@@ -103,6 +103,7 @@ def _sqlite_on_connect(dbapi_connection: Any, in_memory: bool) -> None:
     # Take BEGIN away from the sqlite3 module: it would start transactions late and
     # never as IMMEDIATE. The "begin" listener below emits it instead.
     dbapi_connection.isolation_level = None
+    regexp.register_sqlite_function(dbapi_connection)
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys=ON")

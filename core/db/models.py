@@ -160,8 +160,10 @@ class Instance(SoftDeleteMixin, Base):
 
     ``flavor_id`` is the flavor's internal ``flavors.id`` when the instance was built
     (no foreign key: a flavor can be deleted while instances of it live on).
-    ``system_metadata`` is JSON text. The index on (host, node, deleted) also serves
-    look-ups by host alone.
+    ``user_metadata`` (the API's ``metadata``: the user's key/value pairs) and
+    ``system_metadata`` (nubis's own) are JSON text. ``key_data`` is the public key of
+    ``key_name`` when the server was made. The index on (host, node, deleted) also
+    serves look-ups by host alone.
     """
 
     __tablename__ = "instances"
@@ -198,6 +200,13 @@ class Instance(SoftDeleteMixin, Base):
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     locked_by: Mapped[str | None] = mapped_column(String(255))
     system_metadata: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    user_metadata: Mapped[str | None] = mapped_column(Text)
+    key_name: Mapped[str | None] = mapped_column(String(255))
+    key_data: Mapped[str | None] = mapped_column(Text)
+    access_ip_v4: Mapped[str | None] = mapped_column(String(39))
+    access_ip_v6: Mapped[str | None] = mapped_column(String(39))
+    reservation_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class Migration(SoftDeleteMixin, Base):
@@ -341,28 +350,53 @@ SOFT_DELETE_MODELS: tuple[type[Base], ...] = (
 )
 
 
-class Image(Base):
-    """A base image of the local image registry; its file is ``<images_path>/<uuid>``.
+class KeyPair(Base):
+    """An SSH public key or X.509 certificate a user keeps by name (``/os-keypairs``).
 
-    Names are unique so that clients can resolve an image by name. ``checksum`` is the
-    MD5 of the file (Glance's legacy field), ``os_hash_value`` its SHA-512. ``owner``
-    is a project id, or None for images the operator imported for everyone.
+    Names are unique per user; ``fingerprint`` is the MD5 of an SSH key's blob or the
+    SHA-1 of a certificate, in colon-separated hex, as Nova makes them. Deleted key
+    pairs are removed, not soft-deleted: nothing refers to them by id.
+    """
+
+    __tablename__ = "key_pairs"
+    __table_args__ = (
+        UniqueConstraint("user_id", "name", name="uniq_key_pairs0user_id0name"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(255))
+    public_key: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(10), default="ssh")
+
+
+class Image(Base):
+    """An image of the local image registry; its file is ``<images_path>/<uuid>``.
+
+    Created ``queued`` with no data (``size``, ``disk_format`` and ``container_format``
+    may be null until then), ``active`` once its file is in place. Names need not be
+    unique (as in Glance). ``checksum`` is the MD5 of the file (Glance's legacy field),
+    ``os_hash_value`` its SHA-512. ``owner`` is a project id, or None for images the
+    operator imported for everyone. Tags and extra properties are rows of
+    :class:`ImageTag` and :class:`ImageProperty`.
     """
 
     __tablename__ = "images"
     __table_args__ = (
         UniqueConstraint("uuid", name="uniq_images0uuid"),
-        UniqueConstraint("name", name="uniq_images0name"),
+        Index("images_name_idx", "name"),
         MYSQL_TABLE_ARGS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(UUID_LENGTH), default=uuidutils.generate_uuid)
-    name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(30), default="active")
-    disk_format: Mapped[str] = mapped_column(String(30))
-    container_format: Mapped[str] = mapped_column(String(30), default="bare")
-    size: Mapped[int] = mapped_column(BigInteger)
+    disk_format: Mapped[str | None] = mapped_column(String(30))
+    container_format: Mapped[str | None] = mapped_column(String(30))
+    size: Mapped[int | None] = mapped_column(BigInteger)
     virtual_size: Mapped[int | None] = mapped_column(BigInteger)
     checksum: Mapped[str | None] = mapped_column(String(32))
     os_hash_algo: Mapped[str | None] = mapped_column(String(64))
@@ -371,6 +405,37 @@ class Image(Base):
     visibility: Mapped[str] = mapped_column(String(20), default="public")
     min_disk: Mapped[int] = mapped_column(Integer, default=0)
     min_ram: Mapped[int] = mapped_column(Integer, default=0)
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ImageTag(Base):
+    """One tag of an image."""
+
+    __tablename__ = "image_tags"
+    __table_args__ = (
+        UniqueConstraint("image_id", "value", name="uniq_image_tags0image_id0value"),
+        Index("image_tags_value_idx", "value"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(Integer, ForeignKey("images.id"))
+    value: Mapped[str] = mapped_column(String(255))
+
+
+class ImageProperty(Base):
+    """One extra (string) property of an image, Glance's ``additionalProperties``."""
+
+    __tablename__ = "image_properties"
+    __table_args__ = (
+        UniqueConstraint("image_id", "name", name="uniq_image_properties0image_id0name"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(Integer, ForeignKey("images.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(Text)
 
 
 class IdentityProject(Base):
@@ -386,6 +451,8 @@ class IdentityProject(Base):
     name: Mapped[str] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    extra: Mapped[str | None] = mapped_column(Text)
+    """JSON object: attributes Keystone allows that have no column (revision 0006)."""
 
 
 class IdentityUser(Base):
@@ -394,7 +461,8 @@ class IdentityUser(Base):
     ``tokens_valid_after`` (revision 0003): tokens issued before it are revoked (set when
     the password changes or the user is disabled). ``failed_auth_count`` and
     ``failed_auth_at``: consecutive failed password checks and the last one's time
-    (Keystone's lockout bookkeeping), reset by a successful one.
+    (Keystone's lockout bookkeeping), reset by a successful one. ``extra`` (revision
+    0006): a JSON object of the other attributes (``email``, ``description``, ...).
     """
 
     __tablename__ = "identity_users"
@@ -408,6 +476,19 @@ class IdentityUser(Base):
     tokens_valid_after: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
     failed_auth_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     failed_auth_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    extra: Mapped[str | None] = mapped_column(Text)
+
+
+class IdentityRole(Base):
+    """A role created through the identity API (revision 0006); its id is its name.
+    The default roles (``admin``, ``member``, ``reader``) exist without a row."""
+
+    __tablename__ = "identity_roles"
+    __table_args__ = (UniqueConstraint("name", name="uniq_identity_roles0name"), MYSQL_TABLE_ARGS)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
 
 
 class IdentityRoleAssignment(Base):

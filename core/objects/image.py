@@ -18,21 +18,26 @@ class Image(base.NubisPersistentObject, base.NubisObject):
     Its file is ``<[api] images_path>/<uuid>`` (see :mod:`nubis.core.api.image_registry`), and an
     instance's ``image_ref`` is the image's uuid.
 
+    ``tags`` and ``properties`` (Glance's extra string properties) are rows of their
+    own tables; :meth:`save` replaces them as a whole when they changed.
+
     Version history:
 
     * 1.0 - initial version
+    * 1.1 - name, disk_format, container_format and size nullable (queued images);
+      protected, tags, properties; save()
     """
 
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     fields = {
         "id": fields.IntegerField(read_only=True),
         "uuid": fields.UUIDField(),
-        "name": fields.StringField(),
+        "name": fields.StringField(nullable=True),
         "status": fields.StringField(default="active"),
-        "disk_format": fields.StringField(),
-        "container_format": fields.StringField(default="bare"),
-        "size": fields.IntegerField(),
+        "disk_format": fields.StringField(nullable=True),
+        "container_format": fields.StringField(nullable=True, default="bare"),
+        "size": fields.IntegerField(nullable=True),
         "virtual_size": fields.IntegerField(nullable=True),
         "checksum": fields.StringField(nullable=True),
         "os_hash_algo": fields.StringField(nullable=True),
@@ -41,7 +46,16 @@ class Image(base.NubisPersistentObject, base.NubisObject):
         "visibility": fields.StringField(default="public"),
         "min_disk": fields.IntegerField(default=0),
         "min_ram": fields.IntegerField(default=0),
+        "protected": fields.BooleanField(default=False),
+        "tags": fields.ListOfStringsField(default=[]),
+        "properties": fields.DictOfStringsField(default={}),
     }
+
+    def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:
+        super().obj_make_compatible(primitive, target_version)
+        if tuple(int(part) for part in target_version.split(".")) < (1, 1):
+            for name in ("protected", "tags", "properties"):
+                primitive.pop(name, None)
 
     @base.remotable_classmethod
     def get_by_uuid(cls, context: Any, uuid: str) -> Image:
@@ -59,6 +73,17 @@ class Image(base.NubisPersistentObject, base.NubisObject):
         self._from_db_object(self._context, self, db_image)
 
     @base.remotable
+    def save(self, expected_status: str | None = None) -> None:
+        """Write the changed fields; ImageNotFound if the image is gone. With
+        *expected_status*, only if the image is in that status (ImageStatusConflict)."""
+        updates = self._changes_for_db()
+        if expected_status is not None:
+            updates["expected_status"] = expected_status
+        if updates:
+            db_image = base.db_api().image_update(self._context, self.uuid, updates)
+            self._from_db_object(self._context, self, db_image)
+
+    @base.remotable
     def destroy(self) -> None:
         base.db_api().image_destroy(self._context, self.uuid)
 
@@ -70,9 +95,10 @@ class ImageList(base.ObjectListBase, base.NubisObject):
     Version history:
 
     * 1.0 - initial version
+    * 1.1 - Image 1.1; get_all takes sort keys
     """
 
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     fields = {"objects": fields.ListOfObjectsField("Image")}
 
@@ -84,9 +110,15 @@ class ImageList(base.ObjectListBase, base.NubisObject):
         limit: int | None = None,
         marker: str | None = None,
         visible_to: str | None = None,
+        sort: list[tuple[str, str]] | None = None,
     ) -> ImageList:
-        """Images in creation order; see the DB API's ``image_get_all``."""
+        """One page of images; see the DB API's ``image_get_all``."""
         rows = base.db_api().image_get_all(
-            context, filters=filters, limit=limit, marker=marker, visible_to=visible_to
+            context,
+            filters=filters,
+            limit=limit,
+            marker=marker,
+            visible_to=visible_to,
+            sort=[list(pair) for pair in sort] if sort else None,
         )
         return base.obj_make_list(context, cls(context), Image, rows)

@@ -11,6 +11,17 @@ from nubis.core import exception
 from nubis.core.objects import base
 from nubis.core.objects import fields as nubis_fields
 
+#: The fields Instance 1.1 added (what a user gives a server beyond its name).
+USER_FIELDS = (
+    "description",
+    "user_metadata",
+    "key_name",
+    "key_data",
+    "access_ip_v4",
+    "access_ip_v6",
+    "reservation_id",
+)
+
 
 @base.NubisObjectRegistry.register
 class Instance(base.NubisPersistentObject, base.NubisObject):
@@ -21,14 +32,19 @@ class Instance(base.NubisPersistentObject, base.NubisObject):
     actor changed the task state first. Pass a list to accept several states; ``[None]``
     means "no task in progress".
 
+    ``user_metadata`` is what the API calls a server's ``metadata``;
+    ``system_metadata`` holds nubis's own keys and is never shown to users.
+
     Version history:
 
     * 1.0 - initial version
+    * 1.1 - description, user_metadata, key_name, key_data, access_ip_v4,
+      access_ip_v6, reservation_id
     """
 
-    VERSION = "1.0"
+    VERSION = "1.1"
 
-    _json_fields = ("system_metadata",)
+    _json_fields = ("system_metadata", "user_metadata")
 
     fields = {
         "id": fields.IntegerField(read_only=True),
@@ -57,7 +73,20 @@ class Instance(base.NubisPersistentObject, base.NubisObject):
         "locked": fields.BooleanField(default=False),
         "locked_by": fields.StringField(nullable=True),
         "system_metadata": fields.DictOfNullableStringsField(default={}),
+        "description": fields.StringField(nullable=True),
+        "user_metadata": fields.DictOfNullableStringsField(default={}),
+        "key_name": fields.StringField(nullable=True),
+        "key_data": fields.StringField(nullable=True),
+        "access_ip_v4": fields.StringField(nullable=True),
+        "access_ip_v6": fields.StringField(nullable=True),
+        "reservation_id": fields.StringField(nullable=True),
     }
+
+    def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:
+        super().obj_make_compatible(primitive, target_version)
+        if tuple(int(part) for part in target_version.split(".")) < (1, 1):
+            for name in USER_FIELDS:
+                primitive.pop(name, None)
 
     @property
     def name(self) -> str:
@@ -139,7 +168,11 @@ class InstanceList(base.ObjectListBase, base.NubisObject):
     ) -> InstanceList:
         """Instances matching *filters*, in order, one page (see db instance_get_all)."""
         rows = base.db_api().instance_get_all(
-            context, filters=filters, limit=limit, marker=marker, sort_keys=sort_keys,
+            context,
+            filters=filters,
+            limit=limit,
+            marker=marker,
+            sort_keys=sort_keys,
             sort_dirs=sort_dirs,
         )
         return base.obj_make_list(context, cls(context), Instance, rows)

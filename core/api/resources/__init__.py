@@ -61,14 +61,20 @@ def all_routes(deps: Deps) -> list[Route]:
     """Every route of the compute and image APIs (not the auth plugin's own)."""
     from nubis.core.api.resources import (
         aggregates,
+        availability_zones,
+        compute_images,
         flavors,
         hypervisors,
         images,
         instance_actions,
+        keypairs,
         migrations,
         server_actions,
+        server_addresses,
+        server_metadata,
         servers,
         services,
+        tenant_usage,
         versions,
     )
 
@@ -77,12 +83,18 @@ def all_routes(deps: Deps) -> list[Route]:
         versions,
         servers,
         server_actions,
+        server_addresses,
+        server_metadata,
         flavors,
         hypervisors,
         services,
         migrations,
         instance_actions,
         aggregates,
+        availability_zones,
+        keypairs,
+        tenant_usage,
+        compute_images,
         images,
     ):
         routes.extend(module.routes(deps))

@@ -28,7 +28,7 @@ from nubis.core.api.wsgi import Reply, Request
 TAG = "flavors"
 
 _FLAVOR_ID = {
-    "type": ["string", "null"],
+    "type": ["string", "number", "null"],  # as Nova's: a number is kept as its text
     "minLength": 1,
     "maxLength": 255,
     "pattern": r"^(?! )[a-zA-Z0-9. _-]+(?<! )$",

@@ -2,6 +2,9 @@
 resource audit saved them, and whether their compute service is up and enabled.
 
 Ids are the node's integer id before microversion 2.53 and its uuid from 2.53 on.
+Before 2.53 nodes are also found by a piece of their name (``/{pattern}/search``, and
+``/{pattern}/servers`` with their servers); ``/statistics`` (up to 2.87) sums the nodes
+of enabled compute services, as Nova's does.
 """
 
 from __future__ import annotations
@@ -30,6 +33,19 @@ LIST_QUERY = {
     "hypervisor_hostname_pattern": Query("string", "Nodes whose name contains this text."),
     "with_servers": Query("boolean", "Include the servers on each node (2.53+)."),
 }
+_SUMMED = (
+    "vcpus",
+    "memory_mb",
+    "local_gb",
+    "vcpus_used",
+    "memory_mb_used",
+    "local_gb_used",
+    "free_ram_mb",
+    "free_disk_gb",
+    "running_vms",
+    "disk_available_least",
+)
+
 SHOW_QUERY = {"with_servers": Query("boolean", "Include the servers on the node (2.53+).")}
 
 
@@ -93,6 +109,47 @@ class Hypervisors:
     def uptime(self, req: Request, hypervisor_id: str) -> dict[str, Any]:
         self._get(req, hypervisor_id)
         raise Fault(501, "nubis does not report hypervisor uptime.")
+
+    def statistics(self, req: Request) -> dict[str, Any]:
+        services = self._services(req)
+        nodes = [
+            n
+            for n in objects.ComputeNodeList.get_all(req.context)
+            if n.host in services and not services[n.host].disabled
+        ]
+        totals = {"count": len(nodes)}
+        for key in _SUMMED:
+            totals[key] = sum(int(getattr(n, key) or 0) for n in nodes)
+        totals["current_workload"] = sum(
+            int((n.stats or {}).get("io_workload") or 0) for n in nodes
+        )
+        return {"hypervisor_statistics": totals}
+
+    def _matching(self, req: Request, pattern: str) -> list[Any]:
+        nodes = [
+            n
+            for n in sorted(objects.ComputeNodeList.get_all(req.context), key=lambda n: n.id)
+            if pattern in (n.hypervisor_hostname or "")
+        ]
+        if not nodes:
+            raise exception.ComputeHostNotFound(host=pattern)
+        return nodes
+
+    def search(self, req: Request, pattern: str) -> dict[str, Any]:
+        services = self._services(req)
+        nodes = self._matching(req, pattern)
+        return {"hypervisors": [self.view(req, n, services.get(n.host), False) for n in nodes]}
+
+    def servers(self, req: Request, pattern: str) -> dict[str, Any]:
+        services = self._services(req)
+        views = []
+        for node in self._matching(req, pattern):
+            view = self.view(req, node, services.get(node.host), False)
+            instances = objects.InstanceList.get_by_host(req.context, node.host)
+            if instances:
+                view["servers"] = [{"name": i.name, "uuid": i.uuid} for i in instances]
+            views.append(view)
+        return {"hypervisors": views}
 
     @staticmethod
     def _id(req: Request, node: Any) -> Any:
@@ -172,6 +229,33 @@ def routes(deps: Deps) -> list[Route]:
             "List hypervisors with their resources",
             policy=policies.HYPERVISORS_LIST_DETAIL,
             query=LIST_QUERY,
+            tag=TAG,
+        ),
+        Route(
+            "GET",
+            f"{V21}/os-hypervisors/statistics",
+            hypervisors.statistics,
+            "Totals over the nodes of enabled compute services",
+            policy=policies.HYPERVISORS_STATISTICS,
+            max_version="2.87",
+            tag=TAG,
+        ),
+        Route(
+            "GET",
+            f"{V21}/os-hypervisors/{{pattern}}/search",
+            hypervisors.search,
+            "Hypervisors whose name contains a text",
+            policy=policies.HYPERVISORS_SEARCH,
+            max_version="2.52",
+            tag=TAG,
+        ),
+        Route(
+            "GET",
+            f"{V21}/os-hypervisors/{{pattern}}/servers",
+            hypervisors.servers,
+            "Hypervisors whose name contains a text, with their servers",
+            policy=policies.HYPERVISORS_SERVERS,
+            max_version="2.52",
             tag=TAG,
         ),
         Route(

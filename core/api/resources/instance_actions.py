@@ -39,6 +39,10 @@ class InstanceActions:
         self.deps = deps
 
     def _server(self, req: Request, server_id: str, rule: str) -> Any:
+        """The instance. From 2.21 deleted ones too, as Nova shows their actions: this
+        request's (read-only) context reads deleted rows from here on."""
+        if req.at_least("2.21"):
+            req.context.read_deleted = "yes"
         instance = get_server(req, self.deps.compute_api, server_id)
         req.authorize(rule, target_of(instance))
         return instance

@@ -1,7 +1,7 @@
 """``POST /servers/{id}/action``: the server actions ``os-start``, ``os-stop``,
-``reboot`` and ``os-migrateLive`` -- their body schemas, their handlers
-(:class:`ServerActions`) and one route each on the shared action path, documented
-under the ``servers`` tag. A member acts on their own project's servers only; each
+``reboot``, ``os-migrateLive`` and (administrators) ``os-resetState`` -- their body
+schemas, their handlers (:class:`ServerActions`) and one route each on the shared action
+path, documented under the ``servers`` tag. A member acts on their own project's servers only; each
 action checks its policy rule against the server it loaded.
 """
 
@@ -69,6 +69,16 @@ def _migrate_live(version: str) -> dict[str, Any]:
     )
 
 
+RESET_STATE_BODY = _action(
+    "os-resetState",
+    {
+        "type": "object",
+        "properties": {"state": {"type": "string", "enum": ["active", "error"]}},
+        "required": ["state"],
+        "additionalProperties": False,
+    },
+)
+
 MIGRATE_LIVE_BODIES = (
     BodySchema(_migrate_live("2.1"), max_version="2.24"),
     BodySchema(_migrate_live("2.25"), min_version="2.25", max_version="2.29"),
@@ -101,6 +111,11 @@ class ServerActions:
         instance = self._acting(req, server_id, policies.SERVERS_REBOOT)
         reboot_type = req.body["reboot"]["type"].upper()
         self.deps.compute_api.reboot(req.context, instance, reboot_type=reboot_type)
+        return Reply(202)
+
+    def reset_state(self, req: Request, server_id: str) -> Reply:
+        instance = self._acting(req, server_id, policies.RESET_STATE)
+        self.deps.compute_api.reset_state(req.context, instance, req.body["os-resetState"]["state"])
         return Reply(202)
 
     def migrate_live(self, req: Request, server_id: str) -> Reply:
@@ -162,6 +177,18 @@ def routes(deps: Deps) -> list[Route]:
             status=202,
             tag=TAG,
             responses=(409,),
+        ),
+        Route(
+            "POST",
+            path,
+            actions.reset_state,
+            "Reset a server's state to active or error, clearing its task (administrators)",
+            policy=policies.RESET_STATE,
+            target="resource",
+            action="os-resetState",
+            bodies=(BodySchema(RESET_STATE_BODY),),
+            status=202,
+            tag=TAG,
         ),
         Route(
             "POST",

@@ -9,20 +9,19 @@ A member sees and acts on their own project's servers; another project's server 
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable
+import ipaddress
+import secrets
+import string
 from typing import Any
 
-from nubis.core import binaries, exception, objects
+from nubis.core import exception, objects
 from nubis.core.api import policies
 from nubis.core.api.faults import Fault
-from nubis.core.api.resources import Deps
+from nubis.core.api.resources import Deps, server_views
 from nubis.core.api.resources.common import (
     PAGING,
     V21,
     get_server,
-    isotime,
-    isotime_micro,
     limit_of,
     links,
     next_link,
@@ -31,35 +30,22 @@ from nubis.core.api.resources.common import (
 from nubis.core.api.routing import BodySchema, Route
 from nubis.core.api.validation import (
     Query,
+    boolean,
+    description,
     metadata,
     name,
     positive_integer,
+    to_bool,
     to_int,
 )
 from nubis.core.api.wsgi import Reply, Request
+from nubis.core.db import api as db
 from nubis.core.exception import ImageNotFound
 
 TAG = "servers"
 
 # --- status <-> states (Nova's mapping, for the states nubis has) ----------------------
 
-_STATUS_BY_VM_STATE = {
-    "active": "ACTIVE",
-    "building": "BUILD",
-    "stopped": "SHUTOFF",
-    "paused": "PAUSED",
-    "suspended": "SUSPENDED",
-    "soft-delete": "SOFT_DELETED",
-    "deleted": "DELETED",
-    "error": "ERROR",
-}
-_STATUS_BY_TASK = {
-    ("active", "rebooting"): "REBOOT",
-    ("active", "rebooting_hard"): "HARD_REBOOT",
-    ("stopped", "rebooting_hard"): "HARD_REBOOT",
-    ("error", "rebooting_hard"): "HARD_REBOOT",
-    ("active", "migrating"): "MIGRATING",
-}
 _STATES_BY_STATUS: dict[str, tuple[str, str | None]] = {
     "ACTIVE": ("active", None),
     "BUILD": ("building", None),
@@ -74,12 +60,27 @@ _STATES_BY_STATUS: dict[str, tuple[str, str | None]] = {
     "MIGRATING": ("active", "migrating"),
 }
 STATUSES = tuple(_STATES_BY_STATUS)
+NOVA_STATUSES = (
+    *STATUSES,
+    "PASSWORD",
+    "REBUILD",
+    "RESCUE",
+    "RESIZE",
+    "REVERT_RESIZE",
+    "SHELVED",
+    "SHELVED_OFFLOADED",
+    "UNKNOWN",
+    "VERIFY_RESIZE",
+)
+"""Every status Nova's ``status`` filter knows; those nubis has no state for match nothing."""
 
 
-def status_of(vm_state: str | None, task_state: str | None) -> str:
-    """The API ``status`` of an instance in *vm_state* with *task_state*."""
-    special = _STATUS_BY_TASK.get((vm_state or "", task_state or ""))
-    return special or _STATUS_BY_VM_STATE.get(vm_state or "", "UNKNOWN")
+_PASSWORD_SYMBOLS = string.ascii_letters + string.digits
+
+
+def generate_password(length: int = 12) -> str:
+    """A random password of *length* letters and digits (Nova's ``password_length``)."""
+    return "".join(secrets.choice(_PASSWORD_SYMBOLS) for _ in range(length))
 
 
 # --- request schemas ---------------------------------------------------------------------
@@ -113,7 +114,31 @@ _ROOT_DISK_FROM_IMAGE = {
 }
 
 
-def _create_schema(networks_required: bool) -> dict[str, Any]:
+_UUID = {"type": "string", "format": "uuid"}
+_UUIDS = {"oneOf": [_UUID, {"type": "array", "items": _UUID, "uniqueItems": True}]}
+_SCHEDULER_HINTS = {
+    "type": "object",
+    "properties": {
+        "group": _UUID,
+        "different_host": _UUIDS,
+        "same_host": _UUIDS,
+        "query": {"type": ["string", "object"]},
+        "target_cell": {"type": "string", "minLength": 1, "maxLength": 255},
+        "different_cell": {"oneOf": [{"type": "string"}, {"type": "array"}]},
+        "build_near_host_ip": {"type": "string", "maxLength": 45},
+        "cidr": {"type": "string", "pattern": "^/[0-9a-f.:]+$"},
+    },
+    "additionalProperties": True,
+    "description": "Accepted as Nova accepts them; a hint no enabled filter reads (nubis's "
+    "filters read none) has no effect, as in Nova.",
+}
+
+
+_ACCESS_IPV4 = {"type": "string", "format": "ipv4"}
+_ACCESS_IPV6 = {"type": "string", "format": "ipv6"}
+
+
+def _create_schema(networks_required: bool, with_description: bool) -> dict[str, Any]:
     server: dict[str, Any] = {
         "type": "object",
         "properties": {
@@ -127,10 +152,49 @@ def _create_schema(networks_required: bool) -> dict[str, Any]:
             "networks": _NETWORKS,
             "OS-DCF:diskConfig": {"type": "string", "enum": ["AUTO", "MANUAL"]},
             "block_device_mapping_v2": _ROOT_DISK_FROM_IMAGE,
+            "adminPass": {"type": "string", "maxLength": 255},
+            "key_name": {"type": "string", "minLength": 1, "maxLength": 255},
+            "accessIPv4": _ACCESS_IPV4,
+            "accessIPv6": _ACCESS_IPV6,
+            "return_reservation_id": boolean,
         },
         "required": ["name", "flavorRef", *(["networks"] if networks_required else [])],
         "additionalProperties": False,
     }
+    if with_description:
+        server["properties"]["description"] = description
+    return {
+        "type": "object",
+        "properties": {
+            "server": server,
+            "os:scheduler_hints": _SCHEDULER_HINTS,
+            "OS-SCH-HNT:scheduler_hints": _SCHEDULER_HINTS,
+        },
+        "required": ["server"],
+        "additionalProperties": False,
+    }
+
+
+CREATE_BODIES = (
+    BodySchema(_create_schema(False, False), max_version="2.18"),
+    BodySchema(_create_schema(False, True), min_version="2.19", max_version="2.36"),
+    BodySchema(_create_schema(True, True), min_version="2.37"),
+)
+
+
+def _update_schema(with_description: bool) -> dict[str, Any]:
+    server: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "name": name,
+            "accessIPv4": _ACCESS_IPV4,
+            "accessIPv6": _ACCESS_IPV6,
+            "OS-DCF:diskConfig": {"type": "string", "enum": ["AUTO", "MANUAL"]},
+        },
+        "additionalProperties": False,
+    }
+    if with_description:
+        server["properties"]["description"] = description
     return {
         "type": "object",
         "properties": {"server": server},
@@ -139,9 +203,9 @@ def _create_schema(networks_required: bool) -> dict[str, Any]:
     }
 
 
-CREATE_BODIES = (
-    BodySchema(_create_schema(False), max_version="2.36"),
-    BodySchema(_create_schema(True), min_version="2.37"),
+UPDATE_BODIES = (
+    BodySchema(_update_schema(False), max_version="2.18"),
+    BodySchema(_update_schema(True), min_version="2.19"),
 )
 
 SORT_KEYS = (
@@ -159,13 +223,20 @@ SORT_KEYS = (
 
 LIST_QUERY = {
     **PAGING,
-    "name": Query("string", "Servers whose name contains this text."),
-    "status": Query("enum", "Servers in this status.", choices=STATUSES),
+    "name": Query("string", "Servers whose name this regular expression (RE2) matches."),
+    "status": Query(
+        "string",
+        "Servers in this status (any case). An unknown status: an empty list before 2.38, "
+        "400 from 2.38.",
+    ),
     "changes-since": Query("datetime", "Servers changed at or after this time."),
     "flavor": Query("string", "Servers of this flavor id."),
     "image": Query("string", "Servers of this image id."),
     "uuid": Query("uuid", "The server with this id."),
-    "all_tenants": Query("boolean", "Administrators: servers of every project."),
+    "reservation_id": Query("string", "Servers of the create request with this id."),
+    "all_tenants": Query(
+        "boolean", "Administrators: servers of every project (no value: true).", empty_is_true=True
+    ),
     "project_id": Query("string", "Administrators with all_tenants: this project's servers."),
     "tenant_id": Query("string", "Same as project_id."),
     "user_id": Query("string", "Administrators: servers of this user."),
@@ -175,6 +246,11 @@ LIST_QUERY = {
     "sort_key": Query("enum", "Sort by this attribute.", choices=SORT_KEYS, multi=True),
     "sort_dir": Query("enum", "asc or desc, per sort_key.", choices=("asc", "desc"), multi=True),
 }
+
+
+def _address(value: str | None) -> str | None:
+    """An access address in its canonical form (IPv6 compressed), as Nova stores it."""
+    return None if value is None else ipaddress.ip_address(value).compressed
 
 
 class Servers:
@@ -205,9 +281,21 @@ class Servers:
         else:
             filters["project_id"] = context.project_id
         if req.arg("name"):
-            filters["display_name_contains"] = req.arg("name")
+            filters["display_name_regexp"] = req.arg("name")
         if req.arg("status"):
-            vm_state, task_state = _STATES_BY_STATUS[req.arg("status")]
+            status = req.arg("status").upper()
+            if status not in NOVA_STATUSES:
+                if req.at_least("2.38"):
+                    raise Fault(
+                        400,
+                        "Invalid input for query parameter status. Value: "
+                        f"{req.arg('status')!r}. Invalid status value; it must be one of "
+                        f"{', '.join(NOVA_STATUSES)} (any case).",
+                    )
+                return {"servers": []}
+            if status not in _STATES_BY_STATUS:
+                return {"servers": []}
+            vm_state, task_state = _STATES_BY_STATUS[status]
             filters["vm_state"] = vm_state
             if task_state:
                 filters["task_state"] = task_state
@@ -215,6 +303,8 @@ class Servers:
             filters["changes_since"] = req.arg("changes-since")
         if req.arg("uuid"):
             filters["uuid"] = req.arg("uuid")
+        if req.arg("reservation_id"):
+            filters["reservation_id"] = req.arg("reservation_id")
         if req.arg("image"):
             filters["image_ref"] = _id_from_href(req.arg("image"))
         if req.arg("flavor"):
@@ -249,14 +339,14 @@ class Servers:
                     sort_dirs=sort_dirs,
                 )
             )
-        except exception.MarkerNotFound as exc:
+        except (exception.MarkerNotFound, exception.InvalidRegexp) as exc:
             raise Fault(400, exception.one_line(exc)) from None
         path = f"{V21}/servers" + ("/detail" if detail else "")
         if detail:
-            view = DetailView(req, self.deps, instances)
+            view = server_views.DetailView(req, self.deps, instances)
             servers = [view.server(instance) for instance in instances]
         else:
-            servers = [_summary(req, instance) for instance in instances]
+            servers = [server_views.summary(req, instance) for instance in instances]
         result: dict[str, Any] = {"servers": servers}
         more = next_link(req, path, instances, limit, lambda inst: inst.uuid)
         if more:
@@ -266,7 +356,7 @@ class Servers:
     def show(self, req: Request, server_id: str) -> dict[str, Any]:
         instance = get_server(req, self.deps.compute_api, server_id)
         req.authorize(policies.SERVERS_SHOW, target_of(instance))
-        return {"server": DetailView(req, self.deps, [instance]).server(instance)}
+        return {"server": server_views.DetailView(req, self.deps, [instance]).server(instance)}
 
     # --- create / delete -----------------------------------------------------------
 
@@ -293,6 +383,9 @@ class Servers:
                 f"(server.{field}); one request may create at most {cap} "
                 "([api] max_instances_per_request).",
             )
+        allowed = int(req.conf.quota.metadata_items)
+        if 0 <= allowed < len(body.get("metadata") or {}):
+            raise exception.MetadataLimitExceeded(allowed=allowed)
         instances = self.deps.compute_api.create(
             context,
             flavor=flavor,
@@ -302,18 +395,55 @@ class Servers:
             max_count=max_count,
             requested_host=requested_host,
             metadata=body.get("metadata") or {},
+            description=body.get("description"),
+            key_pair=self._key_pair(req, body.get("key_name")),
+            access_ip_v4=_address(body.get("accessIPv4")),
+            access_ip_v6=_address(body.get("accessIPv6")),
         )
         first = instances[0]
+        if to_bool(body.get("return_reservation_id", False)):
+            return Reply(202, {"reservation_id": first.reservation_id})
         server = {
             "id": first.uuid,
             "links": links(req, "servers", first.uuid),
             "OS-DCF:diskConfig": body.get("OS-DCF:diskConfig", "MANUAL"),
+            # Nova's default ([api] enable_instance_password): the password given, or one
+            # made up; like Nova's libvirt driver without injection, no guest receives it.
+            "adminPass": body.get("adminPass") or generate_password(),
         }
         return Reply(
             202,
             {"server": server},
             [("Location", req.url(f"{V21}/servers/{first.uuid}"))],
         )
+
+    @staticmethod
+    def _key_pair(req: Request, key_name: str | None) -> Any:
+        if key_name is None:
+            return None
+        try:
+            return db.key_pair_get(req.context, req.context.user_id, key_name)
+        except exception.KeyPairNotFound:
+            raise Fault(
+                400,
+                f"Invalid key_name provided. Value: {key_name}. The user has no key pair of "
+                "this name (see GET /os-keypairs).",
+            ) from None
+
+    def update(self, req: Request, server_id: str) -> dict[str, Any]:
+        instance = get_server(req, self.deps.compute_api, server_id)
+        req.authorize(policies.SERVERS_UPDATE, target_of(instance))
+        changes = req.body["server"]
+        if "name" in changes:
+            instance.display_name = changes["name"]
+        if "description" in changes:
+            instance.description = changes["description"]
+        if "accessIPv4" in changes:
+            instance.access_ip_v4 = _address(changes["accessIPv4"])
+        if "accessIPv6" in changes:
+            instance.access_ip_v6 = _address(changes["accessIPv6"])
+        instance.save()
+        return {"server": server_views.DetailView(req, self.deps, [instance]).server(instance)}
 
     @staticmethod
     def _flavor(context: Any, ref: Any) -> Any:
@@ -393,148 +523,6 @@ def _id_from_href(ref: str) -> str:
     return ref.rstrip("/").rsplit("/", 1)[-1] if "/" in ref else ref
 
 
-def _summary(req: Request, instance: Any) -> dict[str, Any]:
-    return {
-        "id": instance.uuid,
-        "name": instance.display_name,
-        "links": links(req, "servers", instance.uuid),
-    }
-
-
-def host_id(project_id: str | None, host: str | None) -> str:
-    """Nova's opaque ``hostId``: a hash of project and host ('' without a host)."""
-    if not host:
-        return ""
-    return hashlib.sha224(f"{project_id or ''}{host}".encode()).hexdigest()
-
-
-class DetailView:
-    """Builds detailed server views for one request, loading what they share once."""
-
-    def __init__(self, req: Request, deps: Deps, instances: Iterable[Any]) -> None:
-        self.req = req
-        self.deps = deps
-        instances = list(instances)
-        context = req.context
-        self.admin_attrs = req.can(policies.SERVERS_EXTENDED_ATTRIBUTES)
-        self.host_status = req.at_least("2.16") and req.can(policies.SERVERS_SHOW_HOST_STATUS)
-        self.flavors = {f.id: f for f in objects.FlavorList.get_all(context)} if instances else {}
-        errored = [i.uuid for i in instances if i.vm_state == "error"]
-        self.faults: dict[str, Any] = {}
-        if errored:
-            for fault in objects.InstanceFaultList.get_by_instance_uuids(
-                context, errored, latest=True
-            ):
-                self.faults.setdefault(fault.instance_uuid, fault)
-        self.services: dict[str, Any] | None = None
-
-    def _host_status(self, host: str | None) -> str:
-        if not host:
-            return ""
-        if self.services is None:
-            self.services = {
-                s.host: s
-                for s in objects.ServiceList.get_by_binary(self.req.context, binaries.COMPUTE)
-            }
-        service = self.services.get(host)
-        if service is None:
-            return "UNKNOWN"
-        if service.forced_down or not self.deps.servicegroup.is_up(service):
-            return "DOWN"
-        return "MAINTENANCE" if service.disabled else "UP"
-
-    def _flavor(self, instance: Any) -> dict[str, Any]:
-        flavor = self.flavors.get(instance.flavor_id)
-        if self.req.at_least("2.47"):
-            return {
-                "vcpus": instance.vcpus,
-                "ram": instance.memory_mb,
-                "disk": instance.root_gb or 0,
-                "ephemeral": instance.ephemeral_gb or 0,
-                "swap": flavor.swap if flavor is not None else 0,
-                "original_name": flavor.name if flavor is not None else "",
-                "extra_specs": {},
-            }
-        flavorid = flavor.flavorid if flavor is not None else str(instance.flavor_id)
-        return {
-            "id": flavorid,
-            "links": [{"rel": "bookmark", "href": self.req.url(f"/flavors/{flavorid}")}],
-        }
-
-    def _image(self, instance: Any) -> Any:
-        if not instance.image_ref:
-            return ""
-        return {
-            "id": instance.image_ref,
-            "links": [{"rel": "bookmark", "href": self.req.url(f"/images/{instance.image_ref}")}],
-        }
-
-    def server(self, instance: Any) -> dict[str, Any]:
-        req = self.req
-        view: dict[str, Any] = {
-            "id": instance.uuid,
-            "name": instance.display_name,
-            "status": status_of(instance.vm_state, instance.task_state),
-            "tenant_id": instance.project_id,
-            "user_id": instance.user_id,
-            "metadata": dict(instance.system_metadata or {}),
-            "hostId": host_id(instance.project_id, instance.host),
-            "image": self._image(instance),
-            "flavor": self._flavor(instance),
-            "created": isotime(instance.created_at),
-            "updated": isotime(instance.updated_at or instance.created_at),
-            "addresses": {},
-            "accessIPv4": "",
-            "accessIPv6": "",
-            "links": links(req, "servers", instance.uuid),
-            "OS-DCF:diskConfig": "MANUAL",
-            "progress": instance.progress or 0,
-            "OS-EXT-AZ:availability_zone": instance.availability_zone or "nova",
-            "config_drive": "",
-            "key_name": None,
-            "OS-SRV-USG:launched_at": isotime_micro(instance.launched_at),
-            "OS-SRV-USG:terminated_at": isotime_micro(instance.terminated_at),
-            "OS-EXT-STS:task_state": instance.task_state,
-            "OS-EXT-STS:vm_state": instance.vm_state,
-            "OS-EXT-STS:power_state": instance.power_state or 0,
-            "os-extended-volumes:volumes_attached": [],
-        }
-        if self.admin_attrs:
-            view["OS-EXT-SRV-ATTR:host"] = instance.host
-            view["OS-EXT-SRV-ATTR:hypervisor_hostname"] = instance.node
-            view["OS-EXT-SRV-ATTR:instance_name"] = instance.name
-            if req.at_least("2.3"):
-                view.update(
-                    {
-                        "OS-EXT-SRV-ATTR:reservation_id": "",
-                        "OS-EXT-SRV-ATTR:launch_index": 0,
-                        "OS-EXT-SRV-ATTR:hostname": instance.hostname,
-                        "OS-EXT-SRV-ATTR:kernel_id": "",
-                        "OS-EXT-SRV-ATTR:ramdisk_id": "",
-                        "OS-EXT-SRV-ATTR:root_device_name": None,
-                        "OS-EXT-SRV-ATTR:user_data": None,
-                    }
-                )
-        if req.at_least("2.9"):
-            view["locked"] = bool(instance.locked)
-        if self.host_status:
-            view["host_status"] = self._host_status(instance.host)
-        if req.at_least("2.19"):
-            view["description"] = None
-        if req.at_least("2.26"):
-            view["tags"] = []
-        fault = self.faults.get(instance.uuid)
-        if fault is not None:
-            view["fault"] = {
-                "code": fault.code,
-                "created": isotime(fault.created_at),
-                "message": fault.message,
-            }
-            if req.is_admin and fault.details:
-                view["fault"]["details"] = fault.details
-        return view
-
-
 # --- routes --------------------------------------------------------------------------------
 
 SERVER = f"{V21}/servers/{{server_id}}"
@@ -580,6 +568,16 @@ def routes(deps: Deps) -> list[Route]:
             status=202,
             tag=TAG,
             responses=(409,),
+        ),
+        Route(
+            "PUT",
+            SERVER,
+            servers.update,
+            "Rename a server, or change its description (2.19+) or access addresses",
+            policy=policies.SERVERS_UPDATE,
+            target="resource",
+            bodies=UPDATE_BODIES,
+            tag=TAG,
         ),
         Route(
             "DELETE",

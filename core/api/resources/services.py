@@ -14,7 +14,7 @@ from typing import Any
 from nubis.core import binaries, exception, objects
 from nubis.core.api import policies
 from nubis.core.api.faults import Fault
-from nubis.core.api.resources import Deps
+from nubis.core.api.resources import Deps, availability_zones
 from nubis.core.api.resources.common import V21, isotime_micro
 from nubis.core.api.routing import BodySchema, Route
 from nubis.core.api.validation import Query, boolean, hostname, to_bool
@@ -75,7 +75,7 @@ class Services:
             "id": record.uuid if req.at_least("2.53") else record.id,
             "binary": record.binary,
             "host": record.host,
-            "zone": "nova" if record.binary == binaries.COMPUTE else "internal",
+            "zone": availability_zones.zone_of(record),
             "status": "disabled" if record.disabled else "enabled",
             "state": "up" if up else "down",
             "updated_at": isotime_micro(updated),

@@ -59,25 +59,34 @@ from nubis.core.db.api.flavors import (
 )
 from nubis.core.db.api.identity import (
     identity_project_create,
+    identity_project_delete,
     identity_project_get,
     identity_project_get_all,
+    identity_project_update,
     identity_role_assignment_add,
     identity_role_assignment_remove,
     identity_role_assignments_get,
+    identity_role_create,
+    identity_role_delete,
+    identity_role_get_all,
+    identity_roles_in_use,
     identity_user_auth_failed,
     identity_user_create,
     identity_user_delete,
     identity_user_get,
     identity_user_get_all,
+    identity_user_rename_update,
     identity_user_update,
 )
 from nubis.core.db.api.images import (
     IMAGE_FILTERS,
+    IMAGE_SORT_KEYS,
     image_create,
     image_destroy,
     image_get_all,
     image_get_by_name,
     image_get_by_uuid,
+    image_update,
 )
 from nubis.core.db.api.instance_actions import (
     action_event_finish,
@@ -92,6 +101,7 @@ from nubis.core.db.api.instance_faults import (
     instance_fault_create,
     instance_fault_get_by_instance_uuids,
 )
+from nubis.core.db.api.instance_metadata import instance_metadata_update
 from nubis.core.db.api.instances import (
     INSTANCE_FILTERS,
     INSTANCE_SORT_KEYS,
@@ -103,6 +113,13 @@ from nubis.core.db.api.instances import (
     instance_get_all_by_host_and_node,
     instance_get_by_uuid,
     instance_update_and_get_original,
+)
+from nubis.core.db.api.key_pairs import (
+    key_pair_count_by_user,
+    key_pair_create,
+    key_pair_destroy,
+    key_pair_get,
+    key_pair_get_all_by_user,
 )
 from nubis.core.db.api.migration_records import (
     MIGRATION_FILTERS,
@@ -129,6 +146,12 @@ from nubis.core.db.api.services import (
 )
 
 __all__ = [
+    "instance_metadata_update",
+    "key_pair_create",
+    "key_pair_get",
+    "key_pair_get_all_by_user",
+    "key_pair_count_by_user",
+    "key_pair_destroy",
     "MIGRATION_STATUSES_NOT_IN_PROGRESS",
     "TASK_STATE_DELETING",
     "block_db_access",
@@ -186,10 +209,12 @@ __all__ = [
     "instance_fault_get_by_instance_uuids",
     "compute_node_get_updated_since",
     "IMAGE_FILTERS",
+    "IMAGE_SORT_KEYS",
     "image_create",
     "image_get_by_uuid",
     "image_get_by_name",
     "image_get_all",
+    "image_update",
     "image_destroy",
     "identity_project_create",
     "identity_project_get",
@@ -203,6 +228,13 @@ __all__ = [
     "identity_role_assignment_add",
     "identity_role_assignment_remove",
     "identity_role_assignments_get",
+    "identity_project_delete",
+    "identity_project_update",
+    "identity_role_create",
+    "identity_role_delete",
+    "identity_role_get_all",
+    "identity_roles_in_use",
+    "identity_user_rename_update",
     "archive_deleted_rows",
     "purge_shadow_tables",
 ]

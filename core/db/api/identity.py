@@ -1,9 +1,10 @@
-"""The identity tables of the API service (revisions 0002, 0003): projects, users, role
-assignments.
+"""The identity tables of the API service (revisions 0002, 0003, 0006): projects, users,
+roles, role assignments.
 
-Projects and users are found by id or by name; users are updated and deleted (with their
-role assignments; no soft delete); a failed password check is counted atomically; a role
-on a project is added, removed and listed.
+Projects and users are found by id or by name; both are updated (renamed too) and deleted
+(with their role assignments; no soft delete); a failed password check is counted
+atomically; a role on a project is added, removed and listed; roles created through the
+API are created, listed and deleted (with their assignments).
 """
 
 from __future__ import annotations
@@ -12,13 +13,20 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import case, delete, or_, select
+from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from nubis.core import exception
+from nubis.core.db import errors
 from nubis.core.db.api._rows import _add, _all, _first, _update_one
 from nubis.core.db.api._transaction import _reader, _writer
-from nubis.core.db.models import IdentityProject, IdentityRoleAssignment, IdentityUser
+from nubis.core.db.models import (
+    IdentityProject,
+    IdentityRole,
+    IdentityRoleAssignment,
+    IdentityUser,
+)
 
 
 def _by_id_or_name(session: Session, model: Any, id_or_name: str) -> Any:
@@ -167,3 +175,99 @@ def identity_role_assignments_get(
     if project_id is not None:
         statement = statement.where(IdentityRoleAssignment.project_id == project_id)
     return _all(session, statement.order_by(IdentityRoleAssignment.id))
+
+
+def _rename_check(session: Session, model: Any, row_id: str, values: Mapping[str, Any]) -> bool:
+    """Whether *values* renames the row to a name another row of *model* has."""
+    if "name" not in values:
+        return False
+    other = _first(session, select(model).where(model.name == values["name"], model.id != row_id))
+    return other is not None
+
+
+def _update_named(session: Session, context: Any, model: Any, row_id: str, values: Any) -> Any:
+    if _rename_check(session, model, row_id, values):
+        return "duplicate"
+    try:
+        return _update_one(session, context, model, model.id == row_id, values)
+    except sa_exc.IntegrityError as error:
+        if errors.is_duplicate_entry(error):
+            return "duplicate"
+        raise
+
+
+@_writer
+def identity_project_update(
+    session: Session, context: Any, project_id: str, values: Mapping[str, Any]
+) -> IdentityProject:
+    """Update a project (name, description, enabled, extra) and return it;
+    IdentityProjectNotFound, IdentityProjectExists (the new name is taken)."""
+    project = _update_named(session, context, IdentityProject, project_id, values)
+    if project == "duplicate":
+        raise exception.IdentityProjectExists(name=values["name"])
+    if project is None:
+        raise exception.IdentityProjectNotFound(project=project_id)
+    return project
+
+
+@_writer
+def identity_project_delete(session: Session, context: Any, project_id: str) -> None:
+    """Delete a project with its role assignments (for real), and forget it as the
+    default project of its users; IdentityProjectNotFound."""
+    session.execute(
+        delete(IdentityRoleAssignment).where(IdentityRoleAssignment.project_id == project_id)
+    )
+    session.execute(
+        update(IdentityUser)
+        .where(IdentityUser.default_project_id == project_id)
+        .values(default_project_id=None)
+    )
+    result = session.execute(delete(IdentityProject).where(IdentityProject.id == project_id))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise exception.IdentityProjectNotFound(project=project_id)
+
+
+@_writer
+def identity_user_rename_update(
+    session: Session, context: Any, user_id: str, values: Mapping[str, Any]
+) -> IdentityUser:
+    """:func:`identity_user_update` that may also rename the user; IdentityUserExists
+    when the new name is taken."""
+    user = _update_named(session, context, IdentityUser, user_id, values)
+    if user == "duplicate":
+        raise exception.IdentityUserExists(name=values["name"])
+    if user is None:
+        raise exception.IdentityUserNotFound(user=user_id)
+    return user
+
+
+@_writer
+def identity_role_create(session: Session, context: Any, values: Mapping[str, Any]) -> IdentityRole:
+    """Create a role (values: id, name, description); IdentityRoleExists."""
+    return _add(
+        session, IdentityRole(**values), lambda: exception.IdentityRoleExists(name=values["name"])
+    )
+
+
+@_reader
+def identity_role_get_all(session: Session, context: Any) -> list[IdentityRole]:
+    """Return every role created through the API, by name."""
+    return _all(session, select(IdentityRole).order_by(IdentityRole.name))
+
+
+@_reader
+def identity_roles_in_use(session: Session, context: Any) -> list[str]:
+    """Return the names of the roles some assignment holds, sorted."""
+    rows = session.execute(select(IdentityRoleAssignment.role).distinct())
+    return sorted(str(row[0]) for row in rows)
+
+
+@_writer
+def identity_role_delete(session: Session, context: Any, name: str) -> bool:
+    """Delete the role row *name* (if any) and every assignment of it; return whether
+    either existed."""
+    assignments = session.execute(
+        delete(IdentityRoleAssignment).where(IdentityRoleAssignment.role == name)
+    )
+    role = session.execute(delete(IdentityRole).where(IdentityRole.name == name))
+    return bool(assignments.rowcount or role.rowcount)  # type: ignore[attr-defined]

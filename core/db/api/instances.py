@@ -14,9 +14,11 @@ from typing import Any
 
 from oslo_utils import timeutils
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from nubis.core import exception
+from nubis.core.db import regexp
 from nubis.core.db.api._rows import (
     _add,
     _all,
@@ -111,8 +113,11 @@ def instance_get_all(
 
     *filters* match columns exactly (a list, tuple or set value matches any of its
     members, None matches NULL), plus: ``deleted`` (bool) overrides the context's
-    read_deleted; ``display_name_contains`` matches a substring of the name;
-    ``changes_since`` (a datetime) keeps instances updated (or created) at or after it.
+    read_deleted; ``display_name_regexp`` keeps names that a regular expression matches
+    anywhere (:mod:`nubis.core.db.regexp`; InvalidRegexp for a pattern it refuses);
+    ``changes_since`` (a datetime) keeps instances updated (or created) at or after it;
+    ``active_during`` (a (start, end) pair of datetimes) keeps instances launched before
+    *end* and not terminated (nor deleted) before *start*, as Nova's usage reports count.
     The order is *sort_keys* (from :data:`INSTANCE_SORT_KEYS`; default creation order)
     each ``asc`` or ``desc`` by *sort_dirs* (default ``asc``), then ``id``. *marker* is
     the uuid of the last instance of the previous page (MarkerNotFound if no such
@@ -122,18 +127,28 @@ def instance_get_all(
     read_deleted = None
     if "deleted" in filters:
         read_deleted = "only" if filters.pop("deleted") else "no"
-    contains = filters.pop("display_name_contains", None)
+    name_pattern = filters.pop("display_name_regexp", None)
     since = filters.pop("changes_since", None)
+    window = filters.pop("active_during", None)
     statement = _filtered(
         _query(context, Instance, read_deleted=read_deleted), Instance, filters, INSTANCE_FILTERS
     )
-    if contains:
-        escaped = contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        statement = statement.where(Instance.display_name.like(f"%{escaped}%", escape="\\"))
+    if name_pattern:
+        statement = statement.where(regexp.matches(Instance.display_name, name_pattern))
     if isinstance(since, str):  # it crossed the message bus as text
         since = timeutils.normalize_time(timeutils.parse_isotime(since))
     if since is not None:
         statement = statement.where(or_(Instance.updated_at >= since, Instance.created_at >= since))
+    if window is not None:
+        start, end = (
+            timeutils.normalize_time(timeutils.parse_isotime(t)) if isinstance(t, str) else t
+            for t in window
+        )
+        statement = statement.where(
+            Instance.launched_at < end,
+            or_(Instance.terminated_at.is_(None), Instance.terminated_at > start),
+            or_(Instance.deleted_at.is_(None), Instance.deleted_at > start),
+        )
     order = _sort_order(sort_keys, sort_dirs)
     if marker is not None:
         marker_row = session.scalars(select(Instance).where(Instance.uuid == marker)).first()
@@ -145,7 +160,12 @@ def instance_get_all(
     )
     if limit is not None:
         statement = statement.limit(limit)
-    return _all(session, statement)
+    try:
+        return _all(session, statement)
+    except DBAPIError as error:
+        if name_pattern and regexp.is_pattern_error(error):
+            raise exception.InvalidRegexp(pattern=name_pattern, reason=str(error.orig)) from None
+        raise
 
 
 def _sort_order(

@@ -9,7 +9,10 @@ nubis-api serves a minimal Identity v3 API under ``/identity``, enough for a nor
   project; answers 201 with the token in ``X-Subject-Token`` and a service catalog
   whose compute, image and identity endpoints point at this nubis-api;
 * ``GET``/``HEAD /identity/v3/auth/tokens``: validate ``X-Subject-Token`` (for the token's
-  own user, administrators and the ``service`` role).
+  own user, administrators and the ``service`` role);
+* Identity v3 management of domains (only ``default``), projects, users, roles and role
+  assignments, with Keystone's default policy (:mod:`.v3_api`, on
+  :mod:`nubis.core.api.identity_admin`).
 
 Users, projects and roles live in the database (:mod:`nubis.core.api.identity`,
 ``nubis-manage user ...``). Tokens are JWTs (PyJWT, HS256) signed with the key in

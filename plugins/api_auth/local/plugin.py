@@ -22,10 +22,12 @@ from nubis.core.api.exception import RetryLater, Unauthorized
 from nubis.core.api.faults import Fault
 from nubis.core.api.validation import parse_json, validate
 from nubis.core.api.wsgi import base_url_of
+from nubis.plugins.api_auth.local.errors import TITLES, KeystoneError, error_body
 from nubis.plugins.api_auth.local.keys import load_or_create_key
 from nubis.plugins.api_auth.local.options import register_opts
 from nubis.plugins.api_auth.local.schemas import AUTH_BODY
 from nubis.plugins.api_auth.local.throttle import AddressThrottle, too_many
+from nubis.plugins.api_auth.local.v3_api import V3API
 
 LOG = logging.getLogger(__name__)
 
@@ -37,10 +39,7 @@ TOKEN_TYPE = "nubis-local/1"
 PRIVILEGED_ROLES = frozenset({"admin", "service"})
 
 
-class _KeystoneError(Exception):
-    def __init__(self, status: int, title: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.title, self.message = status, title, message
+_KeystoneError = KeystoneError
 
 
 def _isotime(epoch: float) -> str:
@@ -62,6 +61,7 @@ class LocalAuth(auth.AuthPlugin):
         self._key_lock = threading.Lock()
         self._cache: dict[tuple[str, str], tuple[float, identity.TokenState | None]] = {}
         self._cache_lock = threading.Lock()
+        self.v3 = V3API(self)
 
     def _lockout(self) -> identity.LockoutPolicy:
         return identity.LockoutPolicy(
@@ -149,6 +149,11 @@ class LocalAuth(auth.AuthPlugin):
             self._cache[key] = (now, state)
         return state
 
+    def forget_state(self) -> None:
+        """Forget the cached token states (after a change to users, projects or roles)."""
+        with self._cache_lock:
+            self._cache.clear()
+
     def current_roles(self, user_id: str, project_id: str) -> tuple[str, ...] | None:
         """The user's roles now (cached briefly), or None for a deleted/disabled user."""
         state = self.current_state(user_id, project_id)
@@ -227,13 +232,15 @@ class LocalAuth(auth.AuthPlugin):
                     405, "Method Not Allowed", f"{request.method} is not allowed on {path}"
                 )
             else:
-                raise _KeystoneError(
-                    404,
-                    "Not Found",
-                    f"{path} is not served by nubis's "
-                    "identity service (only version discovery and "
-                    "/v3/auth/tokens are)",
-                )
+                answer = self.v3.serve(request, base, path)
+                if answer is None:
+                    raise _KeystoneError(
+                        404,
+                        "Not Found",
+                        f"{path} is not served by nubis's identity service (see the "
+                        "identity section of docs/api.md for what is)",
+                    )
+                status, body = answer
         except Unauthorized as exc:
             status, body = 401, self._error(401, "Unauthorized", exc.message)
             headers.append(("WWW-Authenticate", f'Keystone uri="{base}{PREFIX}"'))
@@ -249,28 +256,22 @@ class LocalAuth(auth.AuthPlugin):
         except Exception:
             LOG.exception("identity request %s %s failed", request.method, path)
             status, body = 500, self._error(500, "Internal Server Error", "Unexpected error.")
-        payload = json.dumps(body).encode()
-        headers += [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
-        reasons = {
-            200: "OK",
-            201: "Created",
-            400: "Bad Request",
-            401: "Unauthorized",
-            403: "Forbidden",
-            404: "Not Found",
-            405: "Method Not Allowed",
-            413: "Request Entity Too Large",
-            415: "Unsupported Media Type",
-            429: "Too Many Requests",
-            500: "Internal Server Error",
-            503: "Service Unavailable",
-        }
+        if body is None:  # 204
+            payload = b""
+            headers.append(("Content-Length", "0"))
+        else:
+            payload = json.dumps(body).encode()
+            headers += [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(payload))),
+            ]
+        reasons = {200: "OK", 201: "Created", 204: "No Content", **TITLES}
         start_response(f"{status} {reasons.get(status, 'Error')}", headers)
         return [] if request.method == "HEAD" else [payload]
 
     @staticmethod
     def _error(status: int, title: str, message: str) -> dict[str, Any]:
-        return {"error": {"code": status, "title": title, "message": message}}
+        return error_body(status, title, message)
 
     @staticmethod
     def _v3_document(base: str) -> dict[str, Any]:
@@ -284,7 +285,9 @@ class LocalAuth(auth.AuthPlugin):
             ],
         }
 
-    def _read_json(self, request: Any) -> Any:
+    def read_json(self, request: Any) -> Any:
+        """The request's JSON body (413 past ``[api] max_request_body_size``, 400 if
+        not JSON)."""
         limit = int(self.conf.api.max_request_body_size)
         data = request.stream.read(limit + 1)
         if len(data) > limit:
@@ -301,7 +304,7 @@ class LocalAuth(auth.AuthPlugin):
         )
 
     def _authenticate(self, request: Any) -> tuple[str, dict[str, Any]]:
-        body = self._read_json(request)
+        body = self.read_json(request)
         validate(AUTH_BODY, body)
         auth_body = body["auth"]
         methods = auth_body["identity"]["methods"]
@@ -357,6 +360,16 @@ class LocalAuth(auth.AuthPlugin):
         self, request: Any, user: str, password: str, project: str | None
     ) -> identity.Identity:
         """The password authentication, throttled (see the module docstring)."""
+        found: list[identity.Identity] = []
+        self.check_address(
+            request, lambda: found.append(self.store.authenticate(user, password, project))
+        )
+        return found[0]
+
+    def check_address(self, request: Any, check: Callable[[], None]) -> None:
+        """Run the password *check* under the per-address throttle and the current
+        lockout and hashing options: 429 while the address is throttled; an
+        Unauthorized from *check* counts as the address's failure."""
         self._apply_options()
         address = str(request.remote_addr or "-")
         attempts = int(self.options.address_failure_attempts)
@@ -371,7 +384,7 @@ class LocalAuth(auth.AuthPlugin):
             )
             raise too_many(attempts, window, wait)
         try:
-            return self.store.authenticate(user, password, project)
+            check()
         except Unauthorized:
             self.throttle.failed(address, attempts)
             raise
@@ -450,6 +463,7 @@ class LocalAuth(auth.AuthPlugin):
         }
         ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
         return {
+            **self.v3.openapi_paths(),
             PREFIX: {
                 "get": {
                     "operationId": "get_identity",

@@ -9,7 +9,10 @@ The kinds of route:
 * OWNER — on a server of project A: anonymous 401, alice succeeds, bob gets 404 (the
   server does not exist for him), the administrator succeeds;
 * OWNER_ADMIN — on a server of project A, for administrators only: anonymous 401,
-  alice 403, bob 404, the administrator succeeds.
+  alice 403, bob 404, the administrator succeeds;
+* SELF — on something of alice's named by id in the path or query (her user's key
+  pairs, her project's usage): anonymous 401, alice succeeds, bob 403 (the policy
+  compares ids; nothing is hidden), the administrator succeeds.
 
 "Succeeds" means the route's success status. :data:`CASES` must name every route the
 API serves (a new route without a case fails :func:`test_every_route_has_a_case`).
@@ -34,6 +37,7 @@ EXPECTED = {
     "ADMIN": {None: 401, "alice": 403, "bob": 403, "admin": "ok"},
     "OWNER": {None: 401, "alice": "ok", "bob": 404, "admin": "ok"},
     "OWNER_ADMIN": {None: 401, "alice": 403, "bob": 404, "admin": "ok"},
+    "SELF": {None: 401, "alice": "ok", "bob": 403, "admin": "ok"},
 }
 
 
@@ -77,6 +81,221 @@ class Servers:
             assert response.status_code == 202, response.text
             self.cloud.wait_status(server_id, "SHUTOFF")
         return server_id
+
+
+@dataclasses.dataclass
+class Raw:
+    """A request body that is not JSON (image data, a JSON patch)."""
+
+    data: bytes
+    content_type: str
+
+
+class MatrixImages:
+    """Images of project A the image cases act on (named ``matrix-img-...``)."""
+
+    def __init__(self, cloud: Cloud) -> None:
+        self.cloud = cloud
+
+    def fresh(self, data: bytes | None = None) -> str:
+        alice = self.cloud.client("alice")
+        body = {"name": f"matrix-img-{uuid.uuid4().hex[:6]}", "disk_format": "raw"}
+        response = alice.post("/image/v2/images", {**body, "container_format": "bare"})
+        assert response.status_code == 201, response.text
+        image_id = str(response.json()["id"])
+        if data is not None:
+            uploaded = alice.put(
+                f"/image/v2/images/{image_id}/file",
+                data=data,
+                headers={"Content-Type": "application/octet-stream"},
+            )
+            assert uploaded.status_code == 204, uploaded.text
+        return image_id
+
+    def delete_all(self) -> None:
+        admin = self.cloud.client("admin")
+        for image in admin.get("/image/v2/images?limit=1000").json()["images"]:
+            if str(image.get("name") or "").startswith("matrix-img-"):
+                admin.delete(f"/image/v2/images/{image['id']}")
+
+
+def _image_cases() -> list[Case]:
+    image = "/image/v2/images/{image_id}"
+
+    def on_image(suffix: str = "", body: Any = None, data: bytes | None = None) -> Any:
+        def call(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
+            return f"/image/v2/images/{MatrixImages(cloud).fresh(data)}{suffix}", body
+
+        return call
+
+    def create(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
+        MatrixImages(cloud).delete_all()  # the previous persona's
+        return "/image/v2/images", {"name": f"matrix-img-{persona}"}
+
+    patch = Raw(
+        b'[{"op": "replace", "path": "/min_ram", "value": 64}]',
+        "application/openstack-images-v2.1-json-patch",
+    )
+    data = Raw(b"\1" * 1024, "application/octet-stream")
+    return [
+        Case("POST", "/image/v2/images", "ANY", create, ok=201),
+        Case("PATCH", image, "OWNER", on_image(body=patch)),
+        Case("DELETE", image, "OWNER", on_image(), ok=204),
+        Case("PUT", image + "/file", "OWNER", on_image("/file", body=data), ok=204),
+        Case("GET", image + "/file", "OWNER", on_image("/file", data=b"\1" * 1024)),
+        Case("GET", "/image/v2/schemas/image", "ANY", _static("/image/v2/schemas/image")),
+        Case("GET", "/image/v2/schemas/images", "ANY", _static("/image/v2/schemas/images")),
+    ]
+
+
+def _alice_ids() -> tuple[str, str]:
+    from nubis.core.api.identity import IdentityStore
+
+    user = IdentityStore().user("alice")
+    return str(user.id), str(IdentityStore().project("project-a").id)
+
+
+def _keypair_cases() -> list[Case]:
+    def keypair(prepare: bool) -> Callable[..., Any]:
+        def call(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
+            user_id, _ = _alice_ids()
+            name = f"matrix-{uuid.uuid4().hex[:8]}"
+            if prepare:
+                made = cloud.client("admin", "2.60").post(
+                    "/v2.1/os-keypairs", {"keypair": {"name": name, "user_id": user_id}}
+                )
+                assert made.status_code == 201, made.text
+            return f"/v2.1/os-keypairs/{name}?user_id={user_id}", None
+
+        return call
+
+    def create(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
+        return "/v2.1/os-keypairs", {"keypair": {"name": f"matrix-{uuid.uuid4().hex[:8]}"}}
+
+    def usage(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
+        return f"/v2.1/os-simple-tenant-usage/{_alice_ids()[1]}", None
+
+    item = "/v2.1/os-keypairs/{keypair_name}"
+    return [
+        Case("GET", "/v2.1/os-keypairs", "ANY", _static("/v2.1/os-keypairs")),
+        Case("POST", "/v2.1/os-keypairs", "ANY", create, ok=201),
+        Case("GET", item, "SELF", keypair(prepare=True)),
+        Case("DELETE", item, "SELF", keypair(prepare=True), ok=204),
+        Case("GET", "/v2.1/os-availability-zone", "ANY", _static("/v2.1/os-availability-zone")),
+        Case(
+            "GET",
+            "/v2.1/os-availability-zone/detail",
+            "ADMIN",
+            _static("/v2.1/os-availability-zone/detail"),
+        ),
+        Case(
+            "GET",
+            "/v2.1/os-hypervisors/statistics",
+            "ADMIN",
+            _static("/v2.1/os-hypervisors/statistics"),
+        ),
+        Case(
+            "GET",
+            "/v2.1/os-hypervisors/{pattern}/search",
+            "ADMIN",
+            _static("/v2.1/os-hypervisors/cmp/search"),
+            version="2.52",
+        ),
+        Case(
+            "GET",
+            "/v2.1/os-hypervisors/{pattern}/servers",
+            "ADMIN",
+            _static("/v2.1/os-hypervisors/cmp/servers"),
+            version="2.52",
+        ),
+        Case(
+            "GET", "/v2.1/os-simple-tenant-usage", "ADMIN", _static("/v2.1/os-simple-tenant-usage")
+        ),
+        Case("GET", "/v2.1/os-simple-tenant-usage/{tenant_id}", "SELF", usage),
+    ]
+
+
+def _server_extra_cases(servers: Servers) -> list[Case]:
+    def on_server(suffix: str, body: Any = None, key: str | None = None) -> Callable[..., Any]:
+        def call(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
+            server_id = servers.shared()
+            if key is not None and succeed:  # the item the call reads or deletes
+                set_key = cloud.client("admin").post(
+                    f"/v2.1/servers/{server_id}/metadata", {"metadata": {key: "v"}}
+                )
+                assert set_key.status_code == 200, set_key.text
+            return f"/v2.1/servers/{server_id}{suffix}", body
+
+        return call
+
+    def reset_state(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
+        server_id = servers.fresh() if succeed else servers.shared()
+        return f"/v2.1/servers/{server_id}/action", {"os-resetState": {"state": "active"}}
+
+    server = "/v2.1/servers/{server_id}"
+    metadata = server + "/metadata"
+    return [
+        Case("PUT", server, "OWNER", on_server("", {"server": {"name": "matrix-shared"}})),
+        Case("GET", metadata, "OWNER", on_server("/metadata")),
+        Case("PUT", metadata, "OWNER", on_server("/metadata", {"metadata": {"m": "1"}})),
+        Case("POST", metadata, "OWNER", on_server("/metadata", {"metadata": {"n": "1"}})),
+        Case("GET", metadata + "/{key}", "OWNER", on_server("/metadata/k", key="k")),
+        Case("PUT", metadata + "/{key}", "OWNER", on_server("/metadata/p", {"meta": {"p": "1"}})),
+        Case("DELETE", metadata + "/{key}", "OWNER", on_server("/metadata/d", key="d"), ok=204),
+        Case("GET", server + "/ips", "OWNER", on_server("/ips")),
+        # always 404 (no networks), so every authenticated caller gets the same answer
+        Case("GET", server + "/ips/{network}", "ANY", on_server("/ips/private"), ok=404),
+        Case("GET", server + "/os-server-password", "OWNER", on_server("/os-server-password")),
+        Case(
+            "DELETE",
+            server + "/os-server-password",
+            "OWNER",
+            on_server("/os-server-password"),
+            ok=204,
+        ),
+        Case(
+            "POST",
+            server + "/action",
+            "OWNER_ADMIN",
+            reset_state,
+            ok=202,
+            action="os-resetState",
+        ),
+    ]
+
+
+def _compute_image_cases() -> list[Case]:
+    def fresh(suffix: str, body: Any = None, key: str | None = None) -> Callable[..., Any]:
+        def call(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
+            image_id = MatrixImages(cloud).fresh()
+            if key is not None:
+                cloud.client("alice", "2.35").post(
+                    f"/v2.1/images/{image_id}/metadata", {"metadata": {key: "v"}}
+                )
+            return f"/v2.1/images/{image_id}{suffix}", body
+
+        return call
+
+    def public(suffix: str) -> Callable[..., Any]:
+        return lambda cloud, persona, succeed: (f"/v2.1/images/{cloud.image_id}{suffix}", None)
+
+    item = "/v2.1/images/{image_id}"
+    meta = item + "/metadata"
+    v = "2.35"
+    return [
+        Case("GET", "/v2.1/images", "ANY", _static("/v2.1/images"), version=v),
+        Case("GET", "/v2.1/images/detail", "ANY", _static("/v2.1/images/detail"), version=v),
+        Case("GET", item, "ANY", public(""), version=v),
+        Case("DELETE", item, "OWNER", fresh(""), ok=204, version=v),
+        Case("GET", meta, "ANY", public("/metadata"), version=v),
+        Case("PUT", meta, "OWNER", fresh("/metadata", {"metadata": {"a": "1"}}), version=v),
+        Case("POST", meta, "OWNER", fresh("/metadata", {"metadata": {"a": "1"}}), version=v),
+        Case("GET", meta + "/{key}", "OWNER", fresh("/metadata/k", key="k"), version=v),
+        Case(
+            "PUT", meta + "/{key}", "OWNER", fresh("/metadata/k", {"meta": {"k": "1"}}), version=v
+        ),
+        Case("DELETE", meta + "/{key}", "OWNER", fresh("/metadata/k", key="k"), ok=204, version=v),
+    ]
 
 
 def _static(path: str, body: Any = None) -> Callable[[Cloud, str | None, bool], tuple[str, Any]]:
@@ -314,6 +533,10 @@ def make_cases(servers: Servers) -> list[Case]:
         Case("PUT", "/v2.1/os-services/{service_id}", "ADMIN", service_by_uuid),
         Case("GET", "/v2.1/os-migrations", "ADMIN", _static("/v2.1/os-migrations")),
         Case("GET", "/v2.1/os-aggregates", "ADMIN", _static("/v2.1/os-aggregates")),
+        *_image_cases(),
+        *_keypair_cases(),
+        *_compute_image_cases(),
+        *_server_extra_cases(servers),
     ]
 
 
@@ -348,7 +571,12 @@ def test_route(cloud: Cloud, index: int, slow_migrations: None) -> None:
     seen = {}
     for persona in PERSONAS:
         path, body = case.call(cloud, persona, expected[persona] == "ok")
-        response = cloud.client(persona, case.version).request(case.method, path, body)
+        client = cloud.client(persona, case.version)
+        if isinstance(body, Raw):
+            headers = {"Content-Type": body.content_type}
+            response = client.request(case.method, path, data=body.data, headers=headers)
+        else:
+            response = client.request(case.method, path, body)
         seen[persona] = _outcome(response, case)
         if seen[persona] == 401:
             assert "unauthorized" in response.json(), response.text
@@ -359,6 +587,7 @@ def test_route(cloud: Cloud, index: int, slow_migrations: None) -> None:
             )
     assert seen == expected
     cloud.delete_all_servers()
+    MatrixImages(cloud).delete_all()
 
 
 def test_members_see_only_their_projects_servers(cloud: Cloud) -> None:

@@ -75,8 +75,8 @@ CREATE = servers.CREATE_BODIES[-1].schema
         ({"server": {"flavorRef": "1", "networks": "none"}}, "server.name"),
         ({"server": {"name": "a", "flavorRef": "1"}}, "server.networks"),
         (
-            {"server": {"name": "a", "flavorRef": "1", "networks": "none", "key_name": "k"}},
-            "server.key_name",
+            {"server": {"name": "a", "flavorRef": "1", "networks": "none", "colour": "k"}},
+            "server.colour",
         ),
         (
             {"server": {"name": "a", "flavorRef": "1", "networks": "none", "min_count": 0}},

@@ -22,6 +22,9 @@ from schemathesis import GenerationMode
 from tests.functional.api.conftest import Cloud
 
 UPTIME = "/v2.1/os-hypervisors/{hypervisor_id}/uptime"
+
+# The Image API's JSON patch media type (PATCH /image/v2/images/{id}) is JSON on the wire.
+schemathesis.serializer.alias("application/openstack-images-v2.1-json-patch", "application/json")
 EXAMPLES = 10
 
 

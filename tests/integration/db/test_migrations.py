@@ -18,7 +18,7 @@ def test_upgrade_from_an_empty_database(empty_db_url):
 
     migration.db_sync()
 
-    assert migration.db_version() == migration.head_version() == "0004"
+    assert migration.db_version() == migration.head_version() == "0008"
     assert _table_names() == set(models.Base.metadata.tables) | {"alembic_version"}
 
 
@@ -96,3 +96,31 @@ def test_0003_keeps_users_and_their_role_assignments(empty_db_url):
     assert [a.role for a in db_api.identity_role_assignments_get(ctx, user_id="u1")] == ["member"]
     assert db_api.identity_user_auth_failed(ctx, "u1", timeutils.utcnow()).failed_auth_count == 1
     assert db_api.identity_user_auth_failed(ctx, "u1", timeutils.utcnow()).failed_auth_count == 2
+
+
+def test_0008_moves_the_users_metadata_out_of_system_metadata(empty_db_url):
+    import json
+
+    with engine.get_engine().begin() as connection:
+        command.upgrade(migration.alembic_config(connection), "0007")
+    with engine.get_engine().begin() as connection:
+        for table, uuid in (("instances", "i-live"), ("shadow_instances", "i-gone")):
+            connection.execute(
+                sqlalchemy.text(
+                    f"INSERT INTO {table} (id, uuid, deleted, locked, system_metadata) "
+                    "VALUES (7, :uuid, 0, :off, :meta)"
+                ),
+                {
+                    "uuid": uuid,
+                    "off": False,
+                    "meta": json.dumps({"role": "web", "nubis_build_resends": "1"}),
+                },
+            )
+    migration.db_sync()
+    with engine.get_engine().connect() as connection:
+        for table in ("instances", "shadow_instances"):
+            system, user = connection.execute(
+                sqlalchemy.text(f"SELECT system_metadata, user_metadata FROM {table}")
+            ).one()
+            assert json.loads(system) == {"nubis_build_resends": "1"}, table
+            assert json.loads(user) == {"role": "web"}, table

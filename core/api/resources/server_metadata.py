@@ -1,0 +1,152 @@
+"""``/servers/{id}/metadata``: a server's user metadata, as Nova serves it (``openstack
+server set/unset --property``).
+
+List, replace all (``PUT``), merge (``POST``), show, set and delete one key. Keys are
+1-255 characters, values at most 255; a server has at most ``[quota] metadata_items``
+(128) of them. A change is refused with 409 while the server is busy (a task running)
+or not active, paused, suspended or stopped, as in Nova. Each change runs in one
+database transaction with the server's row locked, so concurrent changes keep each
+other's keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nubis.core import exception
+from nubis.core.api import policies
+from nubis.core.api.faults import Fault
+from nubis.core.api.resources import Deps
+from nubis.core.api.resources.common import get_server, target_of
+from nubis.core.api.resources.servers import SERVER, TAG
+from nubis.core.api.routing import BodySchema, Route
+from nubis.core.api.validation import metadata
+from nubis.core.api.wsgi import Reply, Request
+from nubis.core.db import api as db
+
+COLLECTION = f"{SERVER}/metadata"
+ITEM = f"{COLLECTION}/{{key}}"
+
+METADATA_BODY = {
+    "type": "object",
+    "properties": {"metadata": metadata},
+    "required": ["metadata"],
+    "additionalProperties": False,
+}
+META_BODY = {
+    "type": "object",
+    "properties": {"meta": {**metadata, "minProperties": 1, "maxProperties": 1}},
+    "required": ["meta"],
+    "additionalProperties": False,
+}
+
+
+class ServerMetadata:
+    """Handlers of the /servers/{id}/metadata routes."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def _server(self, req: Request, server_id: str, rule: str) -> Any:
+        instance = get_server(req, self.deps.compute_api, server_id)
+        req.authorize(rule, target_of(instance))
+        return instance
+
+    def _change(self, req: Request, instance: Any, **change: Any) -> dict[str, str]:
+        return db.instance_metadata_update(
+            req.context,
+            instance.uuid,
+            max_items=int(req.conf.quota.metadata_items),
+            **change,
+        )
+
+    def index(self, req: Request, server_id: str) -> dict[str, Any]:
+        instance = self._server(req, server_id, policies.SERVER_METADATA_INDEX)
+        return {"metadata": dict(instance.user_metadata or {})}
+
+    def show(self, req: Request, server_id: str, key: str) -> dict[str, Any]:
+        instance = self._server(req, server_id, policies.SERVER_METADATA_SHOW)
+        values = instance.user_metadata or {}
+        if key not in values:
+            raise exception.MetadataItemNotFound(key=key)
+        return {"meta": {key: values[key]}}
+
+    def replace(self, req: Request, server_id: str) -> dict[str, Any]:
+        instance = self._server(req, server_id, policies.SERVER_METADATA_UPDATE_ALL)
+        items = req.body["metadata"]
+        return {"metadata": self._change(req, instance, items=items, replace=True)}
+
+    def merge(self, req: Request, server_id: str) -> dict[str, Any]:
+        instance = self._server(req, server_id, policies.SERVER_METADATA_CREATE)
+        return {"metadata": self._change(req, instance, items=req.body["metadata"])}
+
+    def set_item(self, req: Request, server_id: str, key: str) -> dict[str, Any]:
+        instance = self._server(req, server_id, policies.SERVER_METADATA_UPDATE)
+        meta = req.body["meta"]
+        if key not in meta:
+            raise Fault(
+                400,
+                f"Request body and URI mismatch: the body sets {next(iter(meta))!r}, the "
+                f"URI names {key!r}.",
+            )
+        self._change(req, instance, items=meta)
+        return {"meta": {key: meta[key]}}
+
+    def delete_item(self, req: Request, server_id: str, key: str) -> Reply:
+        instance = self._server(req, server_id, policies.SERVER_METADATA_DELETE)
+        self._change(req, instance, delete=key)
+        return Reply(204)
+
+
+def routes(deps: Deps) -> list[Route]:
+    handlers = ServerMetadata(deps)
+
+    def route(method: str, path: str, handler: Any, summary: str, rule: str, **kw: Any) -> Route:
+        return Route(method, path, handler, summary, policy=rule, target="resource", tag=TAG, **kw)
+
+    return [
+        route(
+            "GET",
+            COLLECTION,
+            handlers.index,
+            "List a server's metadata",
+            policies.SERVER_METADATA_INDEX,
+        ),
+        route(
+            "PUT",
+            COLLECTION,
+            handlers.replace,
+            "Replace all of a server's metadata",
+            policies.SERVER_METADATA_UPDATE_ALL,
+            bodies=(BodySchema(METADATA_BODY),),
+            responses=(409,),
+        ),
+        route(
+            "POST",
+            COLLECTION,
+            handlers.merge,
+            "Add or change metadata items",
+            policies.SERVER_METADATA_CREATE,
+            bodies=(BodySchema(METADATA_BODY),),
+            responses=(409,),
+        ),
+        route("GET", ITEM, handlers.show, "Show one metadata item", policies.SERVER_METADATA_SHOW),
+        route(
+            "PUT",
+            ITEM,
+            handlers.set_item,
+            "Set one metadata item",
+            policies.SERVER_METADATA_UPDATE,
+            bodies=(BodySchema(META_BODY),),
+            responses=(409,),
+        ),
+        route(
+            "DELETE",
+            ITEM,
+            handlers.delete_item,
+            "Delete one metadata item",
+            policies.SERVER_METADATA_DELETE,
+            status=204,
+            responses=(409,),
+        ),
+    ]
