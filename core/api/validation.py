@@ -104,6 +104,22 @@ metadata = {
     "additionalProperties": False,
 }
 
+metadata_body = {
+    "type": "object",
+    "properties": {"metadata": metadata},
+    "required": ["metadata"],
+    "additionalProperties": False,
+}
+"""``{"metadata": {...}}``: a whole metadata mapping (replace or merge)."""
+
+meta_body = {
+    "type": "object",
+    "properties": {"meta": {**metadata, "minProperties": 1, "maxProperties": 1}},
+    "required": ["meta"],
+    "additionalProperties": False,
+}
+"""``{"meta": {key: value}}``: one metadata item."""
+
 _TRUE = {"true", "1", "yes", "on", "y", "t"}
 
 

@@ -93,3 +93,22 @@ def get_server(req: Request, compute_api: Any, server_id: str) -> Any:
 def target_of(instance: Any) -> dict[str, Any]:
     """The policy target of an instance: its project and user."""
     return {"project_id": instance.project_id, "user_id": instance.user_id}
+
+
+def authorized_server(req: Request, compute_api: Any, server_id: str, rule: str) -> Any:
+    """:func:`get_server`, then *rule* checked against it (403 when it refuses)."""
+    instance = get_server(req, compute_api, server_id)
+    req.authorize(rule, target_of(instance))
+    return instance
+
+
+def meta_item(req: Request, key: str) -> dict[str, str]:
+    """The ``meta`` of a ``PUT .../metadata/{key}`` body, 400 unless it sets *key*."""
+    meta: dict[str, str] = req.body["meta"]
+    if key not in meta:
+        raise Fault(
+            400,
+            f"Request body and URI mismatch: the body sets {next(iter(meta))!r}, the URI "
+            f"names {key!r}.",
+        )
+    return meta

@@ -15,13 +15,13 @@ from typing import Any
 
 from nubis.core import exception
 from nubis.core.api import policies
-from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps
 from nubis.core.api.resources.common import (
     PAGING,
     V21,
     isotime,
     limit_of,
+    meta_item,
     next_link,
     page,
     utc_naive,
@@ -29,7 +29,7 @@ from nubis.core.api.resources.common import (
 from nubis.core.api.resources.image_schema import check_property_name
 from nubis.core.api.resources.images import Images
 from nubis.core.api.routing import BodySchema, Route
-from nubis.core.api.validation import Query, metadata
+from nubis.core.api.validation import Query, meta_body, metadata_body
 from nubis.core.api.wsgi import Reply, Request
 
 TAG = "images (compute proxy)"
@@ -49,18 +49,6 @@ LIST_QUERY = {
     "minDisk": Query("integer", "Images needing at least this much disk (GiB).", minimum=0),
     "type": Query("string", "Nova's snapshot/backup filter; nubis images are neither."),
     "server": Query("string", "Snapshots of this server; nubis makes none."),
-}
-METADATA_BODY = {
-    "type": "object",
-    "properties": {"metadata": metadata},
-    "required": ["metadata"],
-    "additionalProperties": False,
-}
-META_BODY = {
-    "type": "object",
-    "properties": {"meta": {**metadata, "minProperties": 1, "maxProperties": 1}},
-    "required": ["meta"],
-    "additionalProperties": False,
 }
 
 
@@ -180,13 +168,7 @@ class ComputeImages:
         return {"metadata": self._change(req, image_id, req.body["metadata"])}
 
     def set_metadata_item(self, req: Request, image_id: str, key: str) -> dict[str, Any]:
-        meta = req.body["meta"]
-        if key not in meta:
-            raise Fault(
-                400,
-                f"Request body and URI mismatch: the body sets {next(iter(meta))!r}, the "
-                f"URI names {key!r}.",
-            )
+        meta = meta_item(req, key)
         self._change(req, image_id, meta)
         return {"meta": {key: meta[key]}}
 
@@ -239,7 +221,7 @@ def routes(deps: Deps) -> list[Route]:
             "Replace an image's metadata",
             policies.IMAGES_MODIFY,
             target="resource",
-            bodies=(BodySchema(METADATA_BODY),),
+            bodies=(BodySchema(metadata_body),),
         ),
         route(
             "POST",
@@ -248,7 +230,7 @@ def routes(deps: Deps) -> list[Route]:
             "Add or change an image's metadata items",
             policies.IMAGES_MODIFY,
             target="resource",
-            bodies=(BodySchema(METADATA_BODY),),
+            bodies=(BodySchema(metadata_body),),
         ),
         route(
             "GET",
@@ -264,7 +246,7 @@ def routes(deps: Deps) -> list[Route]:
             "Set one metadata item of an image",
             policies.IMAGES_MODIFY,
             target="resource",
-            bodies=(BodySchema(META_BODY),),
+            bodies=(BodySchema(meta_body),),
         ),
         route(
             "DELETE",

@@ -13,7 +13,7 @@ from nubis.core import exception
 from nubis.core.api import policies
 from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps
-from nubis.core.api.resources.common import get_server, target_of
+from nubis.core.api.resources.common import authorized_server
 from nubis.core.api.resources.servers import SERVER, TAG
 from nubis.core.api.routing import BodySchema, Route
 from nubis.core.api.validation import boolean, to_bool
@@ -93,9 +93,7 @@ class ServerActions:
         self.deps = deps
 
     def _acting(self, req: Request, server_id: str, rule: str) -> Any:
-        instance = get_server(req, self.deps.compute_api, server_id)
-        req.authorize(rule, target_of(instance))
-        return instance
+        return authorized_server(req, self.deps.compute_api, server_id, rule)
 
     def start(self, req: Request, server_id: str) -> Reply:
         instance = self._acting(req, server_id, policies.SERVERS_START)

@@ -13,7 +13,7 @@ from typing import Any
 from nubis.core.api import policies
 from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps
-from nubis.core.api.resources.common import get_server, target_of
+from nubis.core.api.resources.common import authorized_server
 from nubis.core.api.resources.servers import SERVER, TAG
 from nubis.core.api.routing import Route
 from nubis.core.api.wsgi import Reply, Request
@@ -26,9 +26,7 @@ class ServerAddresses:
         self.deps = deps
 
     def _server(self, req: Request, server_id: str, rule: str) -> Any:
-        instance = get_server(req, self.deps.compute_api, server_id)
-        req.authorize(rule, target_of(instance))
-        return instance
+        return authorized_server(req, self.deps.compute_api, server_id, rule)
 
     def index(self, req: Request, server_id: str) -> dict[str, Any]:
         self._server(req, server_id, policies.SERVER_IPS_INDEX)

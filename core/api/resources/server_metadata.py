@@ -15,30 +15,16 @@ from typing import Any
 
 from nubis.core import exception
 from nubis.core.api import policies
-from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps
-from nubis.core.api.resources.common import get_server, target_of
+from nubis.core.api.resources.common import authorized_server, meta_item
 from nubis.core.api.resources.servers import SERVER, TAG
 from nubis.core.api.routing import BodySchema, Route
-from nubis.core.api.validation import metadata
+from nubis.core.api.validation import meta_body, metadata_body
 from nubis.core.api.wsgi import Reply, Request
 from nubis.core.db import api as db
 
 COLLECTION = f"{SERVER}/metadata"
 ITEM = f"{COLLECTION}/{{key}}"
-
-METADATA_BODY = {
-    "type": "object",
-    "properties": {"metadata": metadata},
-    "required": ["metadata"],
-    "additionalProperties": False,
-}
-META_BODY = {
-    "type": "object",
-    "properties": {"meta": {**metadata, "minProperties": 1, "maxProperties": 1}},
-    "required": ["meta"],
-    "additionalProperties": False,
-}
 
 
 class ServerMetadata:
@@ -48,9 +34,7 @@ class ServerMetadata:
         self.deps = deps
 
     def _server(self, req: Request, server_id: str, rule: str) -> Any:
-        instance = get_server(req, self.deps.compute_api, server_id)
-        req.authorize(rule, target_of(instance))
-        return instance
+        return authorized_server(req, self.deps.compute_api, server_id, rule)
 
     def _change(self, req: Request, instance: Any, **change: Any) -> dict[str, str]:
         return db.instance_metadata_update(
@@ -82,13 +66,7 @@ class ServerMetadata:
 
     def set_item(self, req: Request, server_id: str, key: str) -> dict[str, Any]:
         instance = self._server(req, server_id, policies.SERVER_METADATA_UPDATE)
-        meta = req.body["meta"]
-        if key not in meta:
-            raise Fault(
-                400,
-                f"Request body and URI mismatch: the body sets {next(iter(meta))!r}, the "
-                f"URI names {key!r}.",
-            )
+        meta = meta_item(req, key)
         self._change(req, instance, items=meta)
         return {"meta": {key: meta[key]}}
 
@@ -118,7 +96,7 @@ def routes(deps: Deps) -> list[Route]:
             handlers.replace,
             "Replace all of a server's metadata",
             policies.SERVER_METADATA_UPDATE_ALL,
-            bodies=(BodySchema(METADATA_BODY),),
+            bodies=(BodySchema(metadata_body),),
             responses=(409,),
         ),
         route(
@@ -127,7 +105,7 @@ def routes(deps: Deps) -> list[Route]:
             handlers.merge,
             "Add or change metadata items",
             policies.SERVER_METADATA_CREATE,
-            bodies=(BodySchema(METADATA_BODY),),
+            bodies=(BodySchema(metadata_body),),
             responses=(409,),
         ),
         route("GET", ITEM, handlers.show, "Show one metadata item", policies.SERVER_METADATA_SHOW),
@@ -137,7 +115,7 @@ def routes(deps: Deps) -> list[Route]:
             handlers.set_item,
             "Set one metadata item",
             policies.SERVER_METADATA_UPDATE,
-            bodies=(BodySchema(META_BODY),),
+            bodies=(BodySchema(meta_body),),
             responses=(409,),
         ),
         route(
