@@ -9,15 +9,15 @@ leaves this module with two extra attributes, ``tags`` (a sorted list) and
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from oslo_utils import timeutils
-from sqlalchemy import BigInteger, DateTime, Integer, and_, delete, func, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from nubis.core import exception
+from nubis.core.db.api import _keyset
 from nubis.core.db.api._rows import _add, _all, _filtered, _first
 from nubis.core.db.api._transaction import _reader, _writer
 from nubis.core.db.models import Image, ImageProperty, ImageTag
@@ -43,8 +43,6 @@ IMAGE_SORT_KEYS = frozenset(
         "min_ram",
     }
 )
-
-_EPOCH = datetime.datetime(1970, 1, 1)
 
 
 def _with_children(session: Session, images: list[Image]) -> list[Image]:
@@ -187,10 +185,8 @@ def image_get_all(
         marker_row = _first(session, select(Image).where(Image.uuid == marker))
         if marker_row is None:
             raise exception.MarkerNotFound(marker=marker)
-        statement = statement.where(_after(marker_row, order))
-    statement = statement.order_by(
-        *(_sortable(key).desc() if desc else _sortable(key).asc() for key, desc in order)
-    )
+        statement = statement.where(_keyset.after(Image, marker_row, order))
+    statement = statement.order_by(*_keyset.order_by(Image, order))
     if limit is not None:
         statement = statement.limit(limit)
     return _with_children(session, _all(session, statement))
@@ -209,40 +205,6 @@ def _sort_order(sort: Sequence[Sequence[str]] | None) -> list[tuple[str, bool]]:
             return order
     order.append(("id", order[-1][1] if order else False))
     return order
-
-
-def _sortable(key: str) -> Any:
-    """The column of *key*, NULLs mapped to the lowest value (so keysets compare)."""
-    column = getattr(Image, key)
-    if key == "id":
-        return column
-    kind = column.type
-    if isinstance(kind, DateTime):
-        return func.coalesce(column, _EPOCH)
-    if isinstance(kind, (Integer, BigInteger)):
-        return func.coalesce(column, -1)
-    return func.coalesce(column, "")
-
-
-def _marker_value(row: Image, key: str) -> Any:
-    value = getattr(row, key)
-    if value is not None or key == "id":
-        return value
-    kind = getattr(Image, key).type
-    if isinstance(kind, DateTime):
-        return _EPOCH
-    return -1 if isinstance(kind, (Integer, BigInteger)) else ""
-
-
-def _after(marker_row: Image, order: list[tuple[str, bool]]) -> Any:
-    """The keyset condition "comes after *marker_row* in *order*"."""
-    clauses = []
-    for index, (key, desc) in enumerate(order):
-        equal = [_sortable(k) == _marker_value(marker_row, k) for k, _ in order[:index]]
-        value = _marker_value(marker_row, key)
-        step = _sortable(key) < value if desc else _sortable(key) > value
-        clauses.append(and_(*equal, step))
-    return or_(*clauses)
 
 
 @_writer

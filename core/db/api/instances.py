@@ -8,17 +8,17 @@ marker instance; :func:`instance_update_and_get_original` is a compare-and-swap 
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from oslo_utils import timeutils
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from nubis.core import exception
 from nubis.core.db import regexp
+from nubis.core.db.api import _keyset
 from nubis.core.db.api._rows import (
     _add,
     _all,
@@ -154,10 +154,8 @@ def instance_get_all(
         marker_row = session.scalars(select(Instance).where(Instance.uuid == marker)).first()
         if marker_row is None:
             raise exception.MarkerNotFound(marker=marker)
-        statement = statement.where(_after(marker_row, order))
-    statement = statement.order_by(
-        *(_sortable(key).desc() if desc else _sortable(key).asc() for key, desc in order)
-    )
+        statement = statement.where(_keyset.after(Instance, marker_row, order))
+    statement = statement.order_by(*_keyset.order_by(Instance, order))
     if limit is not None:
         statement = statement.limit(limit)
     try:
@@ -186,37 +184,6 @@ def _sort_order(
     last_desc = order[-1][1] if order else False
     order.append(("id", last_desc))
     return order
-
-
-_EPOCH = datetime.datetime(1970, 1, 1)
-
-
-def _sortable(key: str) -> Any:
-    """The column of *key*, with NULLs mapped to the lowest value (so keysets compare)."""
-    column = getattr(Instance, key)
-    if key == "id":
-        return column
-    if key in ("created_at", "updated_at", "launched_at"):
-        return func.coalesce(column, _EPOCH)
-    return func.coalesce(column, "")
-
-
-def _after(marker_row: Instance, order: list[tuple[str, bool]]) -> Any:
-    """The keyset condition "comes after *marker_row* in *order*"."""
-    clauses = []
-    for index, (key, desc) in enumerate(order):
-        equal = [_sortable(k) == _marker_value(marker_row, k) for k, _ in order[:index]]
-        value = _marker_value(marker_row, key)
-        step = _sortable(key) < value if desc else _sortable(key) > value
-        clauses.append(and_(*equal, step))
-    return or_(*clauses)
-
-
-def _marker_value(row: Instance, key: str) -> Any:
-    value = getattr(row, key)
-    if value is None:
-        return _EPOCH if key in ("created_at", "updated_at", "launched_at") else ""
-    return value
 
 
 def _expected_states(states: Any) -> tuple[str | None, ...] | None:
