@@ -15,7 +15,16 @@ from nubis.core.api.identity import IdentityStore
 from tests.functional.api.conftest import Cloud
 from tests.functional.api.test_clients import CLI, write_clouds_yaml
 
-pytestmark = pytest.mark.usefixtures("quota_of_four")
+pytestmark = pytest.mark.usefixtures("no_key_pairs", "quota_of_four")
+
+
+@pytest.fixture
+def no_key_pairs(cloud: Cloud) -> None:
+    """The personas start without key pairs (other modules of the shared cloud make some)."""
+    for persona in ("alice", "bob", "admin"):
+        client = cloud.client(persona, "2.2")
+        for item in client.get("/v2.1/os-keypairs").json()["keypairs"]:
+            client.delete(f"/v2.1/os-keypairs/{item['keypair']['name']}")
 
 
 @pytest.fixture
