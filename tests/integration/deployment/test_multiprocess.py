@@ -273,7 +273,15 @@ def test_live_migration_scheduler_chosen_then_back_to_a_requested_host(clean: Ru
     assert hv.running_on(inst.uuid) == [C1] and hv.defined_on(inst.uuid) == [C1]
 
     assert [m.status for m in op.migrations(inst.uuid)] == [MigrationStatus.COMPLETED] * 2
-    actions = op.actions(inst.uuid)
+
+    def finished() -> Any:
+        # The source finishes its compute_live_migration event when that RPC method
+        # returns, a moment after the migration record says COMPLETED.
+        found = op.actions(inst.uuid)
+        done = all(result is not None for _, evs in found for _, result, _ in evs)
+        return found if done else None
+
+    actions = poll(finished, 30, "every live-migration event to finish")
     assert [a for a, _ in actions] == ["create", "live-migration", "live-migration"]
     for _, evs in actions[1:]:
         results = {event: result for event, result, _ in evs}
