@@ -183,6 +183,22 @@ class FlavorNotFoundByName(FlavorNotFound):
     msg_fmt = "flavor with name %(flavor_name)s could not be found"
 
 
+class FlavorExtraSpecsNotFound(NotFound):
+    msg_fmt = "Flavor %(flavor_id)s has no extra specs with key %(extra_specs_key)s."
+
+
+class FlavorAccessNotFound(NotFound):
+    msg_fmt = "Flavor access not found for %(flavor_id)s / %(project_id)s combination."
+
+
+class FlavorAccessExists(NubisException):
+    code = 409
+    msg_fmt = (
+        "Flavor access already exists for flavor %(flavor_id)s and project "
+        "%(project_id)s combination."
+    )
+
+
 class MetadataItemNotFound(NotFound):
     msg_fmt = "Metadata item was not found: no key %(key)s"
 

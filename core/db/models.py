@@ -273,6 +273,49 @@ class Flavor(Base):
     description: Mapped[str | None] = mapped_column(Text)
 
 
+class FlavorExtraSpec(Base):
+    """One extra spec (a free-form key/value pair) of a flavor, as Nova keeps them
+    (revision 0009); removed with its flavor."""
+
+    __tablename__ = "flavor_extra_specs"
+    __table_args__ = (
+        UniqueConstraint("flavor_id", "key", name="uniq_flavor_extra_specs0flavor_id0key"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flavor_id: Mapped[int] = mapped_column(Integer, ForeignKey("flavors.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str | None] = mapped_column(String(255))
+
+
+class FlavorProject(Base):
+    """A project given access to a private flavor (revision 0009)."""
+
+    __tablename__ = "flavor_projects"
+    __table_args__ = (
+        UniqueConstraint(
+            "flavor_id", "project_id", name="uniq_flavor_projects0flavor_id0project_id"
+        ),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flavor_id: Mapped[int] = mapped_column(Integer, ForeignKey("flavors.id"))
+    project_id: Mapped[str] = mapped_column(String(255))
+
+
+class InstanceTag(Base):
+    """One tag of a server (``/servers/{id}/tags``, 2.26), as Nova keeps them: the pair
+    is the key (revision 0010). Removed, not soft-deleted, with its server."""
+
+    __tablename__ = "instance_tags"
+    __table_args__ = (Index("instance_tags_tag_idx", "tag"), MYSQL_TABLE_ARGS)
+
+    instance_uuid: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(80), primary_key=True)
+
+
 class InstanceAction(SoftDeleteMixin, Base):
     """A user- or system-initiated action on an instance, one per request id."""
 

@@ -18,9 +18,10 @@ class Flavor(base.NubisPersistentObject, base.NubisObject):
     Version history:
 
     * 1.0 - initial version
+    * 1.1 - get_by_flavor_id takes accessible_to; save (description)
     """
 
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     fields = {
         "id": fields.IntegerField(read_only=True),
@@ -42,8 +43,14 @@ class Flavor(base.NubisPersistentObject, base.NubisObject):
         return cls._from_db_object(context, cls(), base.db_api().flavor_get(context, flavor_id))
 
     @base.remotable_classmethod
-    def get_by_flavor_id(cls, context: Any, flavorid: str) -> Flavor:
-        db_flavor = base.db_api().flavor_get_by_flavor_id(context, flavorid)
+    def get_by_flavor_id(
+        cls, context: Any, flavorid: str, accessible_to: str | None = None
+    ) -> Flavor:
+        """The flavor *flavorid*; FlavorNotFound, also when it is private and the
+        project *accessible_to* (when given) has no access to it."""
+        db_flavor = base.db_api().flavor_get_by_flavor_id(
+            context, flavorid, accessible_to=accessible_to
+        )
         return cls._from_db_object(context, cls(), db_flavor)
 
     @base.remotable_classmethod
@@ -58,6 +65,13 @@ class Flavor(base.NubisPersistentObject, base.NubisObject):
         self._from_db_object(self._context, self, db_flavor)
 
     @base.remotable
+    def save(self) -> None:
+        changes = self._changes_for_db()
+        if changes:
+            db_flavor = base.db_api().flavor_update(self._context, self.flavorid, changes)
+            self._from_db_object(self._context, self, db_flavor)
+
+    @base.remotable
     def destroy(self) -> None:
         base.db_api().flavor_destroy(self._context, self.flavorid)
 
@@ -69,13 +83,21 @@ class FlavorList(base.ObjectListBase, base.NubisObject):
     Version history:
 
     * 1.0 - initial version
+    * 1.1 - get_all takes accessible_to
     """
 
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     fields = {"objects": fields.ListOfObjectsField("Flavor")}
 
     @base.remotable_classmethod
-    def get_all(cls, context: Any, filters: Mapping[str, Any] | None = None) -> FlavorList:
-        rows = base.db_api().flavor_get_all(context, filters=filters)
+    def get_all(
+        cls,
+        context: Any,
+        filters: Mapping[str, Any] | None = None,
+        accessible_to: str | None = None,
+    ) -> FlavorList:
+        """Flavors matching *filters*; with *accessible_to* (a project) only the public
+        ones and the private ones it was given access to."""
+        rows = base.db_api().flavor_get_all(context, filters=filters, accessible_to=accessible_to)
         return base.obj_make_list(context, cls(context), Flavor, rows)

@@ -1,13 +1,15 @@
-"""``/flavors``: list, detail, show, create and delete flavors, and their (always empty)
-extra specs. Everyone authenticated sees the public flavors; managing them, and seeing
-private ones, is for administrators."""
+"""``/flavors``: list, detail, show, create, update (description, 2.55) and delete
+flavors. Everyone authenticated sees the public flavors and the private ones their
+project was given access to (:mod:`.flavor_access`); administrators see and manage all. Extra specs
+are under :mod:`.flavor_extra_specs` (they join the flavor's views only from 2.61, past
+nubis's microversions)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from nubis.core import exception, objects
+from nubis.core import objects
 from nubis.core.api import policies
 from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps
@@ -75,6 +77,20 @@ CREATE_BODIES = (
     BodySchema(_create_schema(True), min_version="2.55"),
 )
 
+UPDATE_BODY = {
+    "type": "object",
+    "properties": {
+        "flavor": {
+            "type": "object",
+            "properties": {"description": description},
+            "required": ["description"],
+            "additionalProperties": False,
+        }
+    },
+    "required": ["flavor"],
+    "additionalProperties": False,
+}
+
 SORT_KEYS = ("flavorid", "name", "memory_mb", "vcpus", "root_gb", "ephemeral_gb", "swap", "id")
 
 LIST_QUERY = {
@@ -108,8 +124,16 @@ class Flavors:
                     f"Invalid input for query parameter is_public. Value: {wanted}. "
                     "It is not true, false or none.",
                 )
-        filters: dict[str, Any] = {} if is_public is None else {"is_public": is_public}
-        flavors = list(objects.FlavorList.get_all(req.context, filters=filters))
+        filters: dict[str, Any] = {}
+        accessible_to = None
+        if is_public is True:
+            # as Nova: the public flavors and the private ones the project may use
+            accessible_to = req.context.project_id or ""
+        elif is_public is False:
+            filters["is_public"] = False
+        flavors = list(
+            objects.FlavorList.get_all(req.context, filters=filters, accessible_to=accessible_to)
+        )
         if req.arg("minRam") is not None:
             flavors = [f for f in flavors if f.memory_mb >= req.arg("minRam")]
         if req.arg("minDisk") is not None:
@@ -138,18 +162,8 @@ class Flavors:
     def detail(self, req: Request) -> dict[str, Any]:
         return self._list(req, detail=True)
 
-    def _get(self, req: Request, flavor_id: str) -> Any:
-        flavor = objects.Flavor.get_by_flavor_id(req.context, flavor_id)
-        if not flavor.is_public and not req.is_admin:
-            raise exception.FlavorNotFound(flavor_id=flavor_id)
-        return flavor
-
     def show(self, req: Request, flavor_id: str) -> dict[str, Any]:
-        return {"flavor": flavor_view(req, self._get(req, flavor_id))}
-
-    def extra_specs(self, req: Request, flavor_id: str) -> dict[str, Any]:
-        self._get(req, flavor_id)
-        return {"extra_specs": {}}
+        return {"flavor": flavor_view(req, visible_flavor(req, flavor_id))}
 
     def create(self, req: Request) -> dict[str, Any]:
         body = req.body["flavor"]
@@ -169,12 +183,27 @@ class Flavors:
         flavor.disabled = False
         flavor.description = body.get("description")
         flavor.create()
+        # Nova gives no project access to a private flavor it creates (its bug 1209101,
+        # kept for compatibility): addTenantAccess does.
+        return {"flavor": flavor_view(req, flavor)}
+
+    def update(self, req: Request, flavor_id: str) -> dict[str, Any]:
+        flavor = objects.Flavor.get_by_flavor_id(req.context, flavor_id)
+        flavor.description = req.body["flavor"]["description"]
+        flavor.save()
         return {"flavor": flavor_view(req, flavor)}
 
     def delete(self, req: Request, flavor_id: str) -> Reply:
         flavor = objects.Flavor.get_by_flavor_id(req.context, flavor_id)
         flavor.destroy()
         return Reply(202)
+
+
+def visible_flavor(req: Request, flavor_id: str) -> Any:
+    """The flavor *flavor_id* if the caller may see it (public, its project was given
+    access, or an administrator); FlavorNotFound otherwise."""
+    accessible_to = None if req.is_admin else (req.context.project_id or "")
+    return objects.Flavor.get_by_flavor_id(req.context, flavor_id, accessible_to=accessible_to)
 
 
 def summary_view(req: Request, flavor: Any) -> dict[str, Any]:
@@ -229,14 +258,6 @@ def routes(deps: Deps) -> list[Route]:
         ),
         Route("GET", item, flavors.show, "Show a flavor", policy=policies.FLAVORS_SHOW, tag=TAG),
         Route(
-            "GET",
-            f"{item}/os-extra-specs",
-            flavors.extra_specs,
-            "List a flavor's extra specs (nubis keeps none)",
-            policy=policies.FLAVOR_EXTRA_SPECS_INDEX,
-            tag=TAG,
-        ),
-        Route(
             "POST",
             f"{V21}/flavors",
             flavors.create,
@@ -245,6 +266,16 @@ def routes(deps: Deps) -> list[Route]:
             bodies=CREATE_BODIES,
             tag=TAG,
             responses=(409,),
+        ),
+        Route(
+            "PUT",
+            item,
+            flavors.update,
+            "Change a flavor's description",
+            policy=policies.FLAVOR_UPDATE,
+            bodies=(BodySchema(UPDATE_BODY),),
+            min_version="2.55",
+            tag=TAG,
         ),
         Route(
             "DELETE",

@@ -14,7 +14,7 @@ import secrets
 import string
 from typing import Any
 
-from nubis.core import exception, objects
+from nubis.core import exception
 from nubis.core.api import policies
 from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps, server_views
@@ -27,6 +27,7 @@ from nubis.core.api.resources.common import (
     next_link,
     target_of,
 )
+from nubis.core.api.resources.flavors import visible_flavor
 from nubis.core.api.routing import BodySchema, Route
 from nubis.core.api.validation import (
     Query,
@@ -309,7 +310,7 @@ class Servers:
             filters["image_ref"] = _id_from_href(req.arg("image"))
         if req.arg("flavor"):
             try:
-                flavor = objects.Flavor.get_by_flavor_id(context, _id_from_href(req.arg("flavor")))
+                flavor = visible_flavor(req, _id_from_href(req.arg("flavor")))
             except exception.FlavorNotFound:
                 return {"servers": []}
             filters["flavor_id"] = flavor.id
@@ -363,7 +364,7 @@ class Servers:
     def create(self, req: Request) -> Reply:
         body = req.body["server"]
         context = req.context
-        flavor = self._flavor(context, body["flavorRef"])
+        flavor = self._flavor(req, body["flavorRef"])
         image_ref = self._image(req, self._image_ref(body))
         requested_host = self._requested_host(req, body.get("availability_zone"))
         min_count = to_int(body.get("min_count", 1))
@@ -446,10 +447,10 @@ class Servers:
         return {"server": server_views.DetailView(req, self.deps, [instance]).server(instance)}
 
     @staticmethod
-    def _flavor(context: Any, ref: Any) -> Any:
+    def _flavor(req: Request, ref: Any) -> Any:
         flavor_id = _id_from_href(str(ref))
         try:
-            return objects.Flavor.get_by_flavor_id(context, flavor_id)
+            return visible_flavor(req, flavor_id)
         except exception.FlavorNotFound:
             raise Fault(
                 400,

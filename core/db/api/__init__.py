@@ -50,12 +50,19 @@ from nubis.core.db.api.compute_nodes import (
 )
 from nubis.core.db.api.flavors import (
     FLAVOR_FILTERS,
+    flavor_access_add,
+    flavor_access_get,
+    flavor_access_remove,
     flavor_create,
     flavor_destroy,
+    flavor_extra_specs_delete,
+    flavor_extra_specs_get,
+    flavor_extra_specs_update_or_create,
     flavor_get,
     flavor_get_all,
     flavor_get_by_flavor_id,
     flavor_get_by_name,
+    flavor_update,
 )
 from nubis.core.db.api.identity import (
     identity_project_create,
@@ -198,6 +205,13 @@ __all__ = [
     "flavor_get_by_name",
     "flavor_get_all",
     "flavor_destroy",
+    "flavor_update",
+    "flavor_extra_specs_get",
+    "flavor_extra_specs_update_or_create",
+    "flavor_extra_specs_delete",
+    "flavor_access_get",
+    "flavor_access_add",
+    "flavor_access_remove",
     "action_start",
     "action_finish",
     "action_get_by_request_id",

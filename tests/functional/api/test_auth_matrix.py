@@ -382,6 +382,46 @@ def make_cases(servers: Servers) -> list[Case]:
         assert response.status_code == 200, response.text
         return f"/v2.1/flavors/{flavor_id}", None
 
+    def flavor(
+        suffix: str = "",
+        body: Any = None,
+        *,
+        public: bool = True,
+        spec: str | None = None,
+        access: str | None = None,
+    ) -> Callable[..., Any]:
+        """A fresh flavor of the admin's (public or private, with the extra spec *spec*
+        and access for the project *access* when given), and *suffix* on its path."""
+
+        def call(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
+            admin = cloud.client("admin")
+            flavor_id = f"matrix-{uuid.uuid4().hex[:8]}"
+            made = admin.post(
+                "/v2.1/flavors",
+                {
+                    "flavor": {
+                        "name": flavor_id,
+                        "id": flavor_id,
+                        "ram": 64,
+                        "vcpus": 1,
+                        "disk": 0,
+                        "os-flavor-access:is_public": public,
+                    }
+                },
+            )
+            assert made.status_code == 200, made.text
+            if spec is not None:
+                specs = {"extra_specs": {spec: "1"}}
+                added = admin.post(f"/v2.1/flavors/{flavor_id}/os-extra_specs", specs)
+                assert added.status_code == 200, added.text
+            if access is not None:
+                action = {"addTenantAccess": {"tenant": access}}
+                granted = admin.post(f"/v2.1/flavors/{flavor_id}/action", action)
+                assert granted.status_code == 200, granted.text
+            return f"/v2.1/flavors/{flavor_id}{suffix}", body
+
+        return call
+
     def hypervisor(suffix: str = "", version: str = "2.53") -> Callable[..., Any]:
         def call(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
             listing = cloud.client("admin", version).get("/v2.1/os-hypervisors").json()
@@ -483,9 +523,59 @@ def make_cases(servers: Servers) -> list[Case]:
         Case("GET", "/v2.1/flavors/{flavor_id}", "ANY", _static("/v2.1/flavors/m1.tiny")),
         Case(
             "GET",
-            "/v2.1/flavors/{flavor_id}/os-extra-specs",
+            "/v2.1/flavors/{flavor_id}/os-extra_specs",
             "ANY",
-            _static("/v2.1/flavors/m1.tiny/os-extra-specs"),
+            _static("/v2.1/flavors/m1.tiny/os-extra_specs"),
+        ),
+        Case(
+            "POST",
+            "/v2.1/flavors/{flavor_id}/os-extra_specs",
+            "ADMIN",
+            flavor("/os-extra_specs", {"extra_specs": {"hw:cpu_policy": "shared"}}),
+        ),
+        Case(
+            "GET",
+            "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+            "ANY",
+            flavor("/os-extra_specs/k", spec="k"),
+        ),
+        Case(
+            "PUT",
+            "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+            "ADMIN",
+            flavor("/os-extra_specs/k", {"k": "2"}),
+        ),
+        Case(
+            "DELETE",
+            "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+            "ADMIN",
+            flavor("/os-extra_specs/k", spec="k"),
+        ),
+        Case(
+            "GET",
+            "/v2.1/flavors/{flavor_id}/os-flavor-access",
+            "ADMIN",
+            flavor("/os-flavor-access", public=False),
+        ),
+        Case(
+            "POST",
+            "/v2.1/flavors/{flavor_id}/action",
+            "ADMIN",
+            flavor("/action", {"addTenantAccess": {"tenant": "p1"}}, public=False),
+            action="addTenantAccess",
+        ),
+        Case(
+            "POST",
+            "/v2.1/flavors/{flavor_id}/action",
+            "ADMIN",
+            flavor("/action", {"removeTenantAccess": {"tenant": "p1"}}, public=False, access="p1"),
+            action="removeTenantAccess",
+        ),
+        Case(
+            "PUT",
+            "/v2.1/flavors/{flavor_id}",
+            "ADMIN",
+            flavor("", {"flavor": {"description": "changed"}}),
         ),
         Case("POST", "/v2.1/flavors", "ADMIN", create_flavor),
         Case("DELETE", "/v2.1/flavors/{flavor_id}", "ADMIN", delete_flavor, ok=202),
