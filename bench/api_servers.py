@@ -73,6 +73,10 @@ def serve(ready: Any, stop: Any, workdir: str) -> None:
         ("memory_mb", 10**8, "fake_driver"),
         ("port", 0, "api"),
         ("threads", 16, "api"),
+        # 1,000 servers of one project, and more created: no quota in the way
+        ("instances", -1, "quota"),
+        ("cores", -1, "quota"),
+        ("ram", -1, "quota"),
     ):
         CONF.set_override(name, value, group=group)
     migration.db_sync()

@@ -97,6 +97,8 @@ class FleetCloud(FaultCloud):
                 "database": {"connection": db_url},
                 "servicegroup": {"driver": servicegroup},
                 "zookeeper": {"hosts": ZK_HOSTS, "chroot": self.chroot},
+                # One project makes every build of the run: no quota stands in its way.
+                "quota": {"instances": -1, "cores": -1, "ram": -1},
                 # Room for every build of the run on the smallest fleet.
                 "fake_driver": {"vcpus": 256, "memory_mb": 262144},
                 # Start-up waits for a conductor (the first fleet may start with it).

@@ -183,6 +183,14 @@ class FlavorNotFoundByName(FlavorNotFound):
     msg_fmt = "flavor with name %(flavor_name)s could not be found"
 
 
+class TooManyInstances(NubisException):
+    code = 403
+    msg_fmt = (
+        "Quota exceeded for %(overs)s: Requested %(req)s, but already used %(used)s of "
+        "%(allowed)s %(overs)s"
+    )
+
+
 class FlavorExtraSpecsNotFound(NotFound):
     msg_fmt = "Flavor %(flavor_id)s has no extra specs with key %(extra_specs_key)s."
 

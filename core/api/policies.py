@@ -40,6 +40,12 @@ SERVER_METADATA_CREATE = "os_compute_api:server-metadata:create"
 SERVER_METADATA_UPDATE = "os_compute_api:server-metadata:update"
 SERVER_METADATA_UPDATE_ALL = "os_compute_api:server-metadata:update_all"
 SERVER_METADATA_DELETE = "os_compute_api:server-metadata:delete"
+SERVER_TAGS_INDEX = "os_compute_api:os-server-tags:index"
+SERVER_TAGS_SHOW = "os_compute_api:os-server-tags:show"
+SERVER_TAGS_UPDATE = "os_compute_api:os-server-tags:update"
+SERVER_TAGS_UPDATE_ALL = "os_compute_api:os-server-tags:update_all"
+SERVER_TAGS_DELETE = "os_compute_api:os-server-tags:delete"
+SERVER_TAGS_DELETE_ALL = "os_compute_api:os-server-tags:delete_all"
 SERVERS_START = "os_compute_api:servers:start"
 SERVERS_STOP = "os_compute_api:servers:stop"
 SERVERS_REBOOT = "os_compute_api:servers:reboot"
@@ -68,6 +74,15 @@ FLAVOR_ACCESS_LIST = "os_compute_api:os-flavor-access"
 FLAVOR_ACCESS_ADD = "os_compute_api:os-flavor-access:add_tenant_access"
 FLAVOR_ACCESS_REMOVE = "os_compute_api:os-flavor-access:remove_tenant_access"
 FLAVOR_CREATE = "os_compute_api:os-flavor-manage:create"
+LIMITS = "os_compute_api:limits"
+LIMITS_OTHER_PROJECT = "os_compute_api:limits:other_project"
+QUOTA_SETS_SHOW = "os_compute_api:os-quota-sets:show"
+QUOTA_SETS_DETAIL = "os_compute_api:os-quota-sets:detail"
+QUOTA_SETS_DEFAULTS = "os_compute_api:os-quota-sets:defaults"
+QUOTA_SETS_UPDATE = "os_compute_api:os-quota-sets:update"
+QUOTA_SETS_DELETE = "os_compute_api:os-quota-sets:delete"
+QUOTA_CLASS_SETS_SHOW = "os_compute_api:os-quota-class-sets:show"
+QUOTA_CLASS_SETS_UPDATE = "os_compute_api:os-quota-class-sets:update"
 FLAVOR_UPDATE = "os_compute_api:os-flavor-manage:update"
 FLAVOR_DELETE = "os_compute_api:os-flavor-manage:delete"
 HYPERVISORS_LIST = "os_compute_api:os-hypervisors:list"
@@ -240,6 +255,42 @@ API_RULES = [
         "Delete a server's metadata item",
         [("DELETE", SERVER + "/metadata/{key}")],
     ),
+    _rule(
+        SERVER_TAGS_INDEX,
+        PROJECT_READER_OR_ADMIN,
+        "List all tags for given server",
+        [("GET", SERVER + "/tags")],
+    ),
+    _rule(
+        SERVER_TAGS_SHOW,
+        PROJECT_READER_OR_ADMIN,
+        "Check tag existence on the server.",
+        [("GET", SERVER + "/tags/{tag}")],
+    ),
+    _rule(
+        SERVER_TAGS_UPDATE,
+        PROJECT_MEMBER_OR_ADMIN,
+        "Add a single tag to the server if server has no specified tag",
+        [("PUT", SERVER + "/tags/{tag}")],
+    ),
+    _rule(
+        SERVER_TAGS_UPDATE_ALL,
+        PROJECT_MEMBER_OR_ADMIN,
+        "Replace all tags on specified server with the new set of tags.",
+        [("PUT", SERVER + "/tags")],
+    ),
+    _rule(
+        SERVER_TAGS_DELETE,
+        PROJECT_MEMBER_OR_ADMIN,
+        "Delete a single tag from the specified server",
+        [("DELETE", SERVER + "/tags/{tag}")],
+    ),
+    _rule(
+        SERVER_TAGS_DELETE_ALL,
+        PROJECT_MEMBER_OR_ADMIN,
+        "Delete all the server tags",
+        [("DELETE", SERVER + "/tags")],
+    ),
     _rule(SERVERS_START, PROJECT_MEMBER_OR_ADMIN, "Start a server (os-start)", [("POST", ACTION)]),
     _rule(SERVERS_STOP, PROJECT_MEMBER_OR_ADMIN, "Stop a server (os-stop)", [("POST", ACTION)]),
     _rule(SERVERS_REBOOT, PROJECT_MEMBER_OR_ADMIN, "Reboot a server", [("POST", ACTION)]),
@@ -379,6 +430,55 @@ API_RULES = [
         [("GET", "/os-simple-tenant-usage/{tenant_id}")],
     ),
     _rule(FLAVOR_CREATE, ADMIN, "Create a flavor", [("POST", "/flavors")]),
+    _rule(LIMITS, ANY_AUTHENTICATED, "Show the caller's project's limits", [("GET", "/limits")]),
+    _rule(
+        LIMITS_OTHER_PROJECT,
+        ADMIN,
+        "Show another project's limits (tenant_id)",
+        [("GET", "/limits?tenant_id={tenant_id}")],
+    ),
+    _rule(
+        QUOTA_SETS_SHOW,
+        PROJECT_READER_OR_ADMIN,
+        "Show a project's (or a user's) quotas",
+        [("GET", "/os-quota-sets/{tenant_id}")],
+    ),
+    _rule(
+        QUOTA_SETS_DETAIL,
+        PROJECT_READER_OR_ADMIN,
+        "Show a project's (or a user's) quotas with their usage",
+        [("GET", "/os-quota-sets/{tenant_id}/detail")],
+    ),
+    _rule(
+        QUOTA_SETS_DEFAULTS,
+        ANY_AUTHENTICATED,
+        "Show the default quotas",
+        [("GET", "/os-quota-sets/{tenant_id}/defaults")],
+    ),
+    _rule(
+        QUOTA_SETS_UPDATE,
+        ADMIN,
+        "Change a project's (or a user's) quotas",
+        [("PUT", "/os-quota-sets/{tenant_id}")],
+    ),
+    _rule(
+        QUOTA_SETS_DELETE,
+        ADMIN,
+        "Return a project's (or a user's) quotas to the defaults",
+        [("DELETE", "/os-quota-sets/{tenant_id}")],
+    ),
+    _rule(
+        QUOTA_CLASS_SETS_SHOW,
+        ADMIN,
+        "Show a quota class",
+        [("GET", "/os-quota-class-sets/{id}")],
+    ),
+    _rule(
+        QUOTA_CLASS_SETS_UPDATE,
+        ADMIN,
+        "Change a quota class ('default' sets every project's defaults)",
+        [("PUT", "/os-quota-class-sets/{id}")],
+    ),
     _rule(
         KEYPAIRS_INDEX,
         ADMIN_OR_KEY_OWNER,

@@ -180,9 +180,10 @@ class Application:
         version: APIVersion | None = None
         api = "meta"
         route: str | None = None  # the template, for the metrics
+        path, legacy = legacy_v2_path(raw.path)
         try:
             routes, args, version = self.router.match(
-                raw.path, raw.method, lambda found: self._version_of(found, raw)
+                path, raw.method, lambda found: self._version_of(found, raw, legacy)
             )
             api = routes[0].api
             route = routes[0].path
@@ -198,7 +199,7 @@ class Application:
                     headers.append(("WWW-Authenticate", challenge))
         if api == "compute":
             headers.append(("x-compute-request-id", request_id))
-            if version is not None:
+            if version is not None and not legacy:
                 headers.extend(microversion.response_headers(version))
         payload = b""
         stream = body if isinstance(body, Stream) else None
@@ -229,9 +230,13 @@ class Application:
         return [] if raw.method == "HEAD" else [payload]
 
     @staticmethod
-    def _version_of(routes: Sequence[Route], raw: WerkzeugRequest) -> APIVersion | None:
+    def _version_of(
+        routes: Sequence[Route], raw: WerkzeugRequest, legacy: bool
+    ) -> APIVersion | None:
         if routes[0].api != "compute":
             return None
+        if legacy:
+            return microversion.MIN_VERSION
         return microversion.requested(raw.headers)
 
     def _serve(
@@ -277,6 +282,19 @@ class Application:
         if mimetype != JSON and not mimetype.endswith("+json"):
             raise Fault(415, f"Unsupported Content-Type {mimetype}; send application/json.")
         return parse_json(data)
+
+
+LEGACY_V2 = "/v2"
+
+
+def legacy_v2_path(path: str) -> tuple[str, bool]:
+    """The path to route and whether it is the legacy v2 API's, as Nova serves it: a
+    ``/v2/...`` compute path is the ``/v2.1/...`` one at microversion 2.1 whatever the
+    headers ask (and answers without microversion headers); ``/v2`` itself is its
+    version document."""
+    if path.startswith(LEGACY_V2 + "/") and path.rstrip("/") != LEGACY_V2:
+        return "/v2.1" + path[len(LEGACY_V2) :], True
+    return path, path.rstrip("/") == LEGACY_V2
 
 
 def _reason(status: int) -> str:

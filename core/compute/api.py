@@ -18,8 +18,9 @@ deleted (the client never got them acknowledged, so none is left behind), a clai
 task state is released -- and ServiceUnavailable (HTTP 503) is raised.
 
 Policy (who may do what) is the caller's business: this layer acts with the context it
-is given. Objects go through the configured indirection API, so this runs in any
-process that may reach the database or a conductor.
+is given. Objects go through the configured indirection API; quota checks
+(:mod:`nubis.core.quota`) and a create's tags go to the database directly, so this
+runs where the database is reachable (nubis-api).
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ import secrets
 import string
 import threading
 import uuid as uuid_module
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from oslo_config import cfg
 
-from nubis.core import binaries, exception, objects
+from nubis.core import binaries, exception, objects, quota
 from nubis.core.compute.rpcapi import ComputeAPI
 from nubis.core.compute.states import (
     DELETABLE_TASK_STATES,
@@ -47,6 +48,7 @@ from nubis.core.compute.states import (
     VMState,
 )
 from nubis.core.conductor.rpcapi import ComputeTaskAPI
+from nubis.core.db import api as db
 from nubis.core.objects.request_spec import RequestSpec
 from nubis.core.virt import power_state
 from nubis.core.virt.driver import REBOOT_TYPES
@@ -147,6 +149,7 @@ class API:
         key_pair: Any = None,
         access_ip_v4: str | None = None,
         access_ip_v6: str | None = None,
+        tags: Sequence[str] = (),
     ) -> list[Any]:
         """Create *max_count* instances of *flavor* named *name* and start building them.
 
@@ -156,7 +159,16 @@ class API:
         ``-2``, ... suffixes. Every instance of one call shares a new
         ``reservation_id`` (``r-`` and 8 letters or digits). *metadata* is the user's
         (``user_metadata``); *key_pair* (a key pair row) gives ``key_name`` and
-        ``key_data``. Raises Invalid for counts that make no sense or a disabled flavor.
+        ``key_data``. *tags* are each instance's tags (written to the database directly,
+        with the instance, before the build is handed on). Raises Invalid for counts that
+        make no sense or a disabled flavor.
+
+        Quotas (:mod:`nubis.core.quota`, read from the database): as many as fit of
+        *max_count* are created, TooManyInstances (HTTP 403) when fewer than
+        *min_count* fit; with ``[quota] recheck_quota`` the usage is counted again once
+        the instances are recorded, and a create that concurrent ones pushed past a
+        limit is undone with TooManyInstances. A context without a project (a system
+        script) is not charged.
         """
         if min_count < 1 or max_count < min_count:
             raise exception.Invalid(
@@ -167,6 +179,17 @@ class API:
             raise exception.Invalid(message=f"flavor {flavor.flavorid} is disabled")
         if not name or not name.strip():
             raise exception.Invalid(message="an instance needs a non-empty name")
+        charged = context.project_id is not None
+        if charged:
+            max_count = quota.instances_allowed(
+                context,
+                self.conf,
+                context.project_id,
+                context.user_id,
+                flavor,
+                min_count,
+                max_count,
+            )
         instances = []
         reservation_id = "r-" + "".join(
             secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8)
@@ -199,6 +222,8 @@ class API:
             try:
                 instance.create()
                 instances.append(instance)
+                if tags:
+                    db.instance_tag_set(context, instance.uuid, tags, vm_states=None)
                 objects.InstanceAction.action_start(
                     context, instance.uuid, InstanceActionName.CREATE
                 )
@@ -206,6 +231,15 @@ class API:
                 # Not acknowledged (the database went away mid-request): leave nothing.
                 # What cannot be deleted now has no create action, so the conductor's
                 # reconciler deletes it instead of building it.
+                for created in instances:
+                    self._forget(context, created)
+                raise
+        if charged and self.conf.quota.recheck_quota:
+            try:
+                quota.recheck_instances(
+                    context, self.conf, context.project_id, context.user_id, flavor
+                )
+            except exception.TooManyInstances:
                 for created in instances:
                     self._forget(context, created)
                 raise

@@ -316,6 +316,60 @@ class InstanceTag(Base):
     tag: Mapped[str] = mapped_column(String(80), primary_key=True)
 
 
+class Quota(Base):
+    """A project's own limit of one resource, overriding the defaults (revision 0011)."""
+
+    __tablename__ = "quotas"
+    __table_args__ = (
+        UniqueConstraint("project_id", "resource", name="uniq_quotas0project_id0resource"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255))
+    resource: Mapped[str] = mapped_column(String(255))
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class ProjectUserQuota(Base):
+    """A user's limit of one resource within a project (revision 0011)."""
+
+    __tablename__ = "project_user_quotas"
+    __table_args__ = (
+        UniqueConstraint(
+            "project_id",
+            "user_id",
+            "resource",
+            name="uniq_project_user_quotas0project_id0user_id0resource",
+        ),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(String(255))
+    resource: Mapped[str] = mapped_column(String(255))
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class QuotaClass(Base):
+    """A quota class's limit of one resource; the class ``default`` overrides the
+    configured defaults of every project (revision 0011)."""
+
+    __tablename__ = "quota_classes"
+    __table_args__ = (
+        UniqueConstraint(
+            "class_name", "resource", name="uniq_quota_classes0class_name0resource"
+        ),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    class_name: Mapped[str] = mapped_column(String(255))
+    resource: Mapped[str] = mapped_column(String(255))
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
 class InstanceAction(SoftDeleteMixin, Base):
     """A user- or system-initiated action on an instance, one per request id."""
 

@@ -53,6 +53,8 @@ RUN_OPTIONS: dict[str, dict[str, Any]] = {
         "debug": False,
     },
     "conductor": {"build_request_timeout": 15, "reconcile_interval": 2, "task_timeout": 60},
+    # bursts of 50+ servers in one project: no quota stands in their way
+    "quota": {"instances": -1, "cores": -1, "ram": -1},
     "compute": {
         "instance_build_timeout": 60,
         "bookkeeping_retry_interval": 1,

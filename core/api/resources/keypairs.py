@@ -4,7 +4,8 @@ Nova keeps them (``openstack keypair create/list/show/delete``).
 Key pairs belong to a user, not a project. A user manages their own; from 2.10 an
 administrator may name another user with ``user_id`` (body on create, query elsewhere).
 Without a ``public_key`` nubis makes the pair and returns the private key
-once. ``[quota] key_pairs`` caps how many one user keeps. Statuses follow Nova: create
+once. The ``key_pairs`` quota (:mod:`nubis.core.quota`, the caller's project's, or
+the user's own within it) caps how many one user keeps. Statuses follow Nova: create
 200 (201 from 2.2), delete 202 (204 from 2.2); ``type`` appears from 2.2; paging with
 ``limit``/``marker`` from 2.35.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nubis.core import exception
+from nubis.core import exception, quota
 from nubis.core.api import key_pairs, policies
 from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps
@@ -121,7 +122,7 @@ class KeyPairs:
         body = req.body["keypair"]
         user_id = self._user(req, policies.KEYPAIRS_CREATE, body.get("user_id"))
         key_type = body.get("type", "ssh")
-        limit = int(req.conf.quota.key_pairs)
+        limit = quota.limits(req.context, req.conf, req.context.project_id, user_id)["key_pairs"]
         if limit >= 0 and db.key_pair_count_by_user(req.context, user_id) >= limit:
             raise Fault(403, "Quota exceeded, too many key pairs.")
         if "public_key" in body:

@@ -2,18 +2,18 @@
 server set/unset --property``).
 
 List, replace all (``PUT``), merge (``POST``), show, set and delete one key. Keys are
-1-255 characters, values at most 255; a server has at most ``[quota] metadata_items``
-(128) of them. A change is refused with 409 while the server is busy (a task running)
-or not active, paused, suspended or stopped, as in Nova. Each change runs in one
-database transaction with the server's row locked, so concurrent changes keep each
-other's keys.
+1-255 characters, values at most 255; a server has at most its project's
+``metadata_items`` quota (128 by default) of them. A change is refused with 409 while
+the server is busy (a task running) or not active, paused, suspended or stopped, as in
+Nova. Each change runs in one database transaction with the server's row locked, so
+concurrent changes keep each other's keys.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from nubis.core import exception
+from nubis.core import exception, quota
 from nubis.core.api import policies
 from nubis.core.api.resources import Deps
 from nubis.core.api.resources.common import authorized_server, meta_item
@@ -40,7 +40,7 @@ class ServerMetadata:
         return db.instance_metadata_update(
             req.context,
             instance.uuid,
-            max_items=int(req.conf.quota.metadata_items),
+            max_items=quota.limits(req.context, req.conf, instance.project_id)["metadata_items"],
             **change,
         )
 

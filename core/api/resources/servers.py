@@ -5,6 +5,10 @@ A member sees and acts on their own project's servers; another project's server 
 404, as if it did not exist. Administrators see every project's servers with
 ``all_tenants``, and the host-related attributes (``OS-EXT-SRV-ATTR:*``,
 ``host_status``).
+
+From 2.26 the list filters by tags (``tags``, ``tags-any``, ``not-tags``,
+``not-tags-any``: comma-separated, as Nova reads them); from 2.52 a create may give the
+servers' tags. The tags routes are in :mod:`.server_tags`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import secrets
 import string
 from typing import Any
 
-from nubis.core import exception
+from nubis.core import exception, quota
 from nubis.core.api import policies
 from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps, server_views
@@ -135,11 +139,25 @@ _SCHEDULER_HINTS = {
 }
 
 
+SERVER_TAG = {
+    "type": "string",
+    "pattern": "^[^,/\\x00]*$",
+    "minLength": 1,
+    "maxLength": db.MAX_TAG_LENGTH,
+}
+"""A server tag (Nova's ``parameter_types.tag``): 1-60 characters, no '/' or ',' (nor
+NUL, which PostgreSQL cannot store)."""
+
+SERVER_TAGS = {"type": "array", "items": SERVER_TAG, "maxItems": db.MAX_INSTANCE_TAGS}
+"""A server's tags: at most 50 (the create body from 2.52, ``PUT .../tags``)."""
+
 _ACCESS_IPV4 = {"type": "string", "format": "ipv4"}
 _ACCESS_IPV6 = {"type": "string", "format": "ipv6"}
 
 
-def _create_schema(networks_required: bool, with_description: bool) -> dict[str, Any]:
+def _create_schema(
+    networks_required: bool, with_description: bool, with_tags: bool = False
+) -> dict[str, Any]:
     server: dict[str, Any] = {
         "type": "object",
         "properties": {
@@ -164,6 +182,8 @@ def _create_schema(networks_required: bool, with_description: bool) -> dict[str,
     }
     if with_description:
         server["properties"]["description"] = description
+    if with_tags:
+        server["properties"]["tags"] = SERVER_TAGS
     return {
         "type": "object",
         "properties": {
@@ -179,7 +199,8 @@ def _create_schema(networks_required: bool, with_description: bool) -> dict[str,
 CREATE_BODIES = (
     BodySchema(_create_schema(False, False), max_version="2.18"),
     BodySchema(_create_schema(False, True), min_version="2.19", max_version="2.36"),
-    BodySchema(_create_schema(True, True), min_version="2.37"),
+    BodySchema(_create_schema(True, True), min_version="2.37", max_version="2.51"),
+    BodySchema(_create_schema(True, True, with_tags=True), min_version="2.52"),
 )
 
 
@@ -246,6 +267,20 @@ LIST_QUERY = {
     "deleted": Query("boolean", "Administrators: deleted servers."),
     "sort_key": Query("enum", "Sort by this attribute.", choices=SORT_KEYS, multi=True),
     "sort_dir": Query("enum", "asc or desc, per sort_key.", choices=("asc", "desc"), multi=True),
+    "tags": Query(
+        "string", "2.26+: servers with every one of these comma-separated tags.", max_length=4096
+    ),
+    "tags-any": Query(
+        "string", "2.26+: servers with any of these comma-separated tags.", max_length=4096
+    ),
+    "not-tags": Query(
+        "string",
+        "2.26+: servers without at least one of these comma-separated tags.",
+        max_length=4096,
+    ),
+    "not-tags-any": Query(
+        "string", "2.26+: servers with none of these comma-separated tags.", max_length=4096
+    ),
 }
 
 
@@ -314,6 +349,10 @@ class Servers:
             except exception.FlavorNotFound:
                 return {"servers": []}
             filters["flavor_id"] = flavor.id
+        if req.at_least("2.26"):
+            for key in db.TAG_FILTERS:
+                if req.arg(key) is not None:
+                    filters[key] = req.arg(key).split(",")
         if req.is_admin:
             for key in ("host", "node", "user_id"):
                 if req.arg(key):
@@ -384,7 +423,7 @@ class Servers:
                 f"(server.{field}); one request may create at most {cap} "
                 "([api] max_instances_per_request).",
             )
-        allowed = int(req.conf.quota.metadata_items)
+        allowed = quota.limits(req.context, req.conf, context.project_id)["metadata_items"]
         if 0 <= allowed < len(body.get("metadata") or {}):
             raise exception.MetadataLimitExceeded(allowed=allowed)
         instances = self.deps.compute_api.create(
@@ -400,6 +439,7 @@ class Servers:
             key_pair=self._key_pair(req, body.get("key_name")),
             access_ip_v4=_address(body.get("accessIPv4")),
             access_ip_v6=_address(body.get("accessIPv6")),
+            tags=body.get("tags") or (),
         )
         first = instances[0]
         if to_bool(body.get("return_reservation_id", False)):

@@ -1,5 +1,7 @@
-"""Version discovery of the compute API: ``GET /`` lists the versions, ``GET /v2.1``
-describes v2.1 with the microversion range served. Both are public."""
+"""Version discovery of the compute API: ``GET /`` lists the versions (``v2.0``, the
+legacy API, first, as Nova lists it), ``GET /v2.1`` describes v2.1 with the
+microversion range served, ``GET /v2`` describes v2.0. All public. The legacy v2 API
+is the v2.1 API at microversion 2.1 (:func:`nubis.core.api.wsgi.legacy_v2_path`)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from nubis.core.api.routing import Route
 from nubis.core.api.wsgi import Request
 
 UPDATED = "2013-07-23T11:33:21Z"
+V20_UPDATED = "2011-01-21T11:33:21Z"
 
 
 def v21_document(req: Request) -> dict[str, Any]:
@@ -34,11 +37,31 @@ def v21_document(req: Request) -> dict[str, Any]:
     }
 
 
+def v20_document(req: Request) -> dict[str, Any]:
+    return {
+        "id": "v2.0",
+        "status": "SUPPORTED",
+        "version": "",
+        "min_version": "",
+        "updated": V20_UPDATED,
+        "links": [{"rel": "self", "href": req.url("/v2/")}],
+        "media-types": [
+            {"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2"}
+        ],
+    }
+
+
 def root(req: Request) -> dict[str, Any]:
-    document = v21_document(req)
-    document.pop("media-types")
-    document["links"] = document["links"][:1]
-    return {"versions": [document]}
+    documents = []
+    for document in (v20_document(req), v21_document(req)):
+        document.pop("media-types")
+        document["links"] = document["links"][:1]
+        documents.append(document)
+    return {"versions": documents}
+
+
+def v20(req: Request) -> dict[str, Any]:
+    return {"version": v20_document(req)}
 
 
 def v21(req: Request) -> dict[str, Any]:
@@ -48,6 +71,15 @@ def v21(req: Request) -> dict[str, Any]:
 def routes(deps: Deps) -> list[Route]:
     return [
         Route("GET", "/", root, "Compute API versions", public=True, api="meta", tag="versions"),
+        Route(
+            "GET",
+            "/v2",
+            v20,
+            "The legacy v2 compute API (v2.1 at microversion 2.1 under /v2/)",
+            public=True,
+            api="meta",
+            tag="versions",
+        ),
         Route(
             "GET",
             V21,

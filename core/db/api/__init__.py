@@ -21,9 +21,9 @@ too.
 The functions live in one module per table family -- :mod:`.services`,
 :mod:`.compute_nodes`, :mod:`.instances`, :mod:`.migration_records` (the ``migrations``
 table), :mod:`.flavors`, :mod:`.instance_actions` (actions and their events),
-:mod:`.instance_faults`, :mod:`.images` and :mod:`.identity`; :mod:`.archive` moves
-soft-deleted rows into the shadow tables and purges them (many short transactions, not
-one) -- on the shared helpers of
+:mod:`.instance_faults`, :mod:`.instance_tags`, :mod:`.images` and :mod:`.identity`;
+:mod:`.archive` moves soft-deleted rows into the shadow tables and purges them (many
+short transactions, not one) -- on the shared helpers of
 :mod:`._transaction` (how a function becomes one retried transaction) and :mod:`._rows`
 (visibility, inserts, keyed updates, soft deletes). Callers use this package only:
 ``from nubis.core.db import api as db_api``.
@@ -109,9 +109,24 @@ from nubis.core.db.api.instance_faults import (
     instance_fault_get_by_instance_uuids,
 )
 from nubis.core.db.api.instance_metadata import instance_metadata_update
+from nubis.core.db.api.instance_tags import (
+    INSTANCE_TAG_VM_STATES,
+    MAX_INSTANCE_TAGS,
+    MAX_TAG_LENGTH,
+    instance_tag_add,
+    instance_tag_delete,
+    instance_tag_delete_all,
+    instance_tag_exists,
+    instance_tag_get_by_instance_uuid,
+    instance_tag_get_by_instance_uuids,
+    instance_tag_problem,
+    instance_tag_set,
+    instance_tag_shown,
+)
 from nubis.core.db.api.instances import (
     INSTANCE_FILTERS,
     INSTANCE_SORT_KEYS,
+    TAG_FILTERS,
     TASK_STATE_DELETING,
     instance_create,
     instance_destroy,
@@ -139,6 +154,14 @@ from nubis.core.db.api.migration_records import (
     migration_get_in_progress_by_host_and_node,
     migration_update,
 )
+from nubis.core.db.api.quotas import (
+    quota_class_set,
+    quota_destroy_all,
+    quota_get_overrides,
+    quota_get_user_limit_sums,
+    quota_set,
+    quota_usage_instances,
+)
 from nubis.core.db.api.services import (
     service_create,
     service_destroy,
@@ -154,6 +177,25 @@ from nubis.core.db.api.services import (
 
 __all__ = [
     "instance_metadata_update",
+    "INSTANCE_TAG_VM_STATES",
+    "MAX_INSTANCE_TAGS",
+    "MAX_TAG_LENGTH",
+    "TAG_FILTERS",
+    "instance_tag_add",
+    "instance_tag_delete",
+    "instance_tag_delete_all",
+    "instance_tag_exists",
+    "instance_tag_get_by_instance_uuid",
+    "instance_tag_get_by_instance_uuids",
+    "instance_tag_problem",
+    "instance_tag_set",
+    "instance_tag_shown",
+    "quota_class_set",
+    "quota_destroy_all",
+    "quota_get_overrides",
+    "quota_get_user_limit_sums",
+    "quota_set",
+    "quota_usage_instances",
     "key_pair_create",
     "key_pair_get",
     "key_pair_get_all_by_user",

@@ -3,7 +3,8 @@
 :func:`instance_get_all` filters, sorts (:data:`INSTANCE_SORT_KEYS`) and pages after a
 marker instance; :func:`instance_update_and_get_original` is a compare-and-swap on
 ``task_state``/``vm_state`` that says which state it found when it fails;
-:func:`instance_destroy` soft-deletes an instance with its faults and migrations.
+:func:`instance_destroy` soft-deletes an instance with its faults and migrations and
+deletes its tags.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from oslo_utils import timeutils
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, and_, delete, false, not_, or_, select, true
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -30,12 +31,15 @@ from nubis.core.db.api._rows import (
     _update_rows,
 )
 from nubis.core.db.api._transaction import _reader, _writer
-from nubis.core.db.models import Instance, InstanceFault, Migration
+from nubis.core.db.models import Instance, InstanceFault, InstanceTag, Migration
 
 TASK_STATE_DELETING = "deleting"
 """The ``task_state`` of an instance being deleted (its compare-and-swap failures say so)."""
 
 INSTANCE_FILTERS = frozenset(column.key for column in Instance.__table__.columns) - {"deleted"}
+
+#: The tag filters of :func:`instance_get_all` (Nova's names; 2.26 list parameters).
+TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
 
 
 def _instance_get_by_uuid(
@@ -117,7 +121,11 @@ def instance_get_all(
     anywhere (:mod:`nubis.core.db.regexp`; InvalidRegexp for a pattern it refuses);
     ``changes_since`` (a datetime) keeps instances updated (or created) at or after it;
     ``active_during`` (a (start, end) pair of datetimes) keeps instances launched before
-    *end* and not terminated (nor deleted) before *start*, as Nova's usage reports count.
+    *end* and not terminated (nor deleted) before *start*, as Nova's usage reports count;
+    the tag filters (:data:`TAG_FILTERS`, each a list of tags; a string is one tag), as
+    Nova's: ``tags`` keeps instances with every tag given, ``tags-any`` those with at
+    least one of them, ``not-tags`` those that lack at least one of them (so not all),
+    ``not-tags-any`` those with none of them.
     The order is *sort_keys* (from :data:`INSTANCE_SORT_KEYS`; default creation order)
     each ``asc`` or ``desc`` by *sort_dirs* (default ``asc``), then ``id``. *marker* is
     the uuid of the last instance of the previous page (MarkerNotFound if no such
@@ -130,9 +138,11 @@ def instance_get_all(
     name_pattern = filters.pop("display_name_regexp", None)
     since = filters.pop("changes_since", None)
     window = filters.pop("active_during", None)
+    tag_filters = {name: filters.pop(name) for name in TAG_FILTERS if name in filters}
     statement = _filtered(
         _query(context, Instance, read_deleted=read_deleted), Instance, filters, INSTANCE_FILTERS
     )
+    statement = statement.where(*_tag_clauses(tag_filters))
     if name_pattern:
         statement = statement.where(regexp.matches(Instance.display_name, name_pattern))
     if isinstance(since, str):  # it crossed the message bus as text
@@ -164,6 +174,30 @@ def instance_get_all(
         if name_pattern and regexp.is_pattern_error(error):
             raise exception.InvalidRegexp(pattern=name_pattern, reason=str(error.orig)) from None
         raise
+
+
+def _has_tag(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """EXISTS a tag of the instance (correlated) matching *condition*."""
+    return (
+        select(InstanceTag.tag)
+        .where(InstanceTag.instance_uuid == Instance.uuid, condition)
+        .exists()
+    )
+
+
+def _tag_clauses(tag_filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+    """WHERE clauses of the tag filters of :func:`instance_get_all`."""
+    clauses: list[ColumnElement[bool]] = []
+    for name, value in tag_filters.items():
+        tags = list(dict.fromkeys([value] if isinstance(value, str) else value))
+        every = and_(*(_has_tag(InstanceTag.tag == tag) for tag in tags)) if tags else true()
+        some = _has_tag(InstanceTag.tag.in_(tags)) if tags else false()
+        clauses.append(
+            {"tags": every, "tags-any": some, "not-tags": not_(every), "not-tags-any": not_(some)}[
+                name
+            ]
+        )
+    return clauses
 
 
 def _sort_order(
@@ -266,12 +300,16 @@ def _raise_unexpected_state(
 
 @_writer
 def instance_destroy(session: Session, context: Any, instance_uuid: str) -> Instance:
-    """Soft-delete an instance with its faults and migrations; return the deleted row.
+    """Soft-delete an instance with its faults and migrations and delete its tags (they
+    have no ``deleted`` column; Nova deletes them too); return the deleted row.
 
-    Its actions stay, as the history of a deleted instance.
+    Its actions stay, as the history of a deleted instance. The instance row is updated
+    (so locked) before its tags are deleted: a concurrent tag change, which locks that
+    row first, either commits before and its tags go, or finds the instance deleted.
     """
     _instance_get_by_uuid(session, context, instance_uuid)
     _soft_delete_rows(session, Instance, [Instance.uuid == instance_uuid])
     _soft_delete_rows(session, InstanceFault, [InstanceFault.instance_uuid == instance_uuid])
     _soft_delete_rows(session, Migration, [Migration.instance_uuid == instance_uuid])
+    session.execute(delete(InstanceTag).where(InstanceTag.instance_uuid == instance_uuid))
     return _reloaded(session, select(Instance).where(Instance.uuid == instance_uuid))

@@ -264,6 +264,33 @@ def _server_extra_cases(servers: Servers) -> list[Case]:
     ]
 
 
+def _server_tag_cases(servers: Servers) -> list[Case]:
+    """The /servers/{id}/tags routes (2.26), run by :func:`test_server_tags_route`."""
+
+    def on_tags(suffix: str = "", body: Any = None, tag: str | None = None) -> Any:
+        def call(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
+            path = f"/v2.1/servers/{servers.shared()}/tags"
+            if tag is not None and succeed:  # the tag the call reads or deletes
+                added = cloud.client("admin", "2.26").put(f"{path}/{tag}")
+                assert added.status_code in (201, 204), added.text
+            return f"{path}{suffix}", body
+
+        return call
+
+    def new_tag(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
+        return f"/v2.1/servers/{servers.shared()}/tags/new-{uuid.uuid4().hex[:8]}", None
+
+    tags = "/v2.1/servers/{server_id}/tags"
+    return [
+        Case("GET", tags, "OWNER", on_tags()),
+        Case("PUT", tags, "OWNER", on_tags(body={"tags": ["matrix"]})),
+        Case("DELETE", tags, "OWNER", on_tags(), ok=204),
+        Case("GET", tags + "/{tag}", "OWNER", on_tags("/t", tag="t"), ok=204),
+        Case("PUT", tags + "/{tag}", "OWNER", new_tag, ok=201),
+        Case("DELETE", tags + "/{tag}", "OWNER", on_tags("/d", tag="d"), ok=204),
+    ]
+
+
 def _compute_image_cases() -> list[Case]:
     def fresh(suffix: str, body: Any = None, key: str | None = None) -> Callable[..., Any]:
         def call(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
@@ -422,6 +449,14 @@ def make_cases(servers: Servers) -> list[Case]:
 
         return call
 
+    def quota_set(suffix: str = "", body: Any = None) -> Callable[..., Any]:
+        """Project A's quota set, and *suffix* on its path."""
+
+        def call(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
+            return f"/v2.1/os-quota-sets/{cloud.projects['alice']}{suffix}", body
+
+        return call
+
     def hypervisor(suffix: str = "", version: str = "2.53") -> Callable[..., Any]:
         def call(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
             listing = cloud.client("admin", version).get("/v2.1/os-hypervisors").json()
@@ -438,6 +473,7 @@ def make_cases(servers: Servers) -> list[Case]:
     return [
         Case("GET", "/", "PUBLIC", _static("/")),
         Case("GET", "/v2.1", "PUBLIC", _static("/v2.1")),
+        Case("GET", "/v2", "PUBLIC", _static("/v2")),
         Case("GET", "/openapi.json", "PUBLIC", _static("/openapi.json")),
         Case("GET", "/image", "PUBLIC", _static("/image")),
         Case("GET", "/image/v2/images", "ANY", _static("/image/v2/images")),
@@ -577,6 +613,29 @@ def make_cases(servers: Servers) -> list[Case]:
             "ADMIN",
             flavor("", {"flavor": {"description": "changed"}}),
         ),
+        Case("GET", "/v2.1/limits", "ANY", _static("/v2.1/limits")),
+        Case("GET", "/v2.1/os-quota-sets/{tenant_id}", "SELF", quota_set()),
+        Case("GET", "/v2.1/os-quota-sets/{tenant_id}/detail", "SELF", quota_set("/detail")),
+        Case("GET", "/v2.1/os-quota-sets/{tenant_id}/defaults", "ANY", quota_set("/defaults")),
+        Case(
+            "PUT",
+            "/v2.1/os-quota-sets/{tenant_id}",
+            "ADMIN",
+            quota_set(body={"quota_set": {"instances": -1}}),
+        ),
+        Case("DELETE", "/v2.1/os-quota-sets/{tenant_id}", "ADMIN", quota_set(), ok=202),
+        Case(
+            "GET",
+            "/v2.1/os-quota-class-sets/{id}",
+            "ADMIN",
+            _static("/v2.1/os-quota-class-sets/matrix"),
+        ),
+        Case(
+            "PUT",
+            "/v2.1/os-quota-class-sets/{id}",
+            "ADMIN",
+            _static("/v2.1/os-quota-class-sets/matrix", {"quota_class_set": {"cores": 5}}),
+        ),
         Case("POST", "/v2.1/flavors", "ADMIN", create_flavor),
         Case("DELETE", "/v2.1/flavors/{flavor_id}", "ADMIN", delete_flavor, ok=202),
         Case("GET", "/v2.1/os-hypervisors", "ADMIN", _static("/v2.1/os-hypervisors")),
@@ -636,7 +695,8 @@ def _key(method: str, path: str, action: str | None) -> tuple[str, str, str | No
 
 def test_every_route_has_a_case(cloud: Cloud) -> None:
     served = {_key(r.method, r.path, r.action) for r in cloud.api.app.routes}
-    covered = {_key(c.method, c.path, c.action) for c in make_cases(Servers(cloud))}
+    cases = [*make_cases(Servers(cloud)), *_server_tag_cases(Servers(cloud))]
+    covered = {_key(c.method, c.path, c.action) for c in cases}
     assert served == covered
 
 
@@ -655,8 +715,16 @@ def slow_migrations() -> Iterator[None]:
 
 @pytest.mark.parametrize("index", range(len(make_cases(Servers(None)))))  # type: ignore[arg-type]
 def test_route(cloud: Cloud, index: int, slow_migrations: None) -> None:
-    servers = Servers(cloud)
-    case = make_cases(servers)[index]
+    _check_route(cloud, make_cases(Servers(cloud))[index])
+
+
+@pytest.mark.parametrize("index", range(len(_server_tag_cases(Servers(None)))))  # type: ignore[arg-type]
+def test_server_tags_route(cloud: Cloud, index: int) -> None:
+    _check_route(cloud, _server_tag_cases(Servers(cloud))[index])
+
+
+def _check_route(cloud: Cloud, case: Case) -> None:
+    """Call *case* as every persona and compare with what its kind expects."""
     expected = EXPECTED[case.kind]
     seen = {}
     for persona in PERSONAS:
