@@ -191,6 +191,32 @@ class TooManyInstances(NubisException):
     )
 
 
+class InstanceGroupNotFound(NotFound):
+    msg_fmt = "Instance group %(group_uuid)s could not be found."
+
+
+class InstanceGroupIdExists(NubisException):
+    code = 409
+    msg_fmt = "Instance group %(group_uuid)s already exists."
+
+
+class InstanceGroupMemberExists(NubisException):
+    """A server is in one server group at most."""
+
+    code = 409
+    msg_fmt = "instance %(instance_uuid)s is already in a server group"
+
+
+class ServerGroupLimitExceeded(NubisException):
+    code = 403
+    msg_fmt = "Quota exceeded, too many server groups."
+
+
+class GroupMemberLimitExceeded(NubisException):
+    code = 403
+    msg_fmt = "Quota exceeded, too many servers in group"
+
+
 class FlavorExtraSpecsNotFound(NotFound):
     msg_fmt = "Flavor %(flavor_id)s has no extra specs with key %(extra_specs_key)s."
 
@@ -336,6 +362,44 @@ class InstanceInvalidState(NubisException):
 class ComputeServiceUnavailable(NubisException):
     code = 409
     msg_fmt = "compute service of %(host)s is unavailable at this time"
+
+
+class InstanceNotReady(NubisException):
+    """The instance cannot do this yet (no host, still building) or right now (its
+    compute service is down); the user may ask again later."""
+
+    code = 409
+    msg_fmt = "instance %(instance_id)s is not ready: %(reason)s"
+
+
+class ConsoleOutputNotSupported(NubisException):
+    """The virt driver of the instance's host keeps no console output (Nova: 501)."""
+
+    code = 501
+    msg_fmt = "console output is not supported by the %(driver)s virt driver"
+
+
+class RebuildNotSupported(NubisException):
+    """A driver without ``supports_rebuild`` was asked to rebuild a guest itself."""
+
+    msg_fmt = "the %(driver)s virt driver has no rebuild of its own (supports_rebuild)"
+
+
+class InstanceRebuildFailure(NubisException):
+    """A rebuild did not complete (the fault of the ERROR it ends in)."""
+
+    msg_fmt = "rebuild of instance %(instance_uuid)s did not complete: %(reason)s"
+
+
+class ServiceTooOld(NubisException):
+    """An operation needs an RPC version that ``[upgrade_levels]`` (or a service of an
+    older release still running) does not allow yet."""
+
+    code = 409
+    msg_fmt = (
+        "%(what)s needs %(rpc_api)s RPC %(version)s, but messages are capped at %(cap)s "
+        "([upgrade_levels] %(rpc_api)s, or a service of an older release still runs)"
+    )
 
 
 class MigrationNotFoundForInstance(NotFound):

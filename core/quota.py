@@ -6,14 +6,18 @@ Limits resolve in layers, each overriding the one before: ``[quota]`` options (t
 configured defaults), the quota class ``default``, the project's own limits, and a
 user's own limits within the project. -1 means no limit. Resources are Nova's, in
 Nova's order; the four nova-network ones and the personality-file ones are reported
-as Nova reports them (the network ones always -1) but never enforced, and
-``server_groups``/``server_group_members`` are reported with no use (nubis has no
-server groups yet).
+as Nova reports them (the network ones always -1) but never enforced.
+``server_groups`` counts a project's server groups (and a user's, for a user's limit);
+``server_group_members`` limits how many servers one user puts in one group, and is
+reported with no use, as Nova reports it.
 
 A create is checked before its instances are recorded (:func:`instances_allowed`) and,
 with ``[quota] recheck_quota``, again after (:func:`recheck_instances`): two creates
 racing for the last places both pass the first check, both record, and then at least
 the later one sees the overshoot and is undone -- no project ends above its limit.
+Server groups (:func:`check_server_groups`) and a group's members
+(:func:`check_group_members`) are checked the same way: before with the request's
+delta, after recording with none.
 """
 
 from __future__ import annotations
@@ -98,11 +102,14 @@ def limits(context: Any, conf: Any, project_id: str, user_id: str | None = None)
 
 def usage(context: Any, project_id: str, user_id: str | None = None) -> dict[str, int]:
     """What *project_id* (or *user_id* within it) uses, by resource: servers, their
-    cores and RAM counted from the live instances, key pairs (a user's only: key pairs
-    belong to users), 0 for the rest."""
+    cores and RAM counted from the live instances, server groups, key pairs (a user's
+    only: key pairs belong to users), 0 for the rest (``server_group_members`` too: it
+    is counted per group, as Nova reports it)."""
+    scope = "user" if user_id is not None else "project"
     counted = db.quota_usage_instances(context, project_id, user_id)
     used = {resource: 0 for resource in RESOURCES}
-    used.update(counted["user" if user_id is not None else "project"])
+    used.update(counted[scope])
+    used["server_groups"] = db.instance_group_count(context, project_id, user_id)[scope]
     if user_id is not None:
         used["key_pairs"] = db.key_pair_count_by_user(context, user_id)
     return used
@@ -207,3 +214,38 @@ def recheck_instances(context: Any, conf: Any, project_id: str, user_id: str, fl
                 f"{room.allowed} allowed once this request's servers were counted (another "
                 "request took the room at the same time); nothing was created."
             )
+
+
+def check_server_groups(
+    context: Any, conf: Any, project_id: str, user_id: str, delta: int = 1
+) -> None:
+    """ServerGroupLimitExceeded (HTTP 403, Nova's message) when *delta* more server
+    groups would take the project or the user in it past its ``server_groups`` limit
+    (with *delta* 0: when they are past it already, a recheck)."""
+    stored = db.quota_get_overrides(context, project_id=project_id, user_id=user_id)
+    project_limits = _layered(configured_defaults(conf), stored["class"], stored["project"])
+    user_limits = _layered(project_limits, stored["user"])
+    counted = db.instance_group_count(context, project_id, user_id)
+    for scope, scoped_limits in (("project", project_limits), ("user", user_limits)):
+        allowed = scoped_limits["server_groups"]
+        if 0 <= allowed < counted[scope] + delta:
+            raise exception.ServerGroupLimitExceeded()
+
+
+def check_group_members(
+    context: Any,
+    conf: Any,
+    project_id: str,
+    user_id: str,
+    group_uuid: str,
+    delta: int,
+) -> None:
+    """GroupMemberLimitExceeded (HTTP 403, Nova's message) when *delta* more servers of
+    *user_id* in the group would take the user past its ``server_group_members`` limit
+    (with *delta* 0: when they are past it already, a recheck). InstanceGroupNotFound
+    when the group is gone."""
+    allowed = limits(context, conf, project_id, user_id)["server_group_members"]
+    if allowed < 0:
+        return
+    if db.instance_group_member_count_by_user(context, group_uuid, user_id) + delta > allowed:
+        raise exception.GroupMemberLimitExceeded()

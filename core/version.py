@@ -20,6 +20,10 @@ SERVICE_VERSION_HISTORY: tuple[dict[str, str], ...] = (
     #    the conductor's compute_task API and the scheduler's select_destinations.
     {"baseapi": "1.0", "compute": "1.2", "conductor": "1.0", "compute_task": "1.0",
      "scheduler": "1.0"},
+    # 4: compute 1.3 (get_console_output, rebuild_instance); compute_task 1.1
+    #    (rebuild_instance).
+    {"baseapi": "1.0", "compute": "1.3", "conductor": "1.0", "compute_task": "1.1",
+     "scheduler": "1.0"},
 )
 
 SERVICE_VERSION = len(SERVICE_VERSION_HISTORY) - 1

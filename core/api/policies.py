@@ -49,6 +49,8 @@ SERVER_TAGS_DELETE_ALL = "os_compute_api:os-server-tags:delete_all"
 SERVERS_START = "os_compute_api:servers:start"
 SERVERS_STOP = "os_compute_api:servers:stop"
 SERVERS_REBOOT = "os_compute_api:servers:reboot"
+SERVERS_REBUILD = "os_compute_api:servers:rebuild"
+CONSOLE_OUTPUT = "os_compute_api:os-console-output"
 MIGRATE_LIVE = "os_compute_api:os-migrate-server:migrate_live"
 RESET_STATE = "os_compute_api:os-admin-actions:reset_state"
 TENANT_USAGE_LIST = "os_compute_api:os-simple-tenant-usage:list"
@@ -75,6 +77,12 @@ FLAVOR_ACCESS_ADD = "os_compute_api:os-flavor-access:add_tenant_access"
 FLAVOR_ACCESS_REMOVE = "os_compute_api:os-flavor-access:remove_tenant_access"
 FLAVOR_CREATE = "os_compute_api:os-flavor-manage:create"
 LIMITS = "os_compute_api:limits"
+HOSTS_LIST = "os_compute_api:os-hosts:list"
+HOSTS_SHOW = "os_compute_api:os-hosts:show"
+HOSTS_UPDATE = "os_compute_api:os-hosts:update"
+HOSTS_REBOOT = "os_compute_api:os-hosts:reboot"
+HOSTS_SHUTDOWN = "os_compute_api:os-hosts:shutdown"
+HOSTS_START = "os_compute_api:os-hosts:start"
 LIMITS_OTHER_PROJECT = "os_compute_api:limits:other_project"
 QUOTA_SETS_SHOW = "os_compute_api:os-quota-sets:show"
 QUOTA_SETS_DETAIL = "os_compute_api:os-quota-sets:detail"
@@ -99,6 +107,11 @@ KEYPAIRS_INDEX = "os_compute_api:os-keypairs:index"
 KEYPAIRS_CREATE = "os_compute_api:os-keypairs:create"
 KEYPAIRS_SHOW = "os_compute_api:os-keypairs:show"
 KEYPAIRS_DELETE = "os_compute_api:os-keypairs:delete"
+SERVER_GROUPS_CREATE = "os_compute_api:os-server-groups:create"
+SERVER_GROUPS_DELETE = "os_compute_api:os-server-groups:delete"
+SERVER_GROUPS_INDEX = "os_compute_api:os-server-groups:index"
+SERVER_GROUPS_INDEX_ALL_PROJECTS = "os_compute_api:os-server-groups:index:all_projects"
+SERVER_GROUPS_SHOW = "os_compute_api:os-server-groups:show"
 ADMIN_OR_KEY_OWNER = "rule:context_is_admin or user_id:%(user_id)s"
 IMAGES_LIST = "image:get_images"
 IMAGES_SHOW = "image:get_image"
@@ -294,6 +307,18 @@ API_RULES = [
     _rule(SERVERS_START, PROJECT_MEMBER_OR_ADMIN, "Start a server (os-start)", [("POST", ACTION)]),
     _rule(SERVERS_STOP, PROJECT_MEMBER_OR_ADMIN, "Stop a server (os-stop)", [("POST", ACTION)]),
     _rule(SERVERS_REBOOT, PROJECT_MEMBER_OR_ADMIN, "Reboot a server", [("POST", ACTION)]),
+    _rule(
+        SERVERS_REBUILD,
+        PROJECT_MEMBER_OR_ADMIN,
+        "Rebuild a server (rebuild)",
+        [("POST", ACTION)],
+    ),
+    _rule(
+        CONSOLE_OUTPUT,
+        PROJECT_MEMBER_OR_ADMIN,
+        "Show a server's console output (os-getConsoleOutput)",
+        [("POST", ACTION)],
+    ),
     _rule(MIGRATE_LIVE, ADMIN, "Live-migrate a server (os-migrateLive)", [("POST", ACTION)]),
     _rule(
         SERVER_MIGRATIONS_INDEX,
@@ -431,6 +456,22 @@ API_RULES = [
     ),
     _rule(FLAVOR_CREATE, ADMIN, "Create a flavor", [("POST", "/flavors")]),
     _rule(LIMITS, ANY_AUTHENTICATED, "Show the caller's project's limits", [("GET", "/limits")]),
+    _rule(HOSTS_LIST, ADMIN, "List hosts (up to 2.42)", [("GET", "/os-hosts")]),
+    _rule(HOSTS_SHOW, ADMIN, "Show a host's resources (up to 2.42)", [("GET", "/os-hosts/{host}")]),
+    _rule(
+        HOSTS_UPDATE,
+        ADMIN,
+        "Enable/disable a host or its maintenance mode (up to 2.42)",
+        [("PUT", "/os-hosts/{host}")],
+    ),
+    _rule(HOSTS_REBOOT, ADMIN, "Reboot a host (up to 2.42)", [("GET", "/os-hosts/{host}/reboot")]),
+    _rule(
+        HOSTS_SHUTDOWN,
+        ADMIN,
+        "Shut a host down (up to 2.42)",
+        [("GET", "/os-hosts/{host}/shutdown")],
+    ),
+    _rule(HOSTS_START, ADMIN, "Start a host (up to 2.42)", [("GET", "/os-hosts/{host}/startup")]),
     _rule(
         LIMITS_OTHER_PROJECT,
         ADMIN,
@@ -497,6 +538,36 @@ API_RULES = [
         ADMIN_OR_KEY_OWNER,
         "Delete a key pair",
         [("DELETE", "/os-keypairs/{name}")],
+    ),
+    _rule(
+        SERVER_GROUPS_CREATE,
+        PROJECT_MEMBER_OR_ADMIN,
+        "Create a server group (in one's own project)",
+        [("POST", "/os-server-groups")],
+    ),
+    _rule(
+        SERVER_GROUPS_DELETE,
+        PROJECT_MEMBER_OR_ADMIN,
+        "Delete a server group",
+        [("DELETE", "/os-server-groups/{server_group_id}")],
+    ),
+    _rule(
+        SERVER_GROUPS_INDEX,
+        PROJECT_READER_OR_ADMIN,
+        "List the project's server groups",
+        [("GET", "/os-server-groups")],
+    ),
+    _rule(
+        SERVER_GROUPS_INDEX_ALL_PROJECTS,
+        ADMIN,
+        "List every project's server groups (all_projects)",
+        [("GET", "/os-server-groups?all_projects=True")],
+    ),
+    _rule(
+        SERVER_GROUPS_SHOW,
+        PROJECT_READER_OR_ADMIN,
+        "Show a server group",
+        [("GET", "/os-server-groups/{server_group_id}")],
     ),
     _rule(FLAVOR_DELETE, ADMIN, "Delete a flavor", [("DELETE", "/flavors/{flavor_id}")]),
     _rule(HYPERVISORS_LIST, ADMIN, "List hypervisors", [("GET", "/os-hypervisors")]),

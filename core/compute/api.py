@@ -3,24 +3,26 @@
 It validates a request against the instance's current state, records the user-visible
 instance action, claims the instance for the operation with a compare-and-swap on
 ``task_state`` (so two operations cannot both start; the loser gets
-InstanceInvalidState, HTTP 409) and hands the work on: builds and live migrations to
-the conductor's ``compute_task`` API (docs/architecture.md, flows 2 and 3), everything else as a
-cast to the instance's compute host. It never talks to a hypervisor and never waits
-for an operation to finish, except a live migration's pre-checks.
+InstanceInvalidState, HTTP 409) and hands the work on: builds, rebuilds and live
+migrations to the conductor's ``compute_task`` API (docs/architecture.md, flows 2 and 3),
+everything else as a cast to the instance's compute host. It never talks to a hypervisor
+and never waits for an operation to finish, except a live migration's pre-checks (and
+a console output's read).
 
 Every operation is recorded in the database before its cast (a create's Instance rows
 in ``building``/``scheduling`` with their ``create`` action are nubis' build request;
 other operations claim ``task_state`` and record their action), so the conductor's
-reconciler can end or resend what a lost message left behind. No caller waits on the
-message bus longer than ``[compute] cast_timeout``: when the bus does not take a cast
+reconciler can end or resend what a lost message left behind (rebuild and console
+output, the one call to a compute host, are in :mod:`.api_actions`). No caller waits on
+the message bus longer than ``[compute] cast_timeout``: when the bus does not take a cast
 in time (the broker is away), the operation is undone -- the instances of a create are
 deleted (the client never got them acknowledged, so none is left behind), a claimed
 task state is released -- and ServiceUnavailable (HTTP 503) is raised.
 
 Policy (who may do what) is the caller's business: this layer acts with the context it
-is given. Objects go through the configured indirection API; quota checks
-(:mod:`nubis.core.quota`) and a create's tags go to the database directly, so this
-runs where the database is reachable (nubis-api).
+is given. Objects go through the configured indirection API (quota checks too, as
+:class:`~nubis.core.objects.quotas.Quotas`), so this runs in any process that may
+reach the database or a conductor.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from typing import Any
 
 from oslo_config import cfg
 
-from nubis.core import binaries, exception, objects, quota
+from nubis.core import binaries, exception, objects
+from nubis.core.compute import api_actions
 from nubis.core.compute.rpcapi import ComputeAPI
 from nubis.core.compute.states import (
     DELETABLE_TASK_STATES,
@@ -48,7 +51,6 @@ from nubis.core.compute.states import (
     VMState,
 )
 from nubis.core.conductor.rpcapi import ComputeTaskAPI
-from nubis.core.db import api as db
 from nubis.core.objects.request_spec import RequestSpec
 from nubis.core.virt import power_state
 from nubis.core.virt.driver import REBOOT_TYPES
@@ -150,6 +152,7 @@ class API:
         access_ip_v4: str | None = None,
         access_ip_v6: str | None = None,
         tags: Sequence[str] = (),
+        instance_group: str | None = None,
     ) -> list[Any]:
         """Create *max_count* instances of *flavor* named *name* and start building them.
 
@@ -159,16 +162,21 @@ class API:
         ``-2``, ... suffixes. Every instance of one call shares a new
         ``reservation_id`` (``r-`` and 8 letters or digits). *metadata* is the user's
         (``user_metadata``); *key_pair* (a key pair row) gives ``key_name`` and
-        ``key_data``. *tags* are each instance's tags (written to the database directly,
-        with the instance, before the build is handed on). Raises Invalid for counts that
-        make no sense or a disabled flavor.
+        ``key_data``. *tags* are each instance's tags (recorded with the instance,
+        before the build is handed on). *instance_group* is the uuid of
+        a server group of the caller's project (any project's for an administrator;
+        InstanceGroupNotFound otherwise) the instances join, recorded with each
+        instance like its tags; the scheduler places them by the group's policy. Raises
+        Invalid for counts that make no sense or a disabled flavor.
 
-        Quotas (:mod:`nubis.core.quota`, read from the database): as many as fit of
+        Quotas (:mod:`nubis.core.quota`, through the indirection API): as many as fit of
         *max_count* are created, TooManyInstances (HTTP 403) when fewer than
         *min_count* fit; with ``[quota] recheck_quota`` the usage is counted again once
         the instances are recorded, and a create that concurrent ones pushed past a
         limit is undone with TooManyInstances. A context without a project (a system
-        script) is not charged.
+        script) is not charged. With a group, the ``server_group_members`` quota is
+        checked the same way, for all *max_count* instances at once
+        (GroupMemberLimitExceeded, HTTP 403), before and after recording.
         """
         if min_count < 1 or max_count < min_count:
             raise exception.Invalid(
@@ -181,15 +189,10 @@ class API:
             raise exception.Invalid(message="an instance needs a non-empty name")
         charged = context.project_id is not None
         if charged:
-            max_count = quota.instances_allowed(
-                context,
-                self.conf,
-                context.project_id,
-                context.user_id,
-                flavor,
-                min_count,
-                max_count,
+            max_count = objects.Quotas.instances_allowed(
+                context, context.project_id, context.user_id, flavor, min_count, max_count
             )
+        group = self._requested_group(context, instance_group, max_count, charged)
         instances = []
         reservation_id = "r-" + "".join(
             secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8)
@@ -223,7 +226,9 @@ class API:
                 instance.create()
                 instances.append(instance)
                 if tags:
-                    db.instance_tag_set(context, instance.uuid, tags, vm_states=None)
+                    instance.set_tags(list(tags))
+                if group is not None:
+                    objects.InstanceGroup.add_members(context, group.uuid, [instance.uuid])
                 objects.InstanceAction.action_start(
                     context, instance.uuid, InstanceActionName.CREATE
                 )
@@ -236,10 +241,18 @@ class API:
                 raise
         if charged and self.conf.quota.recheck_quota:
             try:
-                quota.recheck_instances(
-                    context, self.conf, context.project_id, context.user_id, flavor
+                objects.Quotas.recheck_instances(
+                    context, context.project_id, context.user_id, flavor
                 )
-            except exception.TooManyInstances:
+                if group is not None:
+                    objects.InstanceGroup.check_members_quota(
+                        context, group.uuid, context.project_id, context.user_id, 0
+                    )
+            except (
+                exception.TooManyInstances,
+                exception.GroupMemberLimitExceeded,
+                exception.InstanceGroupNotFound,  # the group was deleted meanwhile
+            ):
                 for created in instances:
                     self._forget(context, created)
                 raise
@@ -249,6 +262,12 @@ class API:
             force_hosts=[requested_host] if requested_host else [],
         )
         spec.instance_uuid = None
+        if group is not None:
+            spec.instance_group = group
+            try:  # its members and where they run now, these instances among them
+                spec.instance_group = objects.InstanceGroup.get_by_uuid(context, group.uuid)
+            except exception.InstanceGroupNotFound:
+                pass  # deleted meanwhile: placed by the group as it was
         try:
             self._send(
                 "the build request",
@@ -267,6 +286,23 @@ class API:
             ", ".join(i.uuid for i in instances),
         )
         return instances
+
+    def _requested_group(
+        self, context: Any, group_uuid: str | None, count: int, charged: bool
+    ) -> Any:
+        """The server group *group_uuid* a create's *count* instances join (None: no
+        group), checked against the caller's project and, when *charged*, the
+        ``server_group_members`` quota."""
+        if group_uuid is None:
+            return None
+        group = objects.InstanceGroup.get_by_uuid(context, group_uuid)
+        if group.project_id != context.project_id and not context.is_admin:
+            raise exception.InstanceGroupNotFound(group_uuid=group_uuid)
+        if charged:
+            objects.InstanceGroup.check_members_quota(
+                context, group.uuid, context.project_id, context.user_id, count
+            )
+        return group
 
     # --- read ----------------------------------------------------------------------
 
@@ -400,6 +436,23 @@ class API:
             lambda: self.compute_rpcapi.reboot_instance(context, instance, reboot_type=reboot_type),
         )
 
+    def rebuild(
+        self,
+        context: Any,
+        instance: Any,
+        image_ref: str | None,
+        preserve_ephemeral: bool = False,
+        **changes: Any,
+    ) -> None:
+        """Rebuild *instance* in place from *image_ref*; see :func:`.api_actions.rebuild`."""
+        api_actions.rebuild(self, context, instance, image_ref, preserve_ephemeral, changes)
+
+    def get_console_output(
+        self, context: Any, instance: Any, tail_length: int | None = None
+    ) -> str:
+        """The last lines of the console output; see :func:`.api_actions.console_output`."""
+        return api_actions.console_output(self, context, instance, tail_length)
+
     def live_migrate(
         self,
         context: Any,
@@ -477,17 +530,15 @@ class API:
 
     # --- helpers -------------------------------------------------------------------
 
-    def _claim(
-        self,
-        context: Any,
+    @staticmethod
+    def _check_state(
         instance: Any,
         verb: str,
-        action: str,
-        task_state: str,
-        vm_states: tuple[str, ...] | None = None,
-        task_states: tuple[str | None, ...] = (None,),
+        vm_states: tuple[str, ...] | None,
+        task_states: tuple[str | None, ...],
     ) -> None:
-        """Check and set *task_state* in one compare-and-swap; record *action*."""
+        """InstanceInvalidState unless *instance* is in one of *vm_states* (None: any)
+        with one of *task_states*."""
         if vm_states is not None and instance.vm_state not in vm_states:
             raise exception.InstanceInvalidState(
                 action=verb,
@@ -502,6 +553,19 @@ class API:
                 state=f"task_state {instance.task_state}",
                 expected="task_state " + " or ".join(str(s) for s in task_states),
             )
+
+    def _claim(
+        self,
+        context: Any,
+        instance: Any,
+        verb: str,
+        action: str,
+        task_state: str,
+        vm_states: tuple[str, ...] | None = None,
+        task_states: tuple[str | None, ...] = (None,),
+    ) -> None:
+        """Check and set *task_state* in one compare-and-swap; record *action*."""
+        self._check_state(instance, verb, vm_states, task_states)
         instance.task_state = task_state
         try:
             instance.save(

@@ -1,9 +1,10 @@
 """Client of the compute service's RPC API (nubis-compute, topic ``[compute] topic``).
 
 Every message goes to one compute host (``server=``): the instance's host, or the
-destination of a live migration. Operations a user asked for are casts; the
-live-migration checks and the steps the source asks of the destination are calls,
-each with a timeout (the caller may hold a concurrency slot while it waits).
+destination of a live migration. Operations a user asked for are casts; reading an
+instance's console output, the live-migration checks and the steps the source asks of
+the destination are calls, each with a timeout (the caller may hold a concurrency slot
+while it waits).
 
 The states an instance is handed over in are in :mod:`nubis.core.compute.states`.
 
@@ -27,6 +28,10 @@ Version history:
 * 1.1 - live_migration takes the Migration object (``migration``)
 * 1.2 - build_and_run_instance takes the RequestSpec (``request_spec``): a failed build
   is rescheduled through the conductor
+* 1.3 - get_console_output (a call) and rebuild_instance (a cast). A 1.2 host has
+  neither: callers check ``can_send_version(CONSOLE_OUTPUT_VERSION)`` /
+  ``REBUILD_VERSION`` first and refuse with ServiceTooOld (there is nothing to degrade
+  to), since oslo.messaging would refuse the message itself with a less clear error.
 """
 
 from __future__ import annotations
@@ -43,7 +48,10 @@ class ComputeAPI(RPCAPIClient):
     RPC_API = "compute"
     BINARY = binaries.COMPUTE
     TOPIC_OPTION = ("compute", "topic")
-    VERSION = "1.2"
+    VERSION = "1.3"
+    #: The version that brought get_console_output / rebuild_instance.
+    CONSOLE_OUTPUT_VERSION = "1.3"
+    REBUILD_VERSION = "1.3"
 
     # --- instance operations (casts to the instance's host) ------------------------------
 
@@ -93,6 +101,51 @@ class ComputeAPI(RPCAPIClient):
         self.client.prepare(server=instance.host, version="1.0").cast(
             ctxt, "terminate_instance", instance=instance
         )
+
+    def rebuild_instance(
+        self,
+        ctxt: Any,
+        instance: Any,
+        image_ref: str | None,
+        orig_image_ref: str | None,
+        preserve_ephemeral: bool = False,
+    ) -> None:
+        """Rebuild *instance* in place on its host from *image_ref* (1.3; a cast).
+
+        The instance arrives in task ``rebuilding`` with ``image_ref`` already the new
+        image; *orig_image_ref* is the one it was built from.
+        """
+        self.client.prepare(server=instance.host, version=self.REBUILD_VERSION).cast(
+            ctxt,
+            "rebuild_instance",
+            instance=instance,
+            image_ref=image_ref,
+            orig_image_ref=orig_image_ref,
+            preserve_ephemeral=preserve_ephemeral,
+        )
+
+    # --- reads (calls to the instance's host) --------------------------------------------
+
+    def get_console_output(
+        self,
+        ctxt: Any,
+        instance: Any,
+        tail_length: int | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        """Return the last *tail_length* lines of the instance's console output (None:
+        all its driver keeps) from its host (1.3), waiting *timeout* seconds at most.
+
+        Raises ConsoleOutputNotSupported (the host's driver keeps none), InstanceNotFound
+        (no such guest on the host) or MessagingTimeout (the host did not answer).
+        """
+        cctxt = self.client.prepare(
+            server=instance.host, version=self.CONSOLE_OUTPUT_VERSION, timeout=timeout
+        )
+        result: str = cctxt.call(
+            ctxt, "get_console_output", instance=instance, tail_length=tail_length
+        )
+        return result
 
     # --- live migration ------------------------------------------------------------------
 

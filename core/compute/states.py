@@ -37,6 +37,18 @@ class TaskState:
     REBOOTING_HARD = "rebooting_hard"
     DELETING = "deleting"
     MIGRATING = "migrating"
+    REBUILDING = "rebuilding"
+    REBUILD_SPAWNING = "rebuild_spawning"
+
+
+#: The task states of a rebuild: ``rebuilding`` (the compute API claimed the instance;
+#: the compute host destroys the old guest in it) then ``rebuild_spawning`` (the new
+#: guest is being made). A rebuild interrupted in either ends in ERROR with a fault.
+REBUILD_TASK_STATES = (TaskState.REBUILDING, TaskState.REBUILD_SPAWNING)
+
+#: The vm_states a rebuild starts from (Nova's): it ends ACTIVE, or STOPPED when it
+#: started STOPPED.
+REBUILDABLE_VM_STATES = (VMState.ACTIVE, VMState.STOPPED, VMState.ERROR)
 
 
 #: Task states a delete may interrupt (a live migration must end or be aborted first).
@@ -52,6 +64,8 @@ DELETABLE_TASK_STATES = (
     TaskState.POWERING_ON,
     TaskState.REBOOTING,
     TaskState.REBOOTING_HARD,
+    TaskState.REBUILDING,
+    TaskState.REBUILD_SPAWNING,
 )
 
 
@@ -89,6 +103,7 @@ class InstanceActionName:
     LIVE_MIGRATION = "live-migration"
     LIVE_MIGRATION_CANCEL = "live_migration_cancel"
     RESET_STATE = "resetState"
+    REBUILD = "rebuild"
 
 
 #: ``Migration.migration_type`` of a live migration.

@@ -65,12 +65,16 @@ class ComputeTaskAPI(RPCAPIClient):
     Version history:
 
     * 1.0 - build_instances, live_migrate_instance
+    * 1.1 - rebuild_instance (a 1.0 conductor has none: callers check
+      ``can_send_version(REBUILD_VERSION)`` first and refuse with ServiceTooOld)
     """
 
     RPC_API = "compute_task"
     BINARY = binaries.CONDUCTOR
     TOPIC_OPTION = ("conductor", "topic")
-    VERSION = "1.0"
+    VERSION = "1.1"
+    #: The version that brought rebuild_instance.
+    REBUILD_VERSION = "1.1"
     NAMESPACE = "compute_task"
 
     def build_instances(self, ctxt: Any, instances: list[Any], spec: Any) -> None:
@@ -106,4 +110,29 @@ class ComputeTaskAPI(RPCAPIClient):
         return cctxt.call(
             ctxt, "live_migrate_instance", instance=instance, host=host,
             block_migration=block_migration,
+        )
+
+    def rebuild_instance(
+        self,
+        ctxt: Any,
+        instance: Any,
+        image_ref: str | None,
+        orig_image_ref: str | None,
+        preserve_ephemeral: bool = False,
+    ) -> None:
+        """Have a conductor send the rebuild of *instance* to its host (1.1; a cast).
+
+        The instance is in task ``rebuilding`` (the compute API claimed it) with
+        ``image_ref`` already *image_ref*. The conductor checks that it still is and
+        casts the rebuild to the instance's host; when it cannot, the task is ended
+        with a fault and the action finished. A rebuild that made no progress is ended
+        by the reconciler (``[conductor] task_timeout``).
+        """
+        self.client.prepare(version=self.REBUILD_VERSION).cast(
+            ctxt,
+            "rebuild_instance",
+            instance=instance,
+            image_ref=image_ref,
+            orig_image_ref=orig_image_ref,
+            preserve_ephemeral=preserve_ephemeral,
         )

@@ -37,7 +37,8 @@ OPTS: list[cfg.Opt] = [
         "rebooting or deleting without any change to its record before the conductor's "
         "reconcile_builds periodic task clears the task with a fault saying the request "
         "was not carried out (the instance keeps its state; the user may ask again). "
-        "0 disables it.",
+        "A rebuild (task rebuilding or rebuild_spawning) unchanged as long ends in "
+        "ERROR with a fault instead (its old guest may be gone). 0 disables it.",
     ),
     cfg.IntOpt(
         "reconcile_interval",

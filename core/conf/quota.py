@@ -65,13 +65,15 @@ OPTS: list[cfg.Opt] = [
         "server_groups",
         default=10,
         min=-1,
-        help="Reported only (nubis has no server groups yet): Nova's default, 10.",
+        help="Server groups (os-server-groups) a project may have (a user's own limit "
+        "counts the groups that user created). -1 for no limit. Nova's default, 10.",
     ),
     cfg.IntOpt(
         "server_group_members",
         default=10,
         min=-1,
-        help="Reported only (nubis has no server groups yet): Nova's default, 10.",
+        help="Servers one user may put in one server group (a create with the 'group' "
+        "scheduler hint). -1 for no limit. Nova's default, 10.",
     ),
     cfg.BoolOpt(
         "recheck_quota",

@@ -10,18 +10,30 @@ GROUP = cfg.OptGroup("scheduler", title="Scheduler service options")
 OPTS: list[cfg.Opt] = service_group_opts("scheduler", "scheduler", periodic_tasks=[]) + [
     cfg.ListOpt(
         "enabled_filters",
-        default=["compute", "ram", "vcpu", "disk", "hypervisor_type"],
+        default=[
+            "compute",
+            "ram",
+            "vcpu",
+            "disk",
+            "hypervisor_type",
+            "server_group_affinity",
+            "server_group_anti_affinity",
+        ],
         mutable=True,
         help="Names of the filter plugins (namespace nubis.scheduler.filters) a compute "
         "node must pass to be chosen, run in this order. Put the filters that eliminate "
-        "the most hosts first: later filters see fewer hosts.",
+        "the most hosts first: later filters see fewer hosts. Without the two "
+        "server_group_* filters the 'affinity' and 'anti-affinity' policies of server "
+        "groups are not enforced.",
     ),
     cfg.ListOpt(
         "weighers",
-        default=["ram"],
+        default=["ram", "server_group_soft_affinity", "server_group_soft_anti_affinity"],
         mutable=True,
         help="Names of the weigher plugins (namespace nubis.scheduler.weighers) that rank "
-        "the nodes which passed the filters.",
+        "the nodes which passed the filters. Without the two server_group_soft_* "
+        "weighers the 'soft-affinity' and 'soft-anti-affinity' policies of server groups "
+        "have no effect.",
     ),
     cfg.FloatOpt(
         "ram_weight_multiplier",
@@ -30,6 +42,25 @@ OPTS: list[cfg.Opt] = service_group_opts("scheduler", "scheduler", periodic_task
         help="Multiplier of the 'ram' weigher's normalised weight. Positive values spread "
         "instances onto the nodes with the most free RAM; negative values stack them onto "
         "the fullest nodes first.",
+    ),
+    cfg.FloatOpt(
+        "soft_affinity_weight_multiplier",
+        default=1.0,
+        min=0.0,
+        mutable=True,
+        help="Multiplier of the 'server_group_soft_affinity' weigher's normalised weight: "
+        "how strongly a soft-affinity server group's instances are drawn to the hosts "
+        "with the most of its members, against the other weighers (Nova's default, 1.0, "
+        "weighs as much as the 'ram' weigher's spreading).",
+    ),
+    cfg.FloatOpt(
+        "soft_anti_affinity_weight_multiplier",
+        default=1.0,
+        min=0.0,
+        mutable=True,
+        help="Multiplier of the 'server_group_soft_anti_affinity' weigher's normalised "
+        "weight: how strongly a soft-anti-affinity server group's instances are pushed "
+        "to the hosts with the fewest of its members (Nova's default, 1.0).",
     ),
     cfg.FloatOpt(
         "host_state_refresh_interval",

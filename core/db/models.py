@@ -316,6 +316,44 @@ class InstanceTag(Base):
     tag: Mapped[str] = mapped_column(String(80), primary_key=True)
 
 
+class InstanceGroup(Base):
+    """A server group (``/os-server-groups``): whose it is and the one policy its
+    servers are placed by (revision 0012). ``rules`` is JSON (an object; Nova's
+    ``max_server_per_host`` of anti-affinity). Deleted for real, with its members."""
+
+    __tablename__ = "instance_groups"
+    __table_args__ = (
+        UniqueConstraint("uuid", name="uniq_instance_groups0uuid"),
+        Index("instance_groups_project_id_idx", "project_id"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(UUID_LENGTH))
+    name: Mapped[str | None] = mapped_column(String(255))
+    project_id: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(String(255))
+    policy: Mapped[str] = mapped_column(String(255))
+    rules: Mapped[str | None] = mapped_column(Text)
+
+
+class InstanceGroupMember(Base):
+    """A server in a server group (revision 0012): a server is in one group at most.
+    There is no foreign key to ``instances``: the membership is removed, not
+    soft-deleted, when its server is deleted or archived."""
+
+    __tablename__ = "instance_group_members"
+    __table_args__ = (
+        UniqueConstraint("instance_uuid", name="uniq_instance_group_members0instance_uuid"),
+        Index("instance_group_members_group_id_idx", "group_id"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(Integer, ForeignKey("instance_groups.id"))
+    instance_uuid: Mapped[str] = mapped_column(String(UUID_LENGTH))
+
+
 class Quota(Base):
     """A project's own limit of one resource, overriding the defaults (revision 0011)."""
 

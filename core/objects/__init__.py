@@ -13,7 +13,9 @@ _OBJECT_MODULES: tuple[str, ...] = (
     "instance",
     "instance_action",
     "instance_fault",
+    "instance_group",
     "migration",
+    "quotas",
     "request_spec",
     "service",
 )

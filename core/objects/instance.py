@@ -40,9 +40,10 @@ class Instance(base.NubisPersistentObject, base.NubisObject):
     * 1.0 - initial version
     * 1.1 - description, user_metadata, key_name, key_data, access_ip_v4,
       access_ip_v6, reservation_id
+    * 1.2 - set_tags
     """
 
-    VERSION = "1.1"
+    VERSION = "1.2"
 
     _json_fields = ("system_metadata", "user_metadata")
 
@@ -129,6 +130,14 @@ class Instance(base.NubisPersistentObject, base.NubisObject):
     def refresh(self) -> None:
         db_instance = base.db_api().instance_get_by_uuid(self._context, self.uuid)
         self._from_db_object(self._context, self, db_instance)
+
+    @base.remotable
+    def set_tags(self, tags: list[str]) -> list[str]:
+        """Make *tags* the instance's tags whatever its state (a create's, before its
+        build starts); return them sorted. Invalid for a bad tag or too many."""
+        return list(
+            base.db_api().instance_tag_set(self._context, self.uuid, tags, vm_states=None)
+        )
 
 
 @base.NubisObjectRegistry.register

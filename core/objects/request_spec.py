@@ -7,6 +7,7 @@ from typing import Any
 from oslo_versionedobjects import fields
 
 from nubis.core.objects import base
+from nubis.core.objects import instance_group as _instance_group  # noqa: F401  (registers it)
 
 
 @base.NubisObjectRegistry.register
@@ -18,14 +19,18 @@ class RequestSpec(base.NubisObject):
     ``force_hosts`` restricts the choice to those hosts (a build on a requested host);
     ``hypervisor_type`` / ``min_hypervisor_version``, when set, restrict the choice to
     nodes of that type and at least that version (live migration); ``num_attempts``
-    counts builds of this request so far (reschedules).
+    counts builds of this request so far (reschedules); ``instance_group``, when set,
+    is the server group the instances join (an
+    :class:`~nubis.core.objects.instance_group.InstanceGroup` with its members' hosts),
+    whose policy the server group filters and weighers enforce.
 
     Version history:
 
     * 1.0 - initial version
+    * 1.1 - instance_group
     """
 
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     fields = {
         "instance_uuid": fields.UUIDField(nullable=True),
@@ -41,7 +46,16 @@ class RequestSpec(base.NubisObject):
         "hypervisor_type": fields.StringField(nullable=True, default=None),  # type: ignore[arg-type]
         "min_hypervisor_version": fields.IntegerField(nullable=True, default=None),  # type: ignore[arg-type]
         "num_attempts": fields.IntegerField(default=0),
+        "instance_group": fields.ObjectField("InstanceGroup", nullable=True, default=None),
     }
+
+    #: Which InstanceGroup version each RequestSpec version carries.
+    obj_relationships = {"instance_group": [("1.1", "1.0")]}
+
+    def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:
+        super().obj_make_compatible(primitive, target_version)
+        if tuple(int(part) for part in target_version.split(".")) < (1, 1):
+            primitive.pop("instance_group", None)
 
     @classmethod
     def from_instance(cls, instance: Any, **kwargs: Any) -> RequestSpec:

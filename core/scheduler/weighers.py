@@ -51,6 +51,14 @@ class BaseHostWeigher(abc.ABC):
         Must not change its arguments and must not block.
         """
 
+    def weigh_all(self, hosts: Sequence[HostState], spec: Any) -> list[float]:
+        """The raw weights of *hosts*, in their order; override only to do better than a
+        loop (e.g. read the request once rather than once per host, or answer at once
+        for a request the weigher does not apply to). Must give what :meth:`weigh`
+        gives for each host."""
+        weigh = self.weigh
+        return [weigh(host, spec) for host in hosts]
+
 
 def normalize(weights: Sequence[float]) -> list[float]:
     """Scale *weights* to 0..1 (min-max); all zeros when they are all equal."""

@@ -5,5 +5,6 @@
 * :mod:`.power_state` -- the power states drivers report;
 * :mod:`.events` -- lifecycle and hypervisor-status events and their delivery;
 * :mod:`.hardware` -- the resource dictionary a driver reports for each node;
-* :mod:`.migration` -- the live-migration data, progress and outcome protocol.
+* :mod:`.migration` -- the live-migration data, progress and outcome protocol;
+* :mod:`.console` -- reading a guest's console log and cutting it to its last lines.
 """

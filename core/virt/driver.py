@@ -23,7 +23,8 @@ Threads
     Methods are called from several threads at once (RPC workers, periodic tasks,
     live-migration threads). The manager never runs two operations on the *same*
     instance at the same time, except :meth:`live_migration_abort` during
-    :meth:`live_migration`; everything else must be safe to call concurrently.
+    :meth:`live_migration` and :meth:`get_console_output` (a read) during any
+    operation; everything else must be safe to call concurrently.
 
 Errors
     Unknown guests raise :class:`~nubis.core.exception.InstanceNotFound` (except
@@ -72,6 +73,14 @@ CAPABILITIES: Mapping[str, str] = {
         "guest state changes are reported as LifecycleEvents to the registered listener"
     ),
     "supports_multiple_nodes": "get_available_nodes() may return more than one node",
+    "supports_console_output": (
+        "get_console_output() returns what the guest wrote to its serial console (the "
+        "newest MAX_CONSOLE_BYTES at most), for running and stopped guests"
+    ),
+    "supports_rebuild": (
+        "rebuild() gives an existing guest a fresh root disk from instance.image_ref in "
+        "place; without it the compute manager destroys the guest and spawns it again"
+    ),
 }
 
 #: The methods a driver declaring supports_live_migration must implement itself.
@@ -84,6 +93,16 @@ LIVE_MIGRATION_METHODS = (
     "post_live_migration_at_destination",
     "rollback_live_migration_at_destination",
 )
+
+#: The methods a driver must implement itself for each capability that has any.
+CAPABILITY_METHODS: Mapping[str, tuple[str, ...]] = {
+    "supports_live_migration": LIVE_MIGRATION_METHODS,
+    "supports_console_output": ("get_console_output",),
+    "supports_rebuild": ("rebuild",),
+}
+
+#: The most console output :meth:`ComputeDriver.get_console_output` returns (Nova's cap).
+MAX_CONSOLE_BYTES = 100 * 1024
 
 REBOOT_SOFT = "SOFT"
 REBOOT_HARD = "HARD"
@@ -129,22 +148,26 @@ class ComputeDriver(abc.ABC):
         :mod:`nubis.core.plugins` runs the interface's version of this check on every
         class loaded from ``nubis.virt``, after its own check of the declared
         capabilities (names from :data:`CAPABILITIES`, bool values; see
-        :func:`nubis.core.plugins.capability_problems`): a driver declaring
-        ``supports_live_migration`` must implement every method of
-        :data:`LIVE_MIGRATION_METHODS` itself.
+        :func:`nubis.core.plugins.capability_problems`): a driver declaring a
+        capability of :data:`CAPABILITY_METHODS` (``supports_live_migration``,
+        ``supports_console_output``, ``supports_rebuild``) must implement each of its
+        methods itself.
         """
         caps = getattr(cls, "capabilities", None) or {}
-        problems = []
-        if isinstance(caps, Mapping) and caps.get("supports_live_migration"):
+        problems: list[str] = []
+        if not isinstance(caps, Mapping):
+            return problems
+        for capability, methods in CAPABILITY_METHODS.items():
+            if not caps.get(capability):
+                continue
             inherited = [
                 m
-                for m in LIVE_MIGRATION_METHODS
+                for m in methods
                 if inspect.getattr_static(cls, m, None) in (None, ComputeDriver.__dict__[m])
             ]
             if inherited:
                 problems.append(
-                    "declares supports_live_migration but does not implement "
-                    + ", ".join(inherited)
+                    f"declares {capability} but does not implement " + ", ".join(inherited)
                 )
         return problems
 
@@ -344,6 +367,42 @@ class ComputeDriver(abc.ABC):
     def flush_events(self, timeout: float = 5.0) -> bool:
         """Wait until every emitted event was delivered; False when *timeout* ran out."""
         return self._events.flush(timeout)
+
+    # --- console output and rebuild (capabilities) -------------------------------------
+
+    def get_console_output(self, instance: Any) -> str:
+        """Return what the guest wrote to its serial console so far, oldest first.
+
+        At most the newest :data:`MAX_CONSOLE_BYTES` bytes of it, decoded as UTF-8
+        (undecodable bytes replaced); ``""`` when the guest wrote nothing (yet). The
+        output of a stopped guest stays readable; destroy() removes it, and a rebuilt
+        guest starts a new one. Needs ``supports_console_output`` (without it:
+        ConsoleOutputNotSupported, whatever the guest); raises InstanceNotFound for
+        an unknown guest.
+        """
+        raise exception.ConsoleOutputNotSupported(driver=type(self).__name__)
+
+    def rebuild(
+        self,
+        context: Any,
+        instance: Any,
+        network_info: Any = None,
+        block_device_info: Any = None,
+        preserve_ephemeral: bool = False,
+    ) -> None:
+        """Rebuild the existing guest of *instance* in place; returns once it is RUNNING.
+
+        The guest keeps its uuid, name, node and size; its root disk is replaced by a
+        fresh copy-on-write overlay of ``instance.image_ref`` (which may name another
+        image than the guest was built from; none when it is empty) and the guest boots
+        from it, whether it was running or off. *preserve_ephemeral* keeps ephemeral
+        disks (a driver that makes none ignores it). Raises InstanceNotFound for an
+        unknown guest, and InstanceSpawnFailure (or the hypervisor's error) when the
+        rebuilt guest cannot start. Needs ``supports_rebuild``; without it this raises
+        RebuildNotSupported and the compute manager destroys the guest and spawns it
+        again instead (same host, same resources).
+        """
+        raise exception.RebuildNotSupported(driver=type(self).__name__)
 
     # --- live migration (capability supports_live_migration) ---------------------------
     #

@@ -7,10 +7,16 @@ fake compute hosts in one process can live-migrate guests between each other (wi
 progress, abort and rollback), which is what functional tests of the compute manager
 need. It declares every capability of the contract.
 
+Each guest keeps a console log, as a real guest's serial console would show it: a
+short boot log (naming the guest, its image and the boot's number) on every start --
+spawn, power on, reboot, rebuild -- and shutdown lines when it stops. It moves with the
+guest in a live migration, starts afresh on a rebuild and goes with destroy().
+
 For tests it also offers fault injection: :meth:`FakeDriver.set_hypervisor_available`
 (the hypervisor "connection" goes away and comes back, with HypervisorStatusEvents),
 :meth:`FakeDriver.inject_power_state` (a guest changes state behind the manager's
-back, with the matching LifecycleEvent) and :meth:`FakeDriver.fail_next_spawns`.
+back, with the matching LifecycleEvent) and :meth:`FakeDriver.fail_next_spawns` (which
+fails rebuilds too: a rebuild boots the guest anew).
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ OPTS = [
 ]
 
 MiB = 1024**2
+#: Lines of console output a fake guest keeps (the oldest go first).
+CONSOLE_LINES = 2000
 
 _REGISTRY: dict[str, FakeDriver] = {}
 _REGISTRY_LOCK = threading.Lock()
@@ -83,6 +91,40 @@ class FakeGuest:
     root_gb: int
     node: str
     state: int = power_state.RUNNING
+    image_ref: str = ""
+    boots: int = 0
+    console: list[str] = dataclasses.field(default_factory=list)
+
+    def log(self, *lines: str) -> None:
+        """Append *lines* to the console log, keeping the newest CONSOLE_LINES."""
+        self.console.extend(lines)
+        del self.console[:-CONSOLE_LINES]
+
+    def boot(self) -> None:
+        """Log a boot, as a Linux guest with its console on ttyS0 would."""
+        self.boots += 1
+        image = self.image_ref or "none (diskless)"
+        self.log(
+            "[    0.000000] Linux version 6.1.0-nubis-fake (nubis@fake) #1 SMP PREEMPT_DYNAMIC",
+            "[    0.000000] Command line: console=ttyS0,115200 root=/dev/vda1 ro",
+            f"[    0.004000] Memory: {self.memory_mb * 1024}K available",
+            f"[    0.008000] smpboot: Allowing {self.vcpus} CPUs, 0 hotplug CPUs",
+            "[    0.120000] Freeing unused kernel image memory: 2048K",
+            "[    0.121000] Run /sbin/init as init process",
+            f"[    0.300000] systemd[1]: Hostname set to <{self.name}>.",
+            f"nubis fake guest {self.uuid}: boot {self.boots}, image {image}",
+            "[  OK  ] Reached target Multi-User System.",
+            "",
+            f"{self.name} login: ",
+        )
+
+    def shut_down(self) -> None:
+        """Log a shutdown."""
+        self.log(
+            "[  OK  ] Stopped target Multi-User System.",
+            "[  OK  ] Reached target Power-Off.",
+            "[   42.000000] reboot: Power down",
+        )
 
 
 @dataclasses.dataclass
@@ -102,6 +144,8 @@ class FakeDriver(driver.ComputeDriver):
         "supports_clean_shutdown": True,
         "supports_lifecycle_events": True,
         "supports_multiple_nodes": True,
+        "supports_console_output": True,
+        "supports_rebuild": True,
     }
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
@@ -200,8 +244,9 @@ class FakeDriver(driver.ComputeDriver):
             self._set_state(guest, state)
 
     def fail_next_spawns(self, count: int, reason: str = "injected spawn failure") -> None:
-        """Make the next *count* spawns on this host raise InstanceSpawnFailure (replacing
-        any injected failures still pending; 0 clears them)."""
+        """Make the next *count* spawns or rebuilds on this host raise
+        InstanceSpawnFailure (replacing any injected failures still pending; 0 clears
+        them). A failed rebuild leaves no guest, as a failed spawn does."""
         with self._lock:
             self._spawn_failures = [reason] * count
 
@@ -230,8 +275,10 @@ class FakeDriver(driver.ComputeDriver):
                 root_gb=int(instance.root_gb or 0),
                 node=instance.node if instance.node in nodes else nodes[0],
                 state=power_state.SHUTDOWN,
+                image_ref=str(instance.image_ref or ""),
             )
             self._guests[instance.uuid] = guest
+            guest.boot()
             self._set_state(guest, power_state.RUNNING)
 
     def destroy(
@@ -250,7 +297,10 @@ class FakeDriver(driver.ComputeDriver):
 
     def power_off(self, instance: Any, timeout: float = 0, retry_interval: float = 0) -> None:
         with self._lock:
-            self._set_state(self._guest(instance), power_state.SHUTDOWN)
+            guest = self._guest(instance)
+            if guest.state != power_state.SHUTDOWN:
+                guest.shut_down()
+            self._set_state(guest, power_state.SHUTDOWN)
 
     def power_on(
         self,
@@ -260,7 +310,10 @@ class FakeDriver(driver.ComputeDriver):
         block_device_info: Any = None,
     ) -> None:
         with self._lock:
-            self._set_state(self._guest(instance), power_state.RUNNING)
+            guest = self._guest(instance)
+            if guest.state != power_state.RUNNING:
+                guest.boot()
+            self._set_state(guest, power_state.RUNNING)
 
     def reboot(
         self,
@@ -274,8 +327,43 @@ class FakeDriver(driver.ComputeDriver):
             raise exception.InvalidRebootType(reboot_type=reboot_type)
         with self._lock:
             guest = self._guest(instance)
+            if guest.state == power_state.RUNNING:
+                guest.log("[   42.000000] reboot: Restarting system")
             self._set_state(guest, power_state.SHUTDOWN)
+            guest.boot()
             self._set_state(guest, power_state.RUNNING)
+
+    def rebuild(
+        self,
+        context: Any,
+        instance: Any,
+        network_info: Any = None,
+        block_device_info: Any = None,
+        preserve_ephemeral: bool = False,
+    ) -> None:
+        with self._lock:
+            guest = self._guest(instance)
+            self._set_state(guest, power_state.SHUTDOWN)
+            if self._spawn_failures:
+                del self._guests[guest.uuid]
+                raise exception.InstanceSpawnFailure(
+                    instance_uuid=instance.uuid, reason=self._spawn_failures.pop(0)
+                )
+            guest.image_ref = str(instance.image_ref or "")
+            guest.console.clear()
+            guest.boots = 0
+            guest.boot()
+            self._set_state(guest, power_state.RUNNING)
+
+    def get_console_output(self, instance: Any) -> str:
+        with self._lock:
+            lines = self._guest(instance).console
+            text = "\n".join(lines) + "\n" if lines else ""
+        data = text.encode()
+        if len(data) > driver.MAX_CONSOLE_BYTES:
+            # Valid UTF-8 but for a character the cut may halve: drop its bytes.
+            text = data[-driver.MAX_CONSOLE_BYTES :].decode("utf-8", errors="ignore")
+        return text
 
     def get_info(self, instance: Any) -> driver.InstanceInfo:
         with self._lock:

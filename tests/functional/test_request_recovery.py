@@ -10,7 +10,8 @@ conductor, a scheduler and two fake compute hosts, object calls through the cond
   compute's ``build_timeout`` task and the reconciler);
 * a build left half done by a restart ends in ERROR with a fault;
 * the records of a build that failed while the conductor was away are written when it
-  returns.
+  returns;
+* a resent build of a server group's member is placed by the group's policy.
 """
 
 from __future__ import annotations
@@ -294,3 +295,28 @@ def test_records_of_a_failure_wait_for_the_conductor(clean: Cloud, monkeypatch) 
     assert pending.flush() == 0
     (fault,) = errored_with_fault(inst.uuid)
     assert "MessagingTimeout" in fault.message
+
+
+def test_a_resent_build_keeps_to_its_server_group(clean: Cloud, flags) -> None:
+    from nubis.core.db import api as db
+
+    ctx = user_context()
+    group = db.instance_group_create(
+        ctx, {"name": "g", "policy": "anti-affinity", "project_id": "p1", "user_id": "u1"}
+    )
+    try:
+        for _ in range(2):  # the lost one first, then a member placed somewhere
+            lost = clean.accepted_but_lost()
+            db.instance_group_members_add(ctx, group.uuid, [lost.uuid])
+        placed = lost
+        inst = instance_of(db.instance_group_members_get(ctx, [group.uuid])[group.uuid][0])
+        db.instance_update_and_get_original(
+            ctx, placed.uuid, {"host": "cmp1", "vm_state": VMState.ACTIVE, "task_state": None}
+        )
+        flags(group="conductor", build_request_timeout=1)
+        time.sleep(1.1)
+        assert clean.reconcile()["resent"] == [inst.uuid]
+        assert wait_for(lambda: active(inst.uuid), what="the resent build").host == "cmp2"
+    finally:
+        db.instance_update_and_get_original(ctx, placed.uuid, {"host": None})
+        db.instance_group_delete(ctx, group.uuid)

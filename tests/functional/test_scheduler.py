@@ -427,7 +427,8 @@ def test_an_unknown_filter_name_fails_with_the_option(ctx: Any, flags: Callable[
         plugins.load_one("nubis.managers", "scheduler")(host="sched")
     assert str(err.value) == (
         "no plugin 'numa' in nubis.scheduler.filters (chosen by [scheduler] enabled_filters); "
-        "available: compute, disk, hypervisor_type, ram, vcpu"
+        "available: compute, disk, hypervisor_type, ram, server_group_affinity, "
+        "server_group_anti_affinity, vcpu"
     )
 
 
@@ -530,6 +531,8 @@ def test_a_bad_name_at_reset_keeps_the_scheduler_as_it_was(
         "VcpuFilter",
         "DiskFilter",
         "HypervisorTypeFilter",
+        "ServerGroupAffinityFilter",
+        "ServerGroupAntiAffinityFilter",
     ]
     [state] = scheduler.host_states()
     assert state.num_instances_placed == 1  # the cache was kept too

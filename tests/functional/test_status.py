@@ -111,7 +111,7 @@ def test_a_bad_upgrade_levels_cap_fails(deployment: Deployment) -> None:
     assert checks["RPC version caps ([upgrade_levels])"] == (
         2,
         "[upgrade_levels] compute: '1.x' is neither 'auto' nor a version such as '1.2'; "
-        "use auto or a version up to 1.2.",
+        "use auto or a version up to 1.3.",
     )
 
 

@@ -32,6 +32,11 @@ _STATUS_BY_TASK = {
     ("stopped", "rebooting_hard"): "HARD_REBOOT",
     ("error", "rebooting_hard"): "HARD_REBOOT",
     ("active", "migrating"): "MIGRATING",
+    **{
+        (vm_state, task): "REBUILD"
+        for vm_state in ("active", "stopped", "error")
+        for task in ("rebuilding", "rebuild_spawning")
+    },
 }
 
 

@@ -8,7 +8,9 @@ A member sees and acts on their own project's servers; another project's server 
 
 From 2.26 the list filters by tags (``tags``, ``tags-any``, ``not-tags``,
 ``not-tags-any``: comma-separated, as Nova reads them); from 2.52 a create may give the
-servers' tags. The tags routes are in :mod:`.server_tags`.
+servers' tags. The tags routes are in :mod:`.server_tags`. The scheduler hint
+``group`` puts a create's servers in a server group (:mod:`.server_groups`): an
+unknown group, or another project's, is a 400.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ TAG = "servers"
 
 # --- status <-> states (Nova's mapping, for the states nubis has) ----------------------
 
-_STATES_BY_STATUS: dict[str, tuple[str, str | None]] = {
+_STATES_BY_STATUS: dict[str, tuple[Any, Any]] = {
     "ACTIVE": ("active", None),
     "BUILD": ("building", None),
     "SHUTOFF": ("stopped", None),
@@ -63,12 +65,12 @@ _STATES_BY_STATUS: dict[str, tuple[str, str | None]] = {
     "REBOOT": ("active", "rebooting"),
     "HARD_REBOOT": ("active", "rebooting_hard"),
     "MIGRATING": ("active", "migrating"),
+    "REBUILD": (("active", "stopped", "error"), ("rebuilding", "rebuild_spawning")),
 }
 STATUSES = tuple(_STATES_BY_STATUS)
 NOVA_STATUSES = (
     *STATUSES,
     "PASSWORD",
-    "REBUILD",
     "RESCUE",
     "RESIZE",
     "REVERT_RESIZE",
@@ -134,8 +136,9 @@ _SCHEDULER_HINTS = {
         "cidr": {"type": "string", "pattern": "^/[0-9a-f.:]+$"},
     },
     "additionalProperties": True,
-    "description": "Accepted as Nova accepts them; a hint no enabled filter reads (nubis's "
-    "filters read none) has no effect, as in Nova.",
+    "description": "Accepted as Nova accepts them. 'group' (a server group's uuid) puts the "
+    "servers in that group, placed by its policy; a hint no enabled filter reads (every "
+    "other one) has no effect, as in Nova.",
 }
 
 
@@ -284,6 +287,35 @@ LIST_QUERY = {
 }
 
 
+GiB = 1024**3
+
+
+def _check_fits(flavor: Any, image: Any) -> None:
+    """Nova's checks of an image against a flavor: its ``min_ram``, and, unless the
+    flavor's root disk is 0 (sized by the image), its ``min_disk`` and size."""
+    if (image.min_ram or 0) > flavor.memory_mb:
+        raise Fault(
+            400,
+            f"Flavor's memory is too small for requested image: the flavor has "
+            f"{flavor.memory_mb} MiB, image {image.uuid} needs {image.min_ram} MiB (min_ram).",
+        )
+    root_bytes = (flavor.root_gb or 0) * GiB
+    if not root_bytes:
+        return
+    if (image.min_disk or 0) * GiB > root_bytes:
+        raise Fault(
+            400,
+            "Flavor's disk is smaller than the minimum size specified in image metadata. "
+            f"Flavor disk is {root_bytes} bytes, minimum size is {image.min_disk * GiB} bytes.",
+        )
+    if (image.size or 0) > root_bytes:
+        raise Fault(
+            400,
+            "Flavor's disk is too small for requested image. Flavor disk is "
+            f"{root_bytes} bytes, image is {image.size} bytes.",
+        )
+
+
 def _address(value: str | None) -> str | None:
     """An access address in its canonical form (IPv6 compressed), as Nova stores it."""
     return None if value is None else ipaddress.ip_address(value).compressed
@@ -332,9 +364,11 @@ class Servers:
             if status not in _STATES_BY_STATUS:
                 return {"servers": []}
             vm_state, task_state = _STATES_BY_STATUS[status]
-            filters["vm_state"] = vm_state
+            filters["vm_state"] = list(vm_state) if isinstance(vm_state, tuple) else vm_state
             if task_state:
-                filters["task_state"] = task_state
+                filters["task_state"] = (
+                    list(task_state) if isinstance(task_state, tuple) else task_state
+                )
         if req.arg("changes-since") is not None:
             filters["changes_since"] = req.arg("changes-since")
         if req.arg("uuid"):
@@ -404,7 +438,7 @@ class Servers:
         body = req.body["server"]
         context = req.context
         flavor = self._flavor(req, body["flavorRef"])
-        image_ref = self._image(req, self._image_ref(body))
+        image_ref = self._image(req, self._image_ref(body), flavor)
         requested_host = self._requested_host(req, body.get("availability_zone"))
         min_count = to_int(body.get("min_count", 1))
         max_count = to_int(body.get("max_count", min_count))
@@ -426,21 +460,27 @@ class Servers:
         allowed = quota.limits(req.context, req.conf, context.project_id)["metadata_items"]
         if 0 <= allowed < len(body.get("metadata") or {}):
             raise exception.MetadataLimitExceeded(allowed=allowed)
-        instances = self.deps.compute_api.create(
-            context,
-            flavor=flavor,
-            image_ref=image_ref,
-            name=body["name"],
-            min_count=min_count,
-            max_count=max_count,
-            requested_host=requested_host,
-            metadata=body.get("metadata") or {},
-            description=body.get("description"),
-            key_pair=self._key_pair(req, body.get("key_name")),
-            access_ip_v4=_address(body.get("accessIPv4")),
-            access_ip_v6=_address(body.get("accessIPv6")),
-            tags=body.get("tags") or (),
-        )
+        # Nova reads os:scheduler_hints when given, else the old OS-SCH-HNT: name.
+        hints = req.body.get("os:scheduler_hints", req.body.get("OS-SCH-HNT:scheduler_hints"))
+        try:
+            instances = self.deps.compute_api.create(
+                context,
+                flavor=flavor,
+                image_ref=image_ref,
+                name=body["name"],
+                min_count=min_count,
+                max_count=max_count,
+                requested_host=requested_host,
+                metadata=body.get("metadata") or {},
+                description=body.get("description"),
+                key_pair=self._key_pair(req, body.get("key_name")),
+                access_ip_v4=_address(body.get("accessIPv4")),
+                access_ip_v6=_address(body.get("accessIPv6")),
+                tags=body.get("tags") or (),
+                instance_group=(hints or {}).get("group"),
+            )
+        except exception.InstanceGroupNotFound as exc:  # a bad hint: Nova's 400
+            raise Fault(400, exception.one_line(exc)) from None
         first = instances[0]
         if to_bool(body.get("return_reservation_id", False)):
             return Reply(202, {"reservation_id": first.reservation_id})
@@ -514,7 +554,9 @@ class Servers:
             image_ref = mapped
         return str(image_ref)
 
-    def _image(self, req: Request, ref: str) -> str | None:
+    def _image(self, req: Request, ref: str, flavor: Any) -> str | None:
+        """The id of the image *ref* names, after Nova's checks of it against *flavor*
+        (400: not visible, not active, needing more RAM or disk than the flavor has)."""
         if not ref:
             return None
         image_id = _id_from_href(ref)
@@ -530,6 +572,7 @@ class Servers:
             )
         if image.status != "active":
             raise Fault(400, f"Image {image.uuid} is not active (status {image.status}).")
+        _check_fits(flavor, image)
         return str(image.uuid)
 
     @staticmethod

@@ -546,7 +546,8 @@ raises NotImplementedError until you write it: the conformance kit fails each te
 naming the method that raised. init_host, cleanup_host and get_host_ip_addr are
 written already. Declare a capability in ``capabilities`` only once its methods work
 (supports_live_migration needs every method of LIVE_MIGRATION_METHODS, and the
-target's ``peer_options`` extra: see conformance.py).
+target's ``peer_options`` extra: see conformance.py; supports_console_output needs
+get_console_output, supports_rebuild needs rebuild).
 """
 
 from __future__ import annotations
@@ -567,6 +568,8 @@ class $cls(ComputeDriver):
         "supports_clean_shutdown": False,
         "supports_lifecycle_events": False,
         "supports_multiple_nodes": False,
+        "supports_console_output": False,
+        "supports_rebuild": False,
     }
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:

@@ -4,7 +4,8 @@
 scheduler: an empty node that never reported, typical and large nodes, full and
 overcommitted ones, a node that is down, a disabled one, other hypervisor types and
 versions, unknown ``disk_available_least``. :func:`specs` is a set of RequestSpecs
-from tiny to impossible, with and without hypervisor constraints and ignored hosts.
+from tiny to impossible, with and without hypervisor constraints and ignored hosts, and
+for server groups of each policy (members on some of the hosts, or none placed yet).
 Filters and weighers must answer for every pair without raising.
 """
 
@@ -159,7 +160,31 @@ def specs() -> list[Any]:
         ),
         spec(memory_mb=1024, vcpus=2, root_gb=10, hypervisor_type="xen"),
         spec(memory_mb=256, vcpus=1, ignore_hosts=["h-typical", "h-large"], num_attempts=2),
+        *(
+            spec(memory_mb=512, vcpus=1, root_gb=1, instance_group=group(policy, placed))
+            for policy, placed in (
+                ("affinity", ["h-typical"]),
+                ("affinity", []),
+                ("anti-affinity", ["h-typical", "h-large"]),
+                ("soft-affinity", ["h-typical", "h-typical", "h-xen"]),
+                ("soft-anti-affinity", ["h-large"]),
+            )
+        ),
     ]
+
+
+def group(policy: str, hosts: list[str]) -> Any:
+    """A server group of *policy* whose members run on *hosts* (one entry each)."""
+    from nubis.core.objects.instance_group import InstanceGroup
+
+    return InstanceGroup(
+        uuid="22222222-2222-4222-8222-222222222222",
+        name="conformance",
+        policy=policy,
+        rules={},
+        members=[f"33333333-3333-4333-8333-{index:012d}" for index in range(len(hosts))],
+        hosts=list(hosts),
+    )
 
 
 def snapshot_host(state: HostState) -> dict[str, Any]:

@@ -21,7 +21,8 @@ too.
 The functions live in one module per table family -- :mod:`.services`,
 :mod:`.compute_nodes`, :mod:`.instances`, :mod:`.migration_records` (the ``migrations``
 table), :mod:`.flavors`, :mod:`.instance_actions` (actions and their events),
-:mod:`.instance_faults`, :mod:`.instance_tags`, :mod:`.images` and :mod:`.identity`;
+:mod:`.instance_faults`, :mod:`.instance_tags`, :mod:`.server_groups`, :mod:`.images`
+and :mod:`.identity`;
 :mod:`.archive` moves soft-deleted rows into the shadow tables and purges them (many
 short transactions, not one) -- on the shared helpers of
 :mod:`._transaction` (how a function becomes one retried transaction) and :mod:`._rows`
@@ -162,6 +163,20 @@ from nubis.core.db.api.quotas import (
     quota_set,
     quota_usage_instances,
 )
+from nubis.core.db.api.server_groups import (
+    instance_group_count,
+    instance_group_create,
+    instance_group_delete,
+    instance_group_get,
+    instance_group_get_all,
+    instance_group_get_by_instance,
+    instance_group_hosts,
+    instance_group_member_count_by_user,
+    instance_group_members_add,
+    instance_group_members_get,
+    instance_group_members_remove,
+    instance_group_unplaced_count,
+)
 from nubis.core.db.api.services import (
     service_create,
     service_destroy,
@@ -190,6 +205,18 @@ __all__ = [
     "instance_tag_problem",
     "instance_tag_set",
     "instance_tag_shown",
+    "instance_group_count",
+    "instance_group_create",
+    "instance_group_delete",
+    "instance_group_get",
+    "instance_group_get_all",
+    "instance_group_get_by_instance",
+    "instance_group_hosts",
+    "instance_group_member_count_by_user",
+    "instance_group_members_add",
+    "instance_group_members_get",
+    "instance_group_members_remove",
+    "instance_group_unplaced_count",
     "quota_class_set",
     "quota_destroy_all",
     "quota_get_overrides",

@@ -21,10 +21,10 @@ on transient errors, and take row locks only.
   nearest deleted row above it (``deleted`` = its id, ``deleted_at`` = that row's), so
   that :func:`purge_shadow_tables` with *before* keeps or drops an instance together
   with its history. Everything else is copied as it is;
-* an instance's tags (``instance_tags``: no ``deleted`` column, no shadow table) are
-  deleted when the instance is (:func:`~.instances.instance_destroy`); any still there
-  when it is archived are deleted in its batch, not copied, and counted under
-  ``instance_tags``.
+* an instance's tags and its server group membership (``instance_tags``,
+  ``instance_group_members``: no ``deleted`` column, no shadow table) are deleted when
+  the instance is (:func:`~.instances.instance_destroy`); any still there when it is
+  archived are deleted in its batch, not copied, and counted under their table.
 
 How: tables are taken one after the other, children before parents
 (:data:`ARCHIVE_ORDER`, from the foreign keys). A read finds the next archivable ids of
@@ -236,21 +236,26 @@ def _archive_batch(
         batch.append((dependent, list(connection.scalars(statement))))
     moved: dict[str, int] = collections.Counter()
     if name == models.Instance.__tablename__:  # while the instances are there to name them
-        moved.update(_delete_tags(connection, root, locked))
+        for model in (models.InstanceTag, models.InstanceGroupMember):
+            moved.update(_delete_by_instance(connection, model.__table__, root, locked))
     for dependent, dependent_ids in reversed(batch):
         if dependent_ids:
             moved[dependent.table.name] += _copy_and_delete(connection, dependent, dependent_ids)
     return dict(moved)
 
 
-def _delete_tags(connection: Connection, instances: Table, ids: Sequence[int]) -> dict[str, int]:
-    """Delete the tags of the (locked) instances with *ids*; ``{"instance_tags": n}``."""
-    tags = _table(models.InstanceTag.__tablename__)
+def _delete_by_instance(
+    connection: Connection, table: Any, instances: Table, ids: Sequence[int]
+) -> dict[str, int]:
+    """Delete the rows of *table* (by ``instance_uuid``) of the (locked) instances with
+    *ids*; ``{table name: n}``."""
     deleted = 0
     for chunk in _chunks(ids):
         uuids = select(instances.c.uuid).where(instances.c.id.in_(chunk))
-        deleted += connection.execute(tags.delete().where(tags.c.instance_uuid.in_(uuids))).rowcount
-    return {tags.name: deleted} if deleted else {}
+        deleted += connection.execute(
+            table.delete().where(table.c.instance_uuid.in_(uuids))
+        ).rowcount
+    return {table.name: deleted} if deleted else {}
 
 
 def _positive(name: str, value: int) -> None:

@@ -4,7 +4,7 @@
 marker instance; :func:`instance_update_and_get_original` is a compare-and-swap on
 ``task_state``/``vm_state`` that says which state it found when it fails;
 :func:`instance_destroy` soft-deletes an instance with its faults and migrations and
-deletes its tags.
+deletes its tags and its server group membership.
 """
 
 from __future__ import annotations
@@ -31,7 +31,13 @@ from nubis.core.db.api._rows import (
     _update_rows,
 )
 from nubis.core.db.api._transaction import _reader, _writer
-from nubis.core.db.models import Instance, InstanceFault, InstanceTag, Migration
+from nubis.core.db.models import (
+    Instance,
+    InstanceFault,
+    InstanceGroupMember,
+    InstanceTag,
+    Migration,
+)
 
 TASK_STATE_DELETING = "deleting"
 """The ``task_state`` of an instance being deleted (its compare-and-swap failures say so)."""
@@ -300,8 +306,9 @@ def _raise_unexpected_state(
 
 @_writer
 def instance_destroy(session: Session, context: Any, instance_uuid: str) -> Instance:
-    """Soft-delete an instance with its faults and migrations and delete its tags (they
-    have no ``deleted`` column; Nova deletes them too); return the deleted row.
+    """Soft-delete an instance with its faults and migrations and delete its tags and
+    its server group membership (they have no ``deleted`` column; Nova deletes them
+    too); return the deleted row.
 
     Its actions stay, as the history of a deleted instance. The instance row is updated
     (so locked) before its tags are deleted: a concurrent tag change, which locks that
@@ -312,4 +319,7 @@ def instance_destroy(session: Session, context: Any, instance_uuid: str) -> Inst
     _soft_delete_rows(session, InstanceFault, [InstanceFault.instance_uuid == instance_uuid])
     _soft_delete_rows(session, Migration, [Migration.instance_uuid == instance_uuid])
     session.execute(delete(InstanceTag).where(InstanceTag.instance_uuid == instance_uuid))
+    session.execute(
+        delete(InstanceGroupMember).where(InstanceGroupMember.instance_uuid == instance_uuid)
+    )
     return _reloaded(session, select(Instance).where(Instance.uuid == instance_uuid))

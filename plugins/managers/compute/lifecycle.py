@@ -17,6 +17,7 @@ from nubis.core import exception, metrics, objects
 from nubis.core.compute.power_sync import hypervisor_power_state
 from nubis.core.compute.states import (
     DELETABLE_TASK_STATES,
+    REBUILD_TASK_STATES,
     InstanceActionName,
     MigrationStatus,
     TaskState,
@@ -71,14 +72,16 @@ class Lifecycle:
     # --- after a restart -----------------------------------------------------------------
 
     def init_instances(self, context: Any) -> None:
-        """After a restart: end the tasks the previous process left half done."""
+        """After a restart: end the tasks the previous process left half done (a build
+        or a rebuild in ERROR with a fault: neither can be resumed)."""
         host = self._view.host
         for instance in objects.InstanceList.get_by_host(context, host):
             if instance.task_state is None:
                 continue
             previous = instance.task_state
             failed_build = instance.vm_state == VMState.BUILDING
-            if failed_build:
+            failed_rebuild = previous in REBUILD_TASK_STATES
+            if failed_build or failed_rebuild:
                 instance.vm_state = VMState.ERROR
             instance.task_state = None
             instance.power_state = self._power_state(instance)
@@ -100,6 +103,16 @@ class Lifecycle:
                         instance_uuid=instance.uuid,
                         reason=f"the compute service on {host} restarted during the build "
                         f"(task {previous}); it cannot be resumed",
+                    ),
+                )
+            elif failed_rebuild:
+                self._ops.record_fault(
+                    context,
+                    instance.uuid,
+                    exception.InstanceRebuildFailure(
+                        instance_uuid=instance.uuid,
+                        reason=f"the compute service on {host} restarted during the rebuild "
+                        f"(task {previous}); rebuild it again",
                     ),
                 )
             if previous == TaskState.MIGRATING:

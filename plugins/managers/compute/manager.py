@@ -13,7 +13,7 @@ Operations
     the last one ends it only if nobody took the instance meanwhile. A refused
     transition (another task or vm_state) is logged and recorded on the action's event,
     and changes nothing. Any other error reverts ``task_state`` to None (a failed build
-    also sets ``vm_state`` error), records an InstanceFault, and records the event as
+    or rebuild also sets ``vm_state`` error), records an InstanceFault, and records the event as
     failed. Every user-visible operation records an instance action (started here when
     the caller did not) with an event named like Nova's (``compute_stop_instance``).
     Operations, the power-state sync and the lifecycle-event listener on one instance
@@ -46,6 +46,7 @@ The pieces
     :class:`~.operations.Operations` (locks, actions, events, faults around every
     operation), :class:`~.nodes.NodeTrackers` (a resource tracker per node),
     :class:`~.lifecycle.Lifecycle` (build, start, stop, reboot, delete),
+    :class:`~.rebuild.Rebuilds` (rebuild, console output),
     :class:`~.live_migration.LiveMigrations` (the source's side) and
     :class:`~.live_migration_dest.IncomingMigrations` (the destination's side). The
     RPC methods stay here, with their signatures, and hand the work over.
@@ -73,6 +74,7 @@ from nubis.plugins.managers.compute.live_migration_dest import IncomingMigration
 from nubis.plugins.managers.compute.locks import KeyedLocks
 from nubis.plugins.managers.compute.nodes import NodeTrackers
 from nubis.plugins.managers.compute.operations import LOG, Operations
+from nubis.plugins.managers.compute.rebuild import Rebuilds
 from nubis.plugins.managers.compute.resource_tracker import ResourceTracker
 
 #: Prefix of the disabled_reason this manager sets (and only then clears).
@@ -91,7 +93,7 @@ class ComputeManager(Manager, ComputeHost):
     hosts with differently configured drivers in one process use it.
     """
 
-    target = messaging.Target(version="1.2")
+    target = messaging.Target(version="1.3")
     service_name = "compute"
 
     def __init__(self, host: str, conf: Any = None, driver: Any = None) -> None:
@@ -105,6 +107,7 @@ class ComputeManager(Manager, ComputeHost):
         ops = Operations(self.host, self.instance_locks, self.pending_records)
         self._nodes = NodeTrackers(self)
         self._lifecycle = Lifecycle(self, ops, self._nodes)
+        self._rebuilds = Rebuilds(self, ops)
         self._outgoing = LiveMigrations(self, ops, self._nodes)
         self._incoming = IncomingMigrations(self, ops, self._nodes)
 
@@ -288,6 +291,39 @@ class ComputeManager(Manager, ComputeHost):
     def terminate_instance(self, context: Any, instance: Any) -> None:
         """Destroy the guest (and its disks) and delete the instance."""
         self._lifecycle.terminate_instance(context, instance)
+
+    def rebuild_instance(
+        self,
+        context: Any,
+        instance: Any,
+        image_ref: str | None = None,
+        orig_image_ref: str | None = None,
+        preserve_ephemeral: bool = False,
+    ) -> None:
+        """Rebuild the instance in place from its (new) image (1.3); see :mod:`.rebuild`.
+
+        The instance arrives in task ``rebuilding`` with ``image_ref`` already
+        *image_ref*; *orig_image_ref* (the image it was built from) is for the log.
+        """
+        LOG.debug(
+            "rebuilding instance %s: image %s -> %s", instance.uuid, orig_image_ref, image_ref
+        )
+        self._rebuilds.rebuild_instance(context, instance, bool(preserve_ephemeral))
+
+    # --- reads (RPC, calls) ----------------------------------------------------------
+
+    def get_console_output(
+        self, context: Any, instance: Any, tail_length: int | None = None
+    ) -> str:
+        """Return the last *tail_length* lines of the guest's console output (1.3).
+
+        The caller gets ConsoleOutputNotSupported or InstanceNotFound as such (no
+        traceback in this log).
+        """
+        try:
+            return self._rebuilds.get_console_output(instance, tail_length)
+        except exception.NubisException as exc:
+            raise messaging.ExpectedException() from exc
 
     # --- live migration: the destination's side (RPC, calls) --------------------------
 

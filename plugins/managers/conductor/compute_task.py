@@ -1,4 +1,4 @@
-"""The conductor's ``compute_task`` endpoint: builds and live migrations.
+"""The conductor's ``compute_task`` endpoint: builds, rebuilds and live migrations.
 
 It serves :class:`nubis.core.conductor.rpcapi.ComputeTaskAPI` (docs/architecture.md, flows 2 and 3).
 
@@ -11,6 +11,15 @@ Build (``build_instances``, a cast)
     here counts one attempt, and past ``[scheduler] max_attempts`` -- or when the
     scheduler finds no host -- the instance goes to ERROR with a fault and its create
     action ends.
+
+Rebuild (``rebuild_instance``, a cast; 1.1)
+    The instance stays on its host (nubis's scheduler has no image-dependent filter
+    that a new image could fail, so unlike Nova's there is no scheduling pass): the
+    rebuild is cast to the instance's host if the instance is still in task
+    ``rebuilding`` (a redelivered or resent request is dropped otherwise). When it
+    cannot be sent (no host, a compute RPC too old) the task is ended with a fault,
+    the instance keeps its state, and the ``rebuild`` action ends. The instance action
+    event is ``rebuild_server``, as Nova's conductor names it.
 
 Live migration (``live_migrate_instance``, a call)
     Runs :class:`~.live_migrate.LiveMigrationTask`: every check, then the cast to the
@@ -38,12 +47,13 @@ LOG = logging.getLogger(__name__)
 
 EVENT_BUILD = "conductor_schedule_and_build_instances"
 EVENT_LIVE_MIGRATION = "conductor_live_migrate_instance"
+EVENT_REBUILD = "rebuild_server"
 
 
 class ComputeTaskManager:
     """The ``compute_task`` RPC endpoint of a conductor (*manager*)."""
 
-    target = messaging.Target(namespace="compute_task", version="1.0")
+    target = messaging.Target(namespace="compute_task", version="1.1")
 
     def __init__(self, manager: Any) -> None:
         self.manager = manager
@@ -179,6 +189,72 @@ class ComputeTaskManager:
         except exception.InstanceNotFound:
             return
         self._event_finish(context, instance.uuid, EVENT_BUILD, exc)
+        try:
+            objects.InstanceAction.action_finish(context, instance.uuid)
+        except exception.InstanceActionNotFound:
+            pass
+
+    # --- rebuild -------------------------------------------------------------------
+
+    def rebuild_instance(
+        self,
+        context: Any,
+        instance: Any,
+        image_ref: str | None = None,
+        orig_image_ref: str | None = None,
+        preserve_ephemeral: bool = False,
+    ) -> None:
+        """Cast the rebuild of *instance* to its host (see the module doc)."""
+        try:
+            current = objects.Instance.get_by_uuid(context, instance.uuid)
+        except exception.InstanceNotFound:
+            LOG.info("not rebuilding instance %s: deleted", instance.uuid)
+            return
+        if current.task_state != TaskState.REBUILDING:
+            LOG.info(
+                "not rebuilding instance %s: its task is %s, not rebuilding",
+                instance.uuid,
+                current.task_state,
+            )
+            return
+        self._event_start(context, current.uuid, EVENT_REBUILD)
+        try:
+            if not current.host:
+                raise exception.InstanceNotReady(
+                    instance_id=current.uuid, reason="it has no compute host"
+                )
+            version = ComputeAPI.REBUILD_VERSION
+            if not self.compute_rpcapi.can_send_version(version):
+                raise exception.ServiceTooOld(
+                    what="rebuild",
+                    rpc_api="compute",
+                    version=version,
+                    cap=self.compute_rpcapi.version_cap,
+                )
+            self.compute_rpcapi.rebuild_instance(
+                context,
+                current,
+                image_ref=image_ref,
+                orig_image_ref=orig_image_ref,
+                preserve_ephemeral=bool(preserve_ephemeral),
+            )
+        except Exception as exc:
+            self._event_finish(context, current.uuid, EVENT_REBUILD, exc)
+            self._rebuild_not_sent(context, current, exc)
+            return
+        self._event_finish(context, current.uuid, EVENT_REBUILD)
+        LOG.info("rebuild of instance %s sent to %s", current.uuid, current.host)
+
+    def _rebuild_not_sent(self, context: Any, instance: Any, exc: BaseException) -> None:
+        """End the task of a rebuild that cannot reach its host: fault, task cleared
+        (the guest was not touched), action finished."""
+        LOG.warning("rebuild of instance %s not sent: %s", instance.uuid, exception.one_line(exc))
+        instance.task_state = None
+        try:
+            instance.save(expected_task_state=[TaskState.REBUILDING])
+        except (exception.InstanceNotFound, exception.UnexpectedTaskStateError):
+            return
+        objects.InstanceFault.from_exception(context, instance.uuid, exc, self.host).create()
         try:
             objects.InstanceAction.action_finish(context, instance.uuid)
         except exception.InstanceActionNotFound:

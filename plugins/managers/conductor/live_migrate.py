@@ -8,8 +8,10 @@ is up; then the destination is either
   enough free memory on its node, the same hypervisor type and a version no older than
   the source's; or
 * found by the scheduler, excluding the source and every host already tried, with the
-  same hypervisor type and minimum version -- retried on another host when the chosen
-  one's checks refuse, at most ``[conductor] live_migration_max_retries`` times.
+  same hypervisor type and minimum version and by the policy of the instance's server
+  group, if any -- retried on another host when the chosen one's checks refuse, at most
+  ``[conductor] live_migration_max_retries`` times. (A requested destination is not
+  checked against the group's policy, as Nova does not check a forced one.)
 
 Either way the destination's compute then runs its own checks (which ask the source's),
 over RPC calls bounded by ``rpc_response_timeout``; a destination that does not answer
@@ -186,12 +188,17 @@ class LiveMigrationTask:
         tried: list[str] = []
         refusals: list[str] = []
         retries = int(self.conf.conductor.live_migration_max_retries)
+        try:
+            group = objects.InstanceGroup.get_by_instance_uuid(self.context, self.instance.uuid)
+        except exception.InstanceGroupNotFound:
+            group = None
         for _attempt in range(retries + 1):
             spec = RequestSpec.from_instance(
                 self.instance,
                 ignore_hosts=[self.source, *tried],
                 hypervisor_type=source_node.hypervisor_type,
                 min_hypervisor_version=source_node.hypervisor_version,
+                instance_group=group.obj_clone() if group is not None else None,
             )
             try:
                 chosen = self.scheduler_rpcapi.select_destinations(

@@ -9,6 +9,12 @@ shape re-asks the filters and weighers only about the slots logged since, so its
 follows what changed, not the number of nodes. When a plugin declares nothing, every
 request builds its entry afresh (a full pass, as Nova does).
 
+A request for a server group (``spec.instance_group`` set) changes as it is placed:
+each host chosen joins the group's ``hosts``, which the server group filters and
+weighers read, so the next instance of the request sees the earlier ones (Nova does
+the same). Such a request keeps no verdicts: each of its instances is filtered and
+weighed afresh, and on NoValidHost the group's hosts are restored with the nodes.
+
 Everything here runs under the scheduler manager's lock and never blocks.
 """
 
@@ -36,7 +42,7 @@ class Verdicts:
     """The slots that passed every filter for one request shape, in slot order, with
     one list of raw weights per weigher aligned with them."""
 
-    __slots__ = ("epoch", "synced", "slots", "states", "raw")
+    __slots__ = ("epoch", "synced", "slots", "states", "raw", "alike")
 
     def __init__(self, epoch: int, synced: int) -> None:
         self.epoch = epoch
@@ -44,6 +50,9 @@ class Verdicts:
         self.slots: list[int] = []
         self.states: list[HostState] = []
         self.raw: list[list[float]] = []
+        # Per weigher, whether it weighs every slot alike (then it decides nothing):
+        # set when built, cleared for good once a synced weight differs.
+        self.alike: list[bool] = []
 
 
 class HostIndex:
@@ -104,13 +113,15 @@ class Chooser:
         if not index.hosts:
             raise exception.NoValidHost(reason="there are no compute nodes")
         multipliers = [weigher.multiplier for weigher in self.weighers]
-        shape = self._shape(spec)
+        group = group_of(spec)
+        shape = None if group is not None else self._shape(spec)
+        group_hosts = list(group.hosts) if group is not None else []
         chosen: list[HostState] = []
         saved: list[tuple[int, tuple[Any, ...]]] = []
         verdicts: Verdicts | None = None
         try:
             for number in range(num):
-                verdicts = self._verdicts(shape, spec, verdicts)
+                verdicts = self._verdicts(shape, spec, None if group is not None else verdicts)
                 position = self._pick(verdicts, ignore, multipliers)
                 if position is None:
                     suffix = f" for instance {number + 1} of {num}" if num > 1 else ""
@@ -120,12 +131,16 @@ class Chooser:
                 state.consume(spec)
                 index.changed(slot)
                 chosen.append(state)
+                if group is not None:
+                    group.hosts = sorted([*group.hosts, state.host])
         except BaseException:
             for slot, values in reversed(saved):
                 state = index.hosts[slot]
                 for name, value in zip(_STATE_SLOTS, values, strict=True):
                     setattr(state, name, value)
                 index.changed(slot)
+            if group is not None:
+                group.hosts = group_hosts
             raise
         return chosen
 
@@ -177,7 +192,8 @@ class Chooser:
             slots.sort()
         verdicts.slots = slots
         verdicts.states = list(passed)
-        verdicts.raw = [[w.weigh(state, spec) for state in passed] for w in self.weighers]
+        verdicts.raw = [list(w.weigh_all(passed, spec)) for w in self.weighers]
+        verdicts.alike = [not raw or min(raw) == max(raw) for raw in verdicts.raw]
         return verdicts
 
     def _sync(self, verdicts: Verdicts, spec: Any, slots: Iterable[int]) -> None:
@@ -189,6 +205,7 @@ class Chooser:
             present = position < len(verdicts.slots) and verdicts.slots[position] == slot
             if passes:
                 weights = [w.weigh(state, spec) for w in self.weighers]
+                _note_alike(verdicts, weights, position, present)
                 if present:
                     for raw, weight in zip(verdicts.raw, weights, strict=True):
                         raw[position] = weight
@@ -216,6 +233,17 @@ class Chooser:
         if count - len(excluded) <= 0:
             return None
         raw = verdicts.raw
+        if len(raw) > 1:
+            # A weigher that weighs every node alike adds nothing after normalising
+            # (the server group weighers, for requests without a group): leave it out,
+            # so one weigher that remains takes the quick way below.
+            varying = [
+                (weights, multiplier)
+                for weights, multiplier, alike in zip(raw, multipliers, verdicts.alike, strict=True)
+                if multiplier and not alike
+            ]
+            raw = [weights for weights, _multiplier in varying]
+            multipliers = [multiplier for _weights, multiplier in varying]
         if self.subset_size <= 1 and len(raw) <= 1:
             multiplier = multipliers[0] if raw else 0.0
             if multiplier == 0:
@@ -279,6 +307,17 @@ class Chooser:
         )
 
 
+def _note_alike(verdicts: Verdicts, weights: list[float], position: int, present: bool) -> None:
+    """Clear ``alike`` of each weigher whose new weight (at *position*, replacing the
+    one there when *present*) differs from the others' (all equal while it is set)."""
+    for number, (raw, weight) in enumerate(zip(verdicts.raw, weights, strict=True)):
+        if not verdicts.alike[number]:
+            continue
+        other = 1 if present and position == 0 else 0  # a weight that stays
+        if other < len(raw) and raw[other] != weight:
+            verdicts.alike[number] = False
+
+
 def describe(spec: Any) -> str:
     """The request as NoValidHost states it: '2048 MB RAM, 2 vCPUs, 20 GB disk'."""
     text = (
@@ -289,7 +328,18 @@ def describe(spec: Any) -> str:
         text += f", hypervisor {spec.hypervisor_type}"
         if spec.min_hypervisor_version is not None:
             text += f" version {spec.min_hypervisor_version} or newer"
+    group = group_of(spec)
+    if group is not None:
+        placed = ", ".join(group.hosts) or "none yet"
+        text += f", server group {group.uuid} ({group.policy}; its hosts: {placed})"
     return text
+
+
+def group_of(spec: Any) -> Any:
+    """The request's server group (None: none, or a spec older than 1.1)."""
+    if not spec.obj_attr_is_set("instance_group"):
+        return None
+    return spec.instance_group
 
 
 def shape_fields(plugins: Iterable[Any]) -> tuple[str, ...] | None:

@@ -27,6 +27,21 @@ One lock, always taken with a timeout, guards the cache; a request holds it whil
 filters, weighs and consumes (pure CPU work over the cache), never across a database or
 RPC call. Requests are thereby serialised, which under the GIL costs no throughput and
 is what makes "concurrent requests do not all land on the same node" hold.
+
+Server groups: a request for a group (``spec.instance_group``) comes with the hosts of
+the group's members as the API saw them; before taking the lock the scheduler reads
+them again (``InstanceGroup.get_placement``, leaving out the instance being scheduled,
+which a reschedule or a move places anew), keeping the request's own when the read
+fails. The conductor records an instance's host only once the scheduler has answered,
+so a read can miss an instance of the group placed a moment before. The scheduler
+therefore remembers what it chose for each group in the last
+:data:`GROUP_MEMORY_SECONDS` and adds those hosts the read does not show -- but only as
+many of its latest choices as the read counts members still waiting for a host besides
+the request's own (a choice whose instance was recorded, or deleted, since is no longer
+waiting), never a choice for the instance being scheduled, and never a host the request
+ignores. Two requests for one group therefore never both take the last free host of an
+anti-affinity group from the same scheduler, and a member deleted a moment ago does not
+keep its host; several schedulers running at once can still race, as in Nova.
 """
 
 from __future__ import annotations
@@ -72,6 +87,14 @@ scheduler) reads in the foreground instead of scheduling on the old view."""
 FIRST_READ_TIMEOUT = 60.0
 """Seconds a request waits for a read of the compute nodes another request is making
 when there is no view yet (the first read loads every node)."""
+
+GROUP_MEMORY_SECONDS = 5.0
+"""Seconds the scheduler adds its own choices for a server group to the hosts the
+database shows for the group: longer than the conductor takes to record a choice. (A
+member deleted within this time still counts for its host until it ends.)"""
+
+GROUP_MEMORY_SIZE = 256
+"""Server groups whose recent choices are kept before the expired ones are swept."""
 
 
 class SchedulerManager(Manager):
@@ -147,6 +170,9 @@ class SchedulerManager(Manager):
         self._consumed_at: dict[str | None, datetime.datetime] = {}
         self._slot_of_node: dict[int, int] = {}
         self._index = host_index.HostIndex()
+        # What this scheduler chose for each server group lately (by group uuid):
+        # [(time.monotonic(), host, instance uuid or None), ...].
+        self._group_choices: dict[str, list[tuple[float, str, str | None]]] = {}
         self._up: frozenset[str] = frozenset()
         self._disabled: dict[str, str | None] = {}
         self._watermark: datetime.datetime | None = None
@@ -184,9 +210,10 @@ class SchedulerManager(Manager):
         ignore = set(spec.ignore_hosts)
         ignore.update(ignore_hosts or ())
         forced = set(spec.force_hosts)
+        room = self._read_group_hosts(spec, num)
         self._refresh_if_due()
         try:
-            chosen = self._place(spec, ignore, forced, num)
+            chosen = self._place(spec, ignore, forced, num, room)
         except exception.NoValidHost as no_host:
             # The view may miss a node that reported since it was read (a host that
             # just started, or freed room): read what changed and try once more.
@@ -194,26 +221,112 @@ class SchedulerManager(Manager):
                 self.refresh_host_states()
             except Exception:
                 raise no_host from None  # the read failed; the answer stands
-            chosen = self._place(spec, ignore, forced, num)
+            chosen = self._place(spec, ignore, forced, num, room)
         destinations = [{"host": h.host, "nodename": h.nodename} for h in chosen]
         if LOG.isEnabledFor(logging.DEBUG):
             instance = spec.instance_uuid if spec.obj_attr_is_set("instance_uuid") else None
             LOG.debug("instance %s: chose %s", instance, [d["host"] for d in destinations])
         return destinations
 
-    def _place(self, spec: Any, ignore: set[str], forced: set[str], num: int) -> list[HostState]:
+    def _place(
+        self, spec: Any, ignore: set[str], forced: set[str], num: int, room: int | None = None
+    ) -> list[HostState]:
         subset_size = self.conf.scheduler.host_subset_size
+        group = host_index.group_of(spec)
         with self._locked("select_destinations"):
             if forced:  # only the requested hosts may be chosen
                 ignore = ignore | (set(self._index.slots_by_host) - forced)
+            instance = spec.instance_uuid if spec.obj_attr_is_set("instance_uuid") else None
+            if group is not None:
+                read = list(group.hosts)
+                group.hosts = self._with_recent_choices(group, ignore, instance, room)
             chooser = host_index.Chooser(
                 self._index, self.filters, self.weighers, self._shape_fields, subset_size
             )
-            chosen = chooser.place(spec, ignore, num)
+            try:
+                chosen = chooser.place(spec, ignore, num)
+            finally:
+                if group is not None:
+                    group.hosts = read  # as read: a retry adds the choices again
             now = _utc(timeutils.utcnow())
             for state in chosen:
                 self._consumed_at[state.uuid] = now
+            if group is not None:
+                self._remember_choices(group.uuid, [state.host for state in chosen], instance)
             return chosen
+
+    # --- server groups -------------------------------------------------------------------
+
+    def _read_group_hosts(self, spec: Any, num: int) -> int | None:
+        """Replace the hosts of the request's server group by those the database shows
+        now, without the instance being scheduled, and return how many of the group's
+        other members wait for a host besides the *num* of this request (None: no group,
+        or the read failed and the request's hosts are kept)."""
+        group = host_index.group_of(spec)
+        if group is None:
+            return None
+        instance = spec.instance_uuid if spec.obj_attr_is_set("instance_uuid") else None
+        exclude = [instance] if instance else []
+        try:
+            group._context = get_admin_context()
+            placement = group.get_placement(exclude=exclude)
+            group.hosts = placement["hosts"]
+            # A multi-create's own instances wait too; a named instance is excluded.
+            return max(int(placement["unplaced"]) - (0 if instance else num), 0)
+        except exception.InstanceGroupNotFound:
+            LOG.info(
+                "server group %s is gone; placing by the hosts the request names", group.uuid
+            )
+        except Exception as exc:
+            LOG.warning(
+                "cannot read the hosts of server group %s, placing by those the request "
+                "names: %s",
+                group.uuid,
+                exception.one_line(exc),
+            )
+        return None
+
+    def _recent(self, group_uuid: str, now: float) -> list[tuple[float, str, str | None]]:
+        """The group's choices younger than the memory; the rest forgotten (lock held)."""
+        recent = [
+            choice
+            for choice in self._group_choices.get(group_uuid, ())
+            if now - choice[0] < GROUP_MEMORY_SECONDS
+        ]
+        if recent:
+            self._group_choices[group_uuid] = recent
+        else:
+            self._group_choices.pop(group_uuid, None)
+        return recent
+
+    def _with_recent_choices(
+        self, group: Any, ignore: set[str], instance: str | None, room: int | None
+    ) -> list[str]:
+        """The group's hosts plus those of its *room* latest choices (all when None) --
+        not for *instance*, the one being scheduled -- that they lack and the request
+        does not ignore (lock held)."""
+        choices = [
+            host
+            for _at, host, chosen_for in self._recent(group.uuid, time.monotonic())
+            if instance is None or chosen_for != instance
+        ]
+        if room is not None:
+            choices = choices[len(choices) - room :] if room else []
+        known = set(group.hosts)
+        extra = {host for host in choices if host not in known and host not in ignore}
+        return sorted([*group.hosts, *extra])
+
+    def _remember_choices(self, group_uuid: str, hosts: list[str], instance: str | None) -> None:
+        """Note that *hosts* were just chosen for the group, for *instance* when the
+        request names one (its earlier choices are forgotten); lock held."""
+        now = time.monotonic()
+        choices = self._group_choices.setdefault(group_uuid, [])
+        if instance is not None:
+            choices[:] = [choice for choice in choices if choice[2] != instance]
+        choices.extend((now, host, instance) for host in hosts)
+        if len(self._group_choices) > GROUP_MEMORY_SIZE:
+            for uuid in list(self._group_choices):
+                self._recent(uuid, now)
 
     # --- the cache -----------------------------------------------------------------------
 

@@ -24,8 +24,11 @@ reconciling at once do no harm) looks at what made no progress:
   the compare-and-swap);
 * another task (powering on/off, rebooting, deleting) unchanged for ``[conductor]
   task_timeout`` seconds is cleared with a fault saying the request was not carried
-  out (the instance keeps its vm_state; the user may ask again). Live migrations
-  have their own bookkeeping and are left alone.
+  out (the instance keeps its vm_state; the user may ask again). A rebuild
+  (``rebuilding``, ``rebuild_spawning``) unchanged as long ends in ERROR with an
+  ``InstanceRebuildFailure`` fault instead: its old guest may be gone already (Nova
+  ends an interrupted rebuild the same way); rebuilding again starts afresh. Live
+  migrations have their own bookkeeping and are left alone.
 
 Resending is idempotent: the conductor schedules only instances still in
 ``scheduling`` with no host, and a compute host takes an instance only from
@@ -43,7 +46,12 @@ from typing import Any
 from oslo_utils import timeutils
 
 from nubis.core import exception, objects
-from nubis.core.compute.states import InstanceActionName, TaskState, VMState
+from nubis.core.compute.states import (
+    REBUILD_TASK_STATES,
+    InstanceActionName,
+    TaskState,
+    VMState,
+)
 from nubis.core.conductor.rpcapi import ComputeTaskAPI
 from nubis.core.context import RequestContext
 from nubis.core.objects.request_spec import RequestSpec
@@ -62,6 +70,7 @@ OTHER_TASKS = (
     TaskState.REBOOTING,
     TaskState.REBOOTING_HARD,
     TaskState.DELETING,
+    *REBUILD_TASK_STATES,
 )
 
 _last_run: dict[int, float] = {}
@@ -190,6 +199,10 @@ class Reconciler:
         )
         spec = RequestSpec.from_instance(instance, num_instances=1)
         spec.instance_uuid = None
+        try:  # placed by its server group's policy again
+            spec.instance_group = objects.InstanceGroup.get_by_instance_uuid(context, instance.uuid)
+        except exception.InstanceGroupNotFound:
+            pass
         ComputeTaskAPI(conf=self.conf).build_instances(
             _context_of_create(context, instance.uuid), [instance], spec
         )
@@ -232,17 +245,29 @@ class Reconciler:
 
     def _clear(self, context: Any, instance: Any, idle: float, timeout: int) -> None:
         previous = instance.task_state
+        rebuild = previous in REBUILD_TASK_STATES
         instance.task_state = None
+        if rebuild:
+            instance.vm_state = VMState.ERROR
         try:
             instance.save(expected_task_state=[previous])
         except (exception.InstanceNotFound, exception.UnexpectedTaskStateError):
             return
-        fault = exception.InstanceBuildTimeout(
-            instance_uuid=instance.uuid,
-            reason=f"task {previous} made no progress for {idle:.0f} s "
-            f"([conductor] task_timeout = {timeout}); the request was not carried out, "
-            "ask again",
-        )
+        fault: exception.NubisException
+        if rebuild:
+            fault = exception.InstanceRebuildFailure(
+                instance_uuid=instance.uuid,
+                reason=f"task {previous} made no progress for {idle:.0f} s "
+                f"([conductor] task_timeout = {timeout}); the old guest may be gone, "
+                "rebuild the server again",
+            )
+        else:
+            fault = exception.InstanceBuildTimeout(
+                instance_uuid=instance.uuid,
+                reason=f"task {previous} made no progress for {idle:.0f} s "
+                f"([conductor] task_timeout = {timeout}); the request was not carried out, "
+                "ask again",
+            )
         objects.InstanceFault.from_exception(context, instance.uuid, fault, self.host).create()
         _finish_action(context, instance.uuid)
         LOG.warning("instance %s: task %s cleared after %.0f s", instance.uuid, previous, idle)

@@ -1,7 +1,8 @@
 """LibvirtDriver: the ComputeDriver on libvirt-python (``nubis.virt: libvirt``).
 
 Guests are persistent libvirt domains named ``instance.name`` with ``instance.uuid``
-(see :mod:`.guest_xml`); their overlay disks live in ``[libvirt] instances_path/<uuid>``.
+(see :mod:`.guest_xml`); their overlay disks and serial console logs (``console.log``,
+read back by get_console_output) live in ``[libvirt] instances_path/<uuid>``.
 One connection (:mod:`.host`) serves every call; when it is lost the driver reports
 itself unavailable (``is_hypervisor_available()``, a HypervisorStatusEvent) until the
 connection is back.
@@ -10,9 +11,11 @@ Live migration is peer-to-peer (``migrateToURI3`` with LIVE | PEER2PEER | PERSIS
 UNDEFINE_SOURCE, see :mod:`.migration`). The destination tells the source how its
 libvirtd is reached (``[libvirt] live_migration_uri``, in migrate_data as
 ``libvirt_migration_uri``) and its host UUID (``libvirt_host_uuid``: a "destination"
-with the source's UUID is the same host). Only diskless guests, or guests whose
-instances_path is shared by both hosts (``instances_path_shared``), can move; block
-migration is refused.
+with the source's UUID is the same host) and its instances_path
+(``libvirt_instances_path``: the guest's console log moves to the destination's
+directory of the guest; see :mod:`.instance_files`). Only diskless guests, or guests
+whose instances_path is shared by both hosts (``instances_path_shared``), can move;
+block migration is refused.
 
 On a ``test:///`` URI (libvirt's in-process test driver, ``virt_type = test``) nothing
 really runs and nothing can migrate: the driver withdraws ``supports_live_migration``
@@ -32,12 +35,13 @@ import libvirt
 from oslo_config import cfg
 
 from nubis.core import exception
-from nubis.core.virt import driver, events, hardware, power_state
+from nubis.core.virt import console, driver, events, hardware, power_state
 from nubis.core.virt import migration as lm
 from nubis.plugins.virt.libvirt import conf as libvirt_conf
 from nubis.plugins.virt.libvirt import guest_xml, qcow2
+from nubis.plugins.virt.libvirt import instance_files as files
 from nubis.plugins.virt.libvirt.host import Host, error_code, is_test_uri
-from nubis.plugins.virt.libvirt.migration import LiveMigrationJob
+from nubis.plugins.virt.libvirt.migration import LiveMigrationJob, migration_params
 from nubis.plugins.virt.libvirt.states import POWER_STATES, lifecycle_transition
 
 LOG = logging.getLogger(__name__)
@@ -54,6 +58,7 @@ class LibvirtDriver(driver.ComputeDriver):
         "supports_clean_shutdown": True,
         "supports_lifecycle_events": True,
         "supports_multiple_nodes": False,
+        "supports_console_output": True,
     }
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
@@ -136,7 +141,7 @@ class LibvirtDriver(driver.ComputeDriver):
             return [d for d in conn.listAllDomains(0) if self._is_nubis_guest(d)]
 
     def _instance_dir(self, uuid: str) -> str:
-        return os.path.join(self._opts.instances_path, uuid)
+        return files.instance_dir(self._opts.instances_path, uuid)
 
     def _base_image(self, image_ref: str) -> str:
         path = (
@@ -216,13 +221,14 @@ class LibvirtDriver(driver.ComputeDriver):
         dom = None
         try:
             disk = None
+            files.make_dir(self._opts.instances_path, instance.uuid)
             if instance.image_ref:
                 base = self._base_image(instance.image_ref)
-                os.makedirs(instance_dir, mode=0o755, exist_ok=True)
-                disk = os.path.join(instance_dir, "disk")
+                disk = os.path.join(instance_dir, files.DISK)
                 size = max(qcow2.virtual_size(base), int(instance.root_gb or 0) * GiB)
                 qcow2.create(disk, size, base, qcow2.image_format(base))
-            spec = guest_xml.spec_from_instance(instance, self.domain_type, disk)
+            log = os.path.join(instance_dir, files.CONSOLE_LOG)
+            spec = guest_xml.spec_from_instance(instance, self.domain_type, disk, log)
             with self._guard(conn):
                 dom = conn.defineXML(guest_xml.domain_xml(spec))
                 dom.create()
@@ -353,6 +359,20 @@ class LibvirtDriver(driver.ComputeDriver):
             if dom.isActive():
                 dom.destroy()
             dom.create()
+
+    def get_console_output(self, instance: Any) -> str:
+        conn, dom = self._domain(instance)
+        with self._guard(conn):
+            path = guest_xml.console_log_path(dom.XMLDesc(0))
+        if path is None:
+            return ""  # defined without a console log (before nubis logged consoles)
+        try:
+            return console.read_log_tail(path)
+        except OSError as exc:
+            raise exception.ConfigurationError(
+                option="[libvirt] instances_path",
+                reason=f"cannot read the console log of {instance.uuid}: {exc}",
+            ) from exc
 
     def get_info(self, instance: Any) -> driver.InstanceInfo:
         conn, dom = self._domain(instance)
@@ -517,6 +537,7 @@ class LibvirtDriver(driver.ComputeDriver):
             "libvirt_migration_uri": self._migration_uri(self.host_name),
             "libvirt_host_uuid": caps.host_uuid,
             "libvirt_shared_storage": bool(self._opts.instances_path_shared),
+            files.INSTANCES_PATH_KEY: str(self._opts.instances_path),
         }
 
     def _compare_cpu(self, conn: libvirt.virConnect, cpu_info: str, refuse: Any) -> None:
@@ -583,7 +604,7 @@ class LibvirtDriver(driver.ComputeDriver):
                 raise exception.MigrationPreCheckError(
                     instance_uuid=instance.uuid, reason=str(exc)
                 ) from exc
-        return migrate_data
+        return {**migrate_data, **files.prepare_incoming(self._opts.instances_path, instance.uuid)}
 
     def live_migration(
         self,
@@ -601,9 +622,12 @@ class LibvirtDriver(driver.ComputeDriver):
         try:
             _conn, dom = self._domain(instance)
             dest_uri = data.get("libvirt_migration_uri") or self._migration_uri(dest)
-            params: dict[str, Any] = {}
-            if self._opts.live_migration_bandwidth:
-                params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = self._opts.live_migration_bandwidth
+            dest_dir = data.get(files.INSTANCES_PATH_KEY) or self._opts.instances_path
+            params = migration_params(
+                dom,
+                self._opts.live_migration_bandwidth,
+                os.path.join(files.instance_dir(dest_dir, instance.uuid), files.CONSOLE_LOG),
+            )
             memory_gib = max(1.0, int(instance.memory_mb or 0) / 1024)
             progress = data.get(lm.PROGRESS_CALLBACK)
             job = LiveMigrationJob(
@@ -619,6 +643,8 @@ class LibvirtDriver(driver.ComputeDriver):
             started = time.monotonic()
             with self._migrations.running(instance.uuid, job):
                 result, error = job.run()
+            if result == lm.RESULT_COMPLETED:
+                files.forget_outgoing(self._opts.instances_path, instance.uuid, data)
             LOG.info(
                 "live migration of %s to %s: %s after %.1f s%s",
                 instance.uuid,
@@ -651,6 +677,7 @@ class LibvirtDriver(driver.ComputeDriver):
         with self._guard(conn):
             if not dom.isPersistent():  # PERSIST_DEST normally did this already
                 conn.defineXML(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE))
+        files.settle_incoming(self._opts.instances_path, instance.uuid)
 
     def rollback_live_migration_at_destination(
         self,
@@ -666,5 +693,7 @@ class LibvirtDriver(driver.ComputeDriver):
         dom = self._lookup(conn, instance.uuid)
         # The guest's disks stay: on shared storage they are the source guest's disks.
         shared = bool(self._opts.instances_path_shared)
-        keep_disks = shared or not destroy_disks
-        self._remove(conn, dom, None if keep_disks else self._instance_dir(instance.uuid))
+        self._remove(conn, dom, None)
+        files.forget_incoming(
+            self._opts.instances_path, instance.uuid, migrate_data, keep=shared or not destroy_disks
+        )

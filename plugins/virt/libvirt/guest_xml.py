@@ -1,8 +1,11 @@
 """The libvirt domain XML of an instance, and what the driver reads back from XML.
 
 A guest is: ``instance.memory_mb`` MiB, ``instance.vcpus`` vCPUs, ACPI (so that a clean
-shutdown can be asked for), a serial console on a pty, no memory balloon, and either no
-disk (an empty ``image_ref``) or one virtio disk -- the instance's qcow2 overlay. The
+shutdown can be asked for), a serial console on a pty whose output libvirt logs to the
+file ``console_log`` (truncated at each start, as Nova's are; the firmware writes to the
+serial console too, so even a diskless guest logs its boot attempt), no memory balloon,
+and either no disk (an empty ``image_ref``) or one virtio disk -- the instance's qcow2
+overlay. The
 domain's metadata carries a ``nubis:instance`` element: that is how the driver tells
 its own guests from other guests of the same libvirtd.
 """
@@ -31,9 +34,12 @@ class GuestSpec:
     domain_type: str  # kvm, qemu or test
     disk_path: str | None = None
     image: str | None = None
+    console_log: str | None = None
 
 
-def spec_from_instance(instance: Any, domain_type: str, disk_path: str | None) -> GuestSpec:
+def spec_from_instance(
+    instance: Any, domain_type: str, disk_path: str | None, console_log: str | None = None
+) -> GuestSpec:
     """Return the GuestSpec of *instance* (its memory_mb and vcpus must be positive)."""
     memory_mb, vcpus = int(instance.memory_mb or 0), int(instance.vcpus or 0)
     if memory_mb <= 0 or vcpus <= 0:
@@ -46,6 +52,7 @@ def spec_from_instance(instance: Any, domain_type: str, disk_path: str | None) -
         domain_type=domain_type,
         disk_path=disk_path,
         image=instance.image_ref or None,
+        console_log=console_log,
     )
 
 
@@ -71,6 +78,7 @@ def domain_xml(spec: GuestSpec) -> str:
     os_element = _sub(domain, "os")
     _sub(os_element, "type", "hvm")
     _sub(os_element, "boot", dev="hd")
+    _sub(os_element, "bios", useserial="yes")
     features = _sub(domain, "features")
     _sub(features, "acpi")
     _sub(features, "apic")
@@ -84,12 +92,42 @@ def domain_xml(spec: GuestSpec) -> str:
         _sub(disk, "source", file=spec.disk_path)
         _sub(disk, "target", dev="vda", bus="virtio")
     serial = _sub(devices, "serial", type="pty")
+    if spec.console_log:
+        _sub(serial, "log", file=spec.console_log, append="off")
     _sub(serial, "target", port="0")
     console = _sub(devices, "console", type="pty")
     _sub(console, "target", type="serial", port="0")
     _sub(devices, "memballoon", model="none")
     ET.register_namespace(PREFIX, NAMESPACE)
     return ET.tostring(domain, encoding="unicode")
+
+
+_CONSOLE_LOGS = ("./devices/serial/log", "./devices/console/log")
+
+
+def console_log_path(xml: str) -> str | None:
+    """Return the file libvirt logs the serial console of domain *xml* to, or None
+    (a guest defined without a console log)."""
+    root = ET.fromstring(xml)
+    for path in _CONSOLE_LOGS:
+        log = root.find(path)
+        if log is not None and log.get("file"):
+            return str(log.get("file"))
+    return None
+
+
+def with_console_log(xml: str, path: str) -> str:
+    """Return domain *xml* with its console logged to *path* instead (libvirt repeats
+    the serial's log on the ``<console>`` that mirrors it); *xml* itself when it has
+    no console log."""
+    root = ET.fromstring(xml)
+    logs = [log for where in _CONSOLE_LOGS for log in root.findall(where) if log.get("file")]
+    if not logs:
+        return xml
+    for log in logs:
+        log.set("file", path)
+    ET.register_namespace(PREFIX, NAMESPACE)
+    return ET.tostring(root, encoding="unicode")
 
 
 def disk_paths(xml: str) -> list[str]:

@@ -30,6 +30,7 @@ from typing import Any
 import libvirt
 
 from nubis.core.virt import migration as lm
+from nubis.plugins.virt.libvirt import guest_xml
 
 LOG = logging.getLogger(__name__)
 
@@ -58,6 +59,25 @@ def progress_from_stats(stats: dict[str, Any], elapsed: float) -> lm.MigrationPr
         disk_processed=get(libvirt.VIR_DOMAIN_JOB_DISK_PROCESSED),
         disk_remaining=get(libvirt.VIR_DOMAIN_JOB_DISK_REMAINING),
     )
+
+
+def migration_params(
+    dom: libvirt.virDomain, bandwidth: int, dest_console_log: str
+) -> dict[str, Any]:
+    """The ``migrateToURI3`` parameters of *dom*'s migration: the bandwidth cap (MiB/s,
+    0 for none) and, when the guest's console log is to be another file on the
+    destination (another instances_path), the domain XML the destination runs and
+    keeps."""
+    params: dict[str, Any] = {}
+    if bandwidth:
+        params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = bandwidth
+    xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE)
+    if guest_xml.console_log_path(xml) not in (None, dest_console_log):
+        moved = guest_xml.with_console_log(xml, dest_console_log)
+        # The running guest's XML, and the definition PERSIST_DEST keeps there.
+        params[libvirt.VIR_MIGRATE_PARAM_DEST_XML] = moved
+        params[libvirt.VIR_MIGRATE_PARAM_PERSIST_XML] = moved
+    return params
 
 
 class LiveMigrationJob:

@@ -274,8 +274,8 @@ def test_every_contract_problem_is_reported_at_once(planted: pytest.Pytester) ->
     assert "spawn() is still abstract" in problems and "get_info() is still abstract" in problems
     assert (
         "unknown capabilities supports_teleportation; known: supports_clean_shutdown, "
-        "supports_lifecycle_events, supports_live_migration, supports_multiple_nodes, "
-        "supports_reboot_soft" in problems
+        "supports_console_output, supports_lifecycle_events, supports_live_migration, "
+        "supports_multiple_nodes, supports_reboot_soft, supports_rebuild" in problems
     )
     result.stdout.fnmatch_lines(
         ["*CONTRACT nubis.virt:cfp_half: *destroy() is still abstract*unknown capabilities "

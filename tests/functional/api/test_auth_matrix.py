@@ -11,7 +11,7 @@ The kinds of route:
 * OWNER_ADMIN — on a server of project A, for administrators only: anonymous 401,
   alice 403, bob 404, the administrator succeeds;
 * SELF — on something of alice's named by id in the path or query (her user's key
-  pairs, her project's usage): anonymous 401, alice succeeds, bob 403 (the policy
+  pairs, her project's usage and server groups): anonymous 401, alice succeeds, bob 403 (the policy
   compares ids; nothing is hidden), the administrator succeeds.
 
 "Succeeds" means the route's success status. :data:`CASES` must name every route the
@@ -153,6 +153,33 @@ def _alice_ids() -> tuple[str, str]:
 
     user = IdentityStore().user("alice")
     return str(user.id), str(IdentityStore().project("project-a").id)
+
+
+SERVER_GROUP_NAME = "matrix-sg"
+
+
+def _delete_matrix_server_groups(cloud: Cloud) -> None:
+    admin = cloud.client("admin")
+    for group in admin.get("/v2.1/os-server-groups?all_projects=1").json()["server_groups"]:
+        if group["name"] == SERVER_GROUP_NAME:
+            admin.delete(f"/v2.1/os-server-groups/{group['id']}")
+
+
+def _server_group_cases() -> list[Case]:
+    body = {"server_group": {"name": SERVER_GROUP_NAME, "policies": ["anti-affinity"]}}
+
+    def alices(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
+        made = cloud.client("alice").post("/v2.1/os-server-groups", body)
+        assert made.status_code == 200, made.text
+        return f"/v2.1/os-server-groups/{made.json()['server_group']['id']}", None
+
+    item = "/v2.1/os-server-groups/{server_group_id}"
+    return [
+        Case("GET", "/v2.1/os-server-groups", "ANY", _static("/v2.1/os-server-groups")),
+        Case("POST", "/v2.1/os-server-groups", "ANY", _static("/v2.1/os-server-groups", body)),
+        Case("GET", item, "SELF", alices),
+        Case("DELETE", item, "SELF", alices, ok=204),
+    ]
 
 
 def _keypair_cases() -> list[Case]:
@@ -348,6 +375,10 @@ def make_cases(servers: Servers) -> list[Case]:
 
         return call
 
+    def rebuild(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
+        server_id = servers.fresh() if succeed else servers.shared()
+        return f"/v2.1/servers/{server_id}/action", {"rebuild": {"imageRef": cloud.image_id}}
+
     def live_migrate(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
         server_id = servers.fresh() if succeed else servers.shared()
         body = {"os-migrateLive": {"host": None, "block_migration": "auto"}}
@@ -521,6 +552,21 @@ def make_cases(servers: Servers) -> list[Case]:
         Case(
             "POST",
             "/v2.1/servers/{server_id}/action",
+            "OWNER",
+            rebuild,
+            ok=202,
+            action="rebuild",
+        ),
+        Case(
+            "POST",
+            "/v2.1/servers/{server_id}/action",
+            "OWNER",
+            action({"os-getConsoleOutput": {"length": 5}}, None),
+            action="os-getConsoleOutput",
+        ),
+        Case(
+            "POST",
+            "/v2.1/servers/{server_id}/action",
             "OWNER_ADMIN",
             live_migrate,
             ok=202,
@@ -614,6 +660,33 @@ def make_cases(servers: Servers) -> list[Case]:
             flavor("", {"flavor": {"description": "changed"}}),
         ),
         Case("GET", "/v2.1/limits", "ANY", _static("/v2.1/limits")),
+        Case("GET", "/v2.1/os-hosts", "ADMIN", _static("/v2.1/os-hosts"), version="2.42"),
+        Case(
+            "GET",
+            "/v2.1/os-hosts/{host_name}",
+            "ADMIN",
+            _static("/v2.1/os-hosts/cmp1"),
+            version="2.42",
+        ),
+        Case(
+            "PUT",
+            "/v2.1/os-hosts/{host_name}",
+            "ADMIN",
+            _static("/v2.1/os-hosts/cmp1", {"status": "enable"}),
+            ok=501,
+            version="2.42",
+        ),
+        *(
+            Case(
+                "GET",
+                f"/v2.1/os-hosts/{{host_name}}/{action}",
+                "ADMIN",
+                _static(f"/v2.1/os-hosts/cmp1/{action}"),
+                ok=501,
+                version="2.42",
+            )
+            for action in ("startup", "shutdown", "reboot")
+        ),
         Case("GET", "/v2.1/os-quota-sets/{tenant_id}", "SELF", quota_set()),
         Case("GET", "/v2.1/os-quota-sets/{tenant_id}/detail", "SELF", quota_set("/detail")),
         Case("GET", "/v2.1/os-quota-sets/{tenant_id}/defaults", "ANY", quota_set("/defaults")),
@@ -684,6 +757,7 @@ def make_cases(servers: Servers) -> list[Case]:
         Case("GET", "/v2.1/os-aggregates", "ADMIN", _static("/v2.1/os-aggregates")),
         *_image_cases(),
         *_keypair_cases(),
+        *_server_group_cases(),
         *_compute_image_cases(),
         *_server_extra_cases(servers),
     ]
@@ -746,6 +820,7 @@ def _check_route(cloud: Cloud, case: Case) -> None:
     assert seen == expected
     cloud.delete_all_servers()
     MatrixImages(cloud).delete_all()
+    _delete_matrix_server_groups(cloud)
 
 
 def test_members_see_only_their_projects_servers(cloud: Cloud) -> None:

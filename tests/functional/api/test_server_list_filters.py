@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import uuid
 
+from nubis.core import objects
+from nubis.core.context import get_admin_context
 from tests.functional.api.conftest import Cloud
 
 
@@ -37,6 +39,16 @@ def test_name_status_and_all_tenants_filters(cloud: Cloud) -> None:
         assert _names(cloud, f"name={tag}&status=Active") == _names(
             cloud, f"name={tag}&status=ACTIVE"
         )
+        # REBUILD: a rebuild task in any state a rebuild starts from
+        instance = objects.Instance.get_by_uuid(get_admin_context(), first)
+        instance.task_state = "rebuild_spawning"
+        instance.save()
+        try:
+            assert _names(cloud, f"name={tag}&status=rebuild") == {f"{tag}-instance-1"}
+        finally:
+            instance.task_state = None
+            instance.save()
+        assert _names(cloud, f"name={tag}&status=REBUILD") == set()
         # a status Nova knows and nubis has no state for matches nothing
         assert _names(cloud, f"name={tag}&status=resize") == set()
         # an unknown status: an empty list before 2.38, a 400 naming it from 2.38

@@ -102,3 +102,48 @@ def test_administrators_reset_a_server_state(cloud: Cloud) -> None:
     finally:
         admin.delete(f"/v2.1/servers/{server_id}")
         cloud.wait_gone(server_id)
+
+
+def _image(cloud: Cloud, **attributes: Any) -> str:
+    """An active raw image of 4 KiB with *attributes* (min_ram, min_disk)."""
+    admin = cloud.client("admin")
+    body = {"name": "fit-check", "disk_format": "raw", "container_format": "bare"}
+    body["visibility"] = "public"
+    made = admin.post("/image/v2/images", {**body, **attributes})
+    assert made.status_code == 201, made.text
+    image_id = str(made.json()["id"])
+    uploaded = admin.put(
+        f"/image/v2/images/{image_id}/file",
+        data=b"\0" * 4096,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert uploaded.status_code == 204, uploaded.text
+    return image_id
+
+
+def test_an_image_that_needs_more_than_the_flavor_is_refused(cloud: Cloud) -> None:
+    admin = cloud.client("admin")
+    tiny = admin.get("/v2.1/flavors/m1.tiny").json()["flavor"]
+    for name, disk in (("fit-disk", 1), ("fit-zero", 0)):
+        flavor = {"name": name, "id": name, "ram": tiny["ram"], "vcpus": 1, "disk": disk}
+        assert admin.post("/v2.1/flavors", {"flavor": flavor}).status_code == 200
+    images = [_image(cloud, min_ram=tiny["ram"] + 1), _image(cloud, min_disk=2)]
+    try:
+        for image_id, flavor_id, says in (
+            (images[0], "m1.tiny", "Flavor's memory is too small for requested image"),
+            (images[1], "fit-disk", "Flavor disk is 1073741824 bytes, minimum size is"),
+        ):
+            body = {"name": "x", "imageRef": image_id, "flavorRef": flavor_id}
+            refused = cloud.client("alice", "2.60").post(
+                "/v2.1/servers", {"server": {**body, "networks": "none"}}
+            )
+            assert refused.status_code == 400, refused.text
+            assert says in refused.json()["badRequest"]["message"]
+        # a root disk of 0 is sized by the image: min_disk does not refuse it
+        assert cloud.boot("alice", imageRef=images[1], flavorRef="fit-zero")
+    finally:
+        cloud.delete_all_servers()
+        admin.delete("/v2.1/flavors/fit-disk")
+        admin.delete("/v2.1/flavors/fit-zero")
+        for image_id in images:
+            admin.delete(f"/image/v2/images/{image_id}")

@@ -74,6 +74,18 @@ def test_weigher_weights_repeat(nubis_weigher: Any, nubis_target: Any, nubis_con
     )
 
 
+def test_weigh_all_agrees_with_weigh(nubis_weigher: Any) -> None:
+    for spec in specs():
+        population = hosts()
+        expected = [nubis_weigher.weigh(h, spec) for h in population]
+        got = list(nubis_weigher.weigh_all(population, spec))
+        assert got == expected, (
+            f"weigh_all weighs {got}, weigh {expected} for {describe_spec(spec)}"
+        )
+        empty = list(nubis_weigher.weigh_all([], spec))
+        assert empty == [], f"weigh_all of no hosts: expected [], observed {empty}"
+
+
 def test_weigher_is_safe_from_several_threads(nubis_weigher: Any) -> None:
     population, requests = hosts(), specs()
     expected = _weights(nubis_weigher, population, requests)

@@ -12,9 +12,23 @@ from nubis.core.conf import CONF, check
 
 def test_defaults() -> None:
     group = CONF.scheduler
-    assert group.enabled_filters == ["compute", "ram", "vcpu", "disk", "hypervisor_type"]
-    assert group.weighers == ["ram"]
+    assert group.enabled_filters == [
+        "compute",
+        "ram",
+        "vcpu",
+        "disk",
+        "hypervisor_type",
+        "server_group_affinity",
+        "server_group_anti_affinity",
+    ]
+    assert group.weighers == [
+        "ram",
+        "server_group_soft_affinity",
+        "server_group_soft_anti_affinity",
+    ]
     assert group.ram_weight_multiplier == 1.0
+    assert group.soft_affinity_weight_multiplier == 1.0
+    assert group.soft_anti_affinity_weight_multiplier == 1.0
     assert group.host_state_refresh_interval == 1.0
     assert group.host_subset_size == 1
     assert group.max_attempts == 3

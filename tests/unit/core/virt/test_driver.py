@@ -105,6 +105,35 @@ def test_declaring_live_migration_requires_implementing_it() -> None:
     assert "check_can_live_migrate_destination" in problem and " live_migration," not in problem
 
 
+def test_declaring_console_output_or_rebuild_requires_implementing_it() -> None:
+    class Promising(Minimal):
+        capabilities = {"supports_console_output": True, "supports_rebuild": True}
+
+    assert plugins.contract_problems(NS, Promising) == [
+        "declares supports_console_output but does not implement get_console_output",
+        "declares supports_rebuild but does not implement rebuild",
+    ]
+
+    class Keeping(Promising):
+        def get_console_output(self, instance: Any) -> str:
+            return ""
+
+        def rebuild(self, context, instance, network_info=None, block_device_info=None,
+                    preserve_ephemeral=False):  # fmt: skip
+            pass
+
+    assert plugins.contract_problems(NS, Keeping) == []
+
+
+def test_undeclared_console_output_and_rebuild_raise_their_exceptions() -> None:
+    drv = Minimal(conf=None)  # type: ignore[arg-type]
+    with pytest.raises(exception.ConsoleOutputNotSupported) as info:
+        drv.get_console_output(None)
+    assert info.value.code == 501 and "the Minimal virt driver" in str(info.value)
+    with pytest.raises(exception.RebuildNotSupported, match="Minimal"):
+        drv.rebuild(None, None, preserve_ephemeral=True)
+
+
 def test_a_plugin_cannot_override_the_interface_check() -> None:
     class Sneaky(Minimal):
         capabilities = {"supports_teleport": True}

@@ -175,3 +175,94 @@ def test_opposite_migrations_between_two_hosts_do_not_deadlock(hosts) -> None:
         t.join(5)
     assert results == ["post", "post"]
     assert a.list_instance_uuids() == [ib.uuid] and b.list_instance_uuids() == [ia.uuid]
+
+
+# --- the console log and rebuild ----------------------------------------------------------
+
+
+def test_the_console_log_follows_the_guest(hosts) -> None:
+    drv = hosts()
+    inst = instance(image_ref="img-1")
+    drv.spawn(None, inst)
+    first = drv.get_console_output(inst)
+    assert f"nubis fake guest {inst.uuid}: boot 1, image img-1" in first
+    assert first.endswith("instance-00000001 login: \n") and first.count("\n") == 11
+    drv.power_off(inst)
+    drv.power_off(inst)  # already off: nothing more is logged
+    stopped = drv.get_console_output(inst)
+    assert stopped.startswith(first) and stopped.endswith("reboot: Power down\n")
+    assert stopped.count("Power down") == 1
+    drv.reboot(None, inst, reboot_type="HARD")  # from off: no "Restarting" line
+    drv.reboot(None, inst, reboot_type="SOFT")
+    log = drv.get_console_output(inst)
+    assert log.count("reboot: Restarting system") == 1 and ": boot 3, image img-1" in log
+    drv.power_on(None, inst)  # already running: nothing is logged
+    assert drv.get_console_output(inst) == log
+    drv.destroy(None, inst)
+    with pytest.raises(exception.InstanceNotFound):
+        drv.get_console_output(inst)
+
+
+def test_the_console_log_keeps_the_newest_lines(hosts) -> None:
+    drv = hosts()
+    inst = instance()
+    drv.spawn(None, inst)
+    guest = drv._guests[inst.uuid]  # what the guest "wrote"
+    guest.log(*(f"line {n}" for n in range(fake.CONSOLE_LINES + 5)))
+    assert len(guest.console) == fake.CONSOLE_LINES
+    assert guest.console[0] == "line 5"
+    guest.log("é" * 200_000)  # one long line of two-byte characters
+    output = drv.get_console_output(inst)
+    assert len(output.encode()) <= fake.driver.MAX_CONSOLE_BYTES
+    assert output.endswith("é\n") and output.startswith("é")
+
+
+def test_rebuild_boots_the_new_image_with_a_new_log(hosts) -> None:
+    drv = hosts()
+    seen: list[events.Event] = []
+    drv.register_event_listener(seen.append)
+    inst = instance(image_ref="img-1")
+    drv.spawn(None, inst)
+    drv.reboot(None, inst, reboot_type="HARD")
+    inst.image_ref = "img-2"
+    drv.rebuild(None, inst)
+    assert drv.get_info(inst).state == power_state.RUNNING
+    log = drv.get_console_output(inst)
+    assert ": boot 1, image img-2" in log and "img-1" not in log and "boot 2" not in log
+    drv.power_off(inst)
+    drv.rebuild(None, inst, preserve_ephemeral=True)  # from off: it runs again
+    assert drv.get_info(inst).state == power_state.RUNNING
+    assert drv.flush_events(5)
+    transitions = [e.transition for e in seen if isinstance(e, events.LifecycleEvent)]
+    assert transitions[-2:] == [events.STOPPED, events.STARTED]
+    with pytest.raises(exception.InstanceNotFound):
+        drv.rebuild(None, instance())
+
+
+def test_an_injected_spawn_failure_fails_a_rebuild_and_leaves_no_guest(hosts) -> None:
+    drv = hosts()
+    inst = instance()
+    drv.spawn(None, inst)
+    drv.fail_next_spawns(1, "no bootable disk")
+    with pytest.raises(exception.InstanceSpawnFailure, match="no bootable disk"):
+        drv.rebuild(None, inst)
+    assert not drv.instance_exists(inst)
+    drv.spawn(None, inst)  # the failure was used up
+    assert drv.instance_exists(inst)
+
+
+def test_the_console_log_moves_with_a_live_migration(hosts) -> None:
+    src, dst = hosts(live_migration_seconds=0), hosts(live_migration_seconds=0)
+    inst = instance()
+    src.spawn(None, inst)
+    before = src.get_console_output(inst)
+    data = dst.check_can_live_migrate_destination(None, inst, {}, {})
+    data = src.check_can_live_migrate_source(None, inst, data)
+    data = dst.pre_live_migration(None, inst, None, None, None, data)
+    done: list[str] = []
+    src.live_migration(
+        None, inst, dst.host, lambda *a: done.append("post"), lambda *a: done.append("recover"),
+        migrate_data=data,
+    )  # fmt: skip
+    assert done == ["post"]
+    assert dst.get_console_output(inst) == before

@@ -192,3 +192,110 @@ def test_a_filter_all_that_reorders_does_not_change_the_choice() -> None:
         [verdicts] = index.shapes.values()
         assert verdicts.slots == sorted(verdicts.slots)
     assert choices[0] == choices[1] and isinstance(choices[0], list)
+
+
+# --- server groups -----------------------------------------------------------------
+
+
+GROUP_FILTERS = [*FILTERS, "server_group_affinity", "server_group_anti_affinity"]
+GROUP_WEIGHERS = ["ram", "server_group_soft_affinity", "server_group_soft_anti_affinity"]
+
+
+def group_chooser(hosts: list[HostState]) -> host_index.Chooser:
+    filters = load("nubis.scheduler.filters", GROUP_FILTERS)
+    weighers = load("nubis.scheduler.weighers", GROUP_WEIGHERS)
+    index = host_index.HostIndex()
+    index.reset(hosts)
+    return host_index.Chooser(index, filters, weighers, host_index.shape_fields(filters), 1)
+
+
+def even_hosts(*names: str) -> list[HostState]:
+    hosts = []
+    for name in names:
+        state = HostState(name, name)
+        state.memory_mb = state.free_ram_mb = 8192
+        state.vcpus, state.local_gb, state.free_disk_gb = 8, 100, 100
+        hosts.append(state)
+    return hosts
+
+
+def group_spec(policy: str, placed: list[str] | None = None) -> Any:
+    spec = objects.RequestSpec(memory_mb=512, vcpus=1, root_gb=1)
+    spec.instance_group = objects.InstanceGroup(
+        uuid="5a4f8f43-2c8e-4d52-8f57-0a7a3e2b9c01",
+        policy=policy,
+        rules={},
+        members=[],
+        hosts=list(placed or []),
+    )
+    spec.obj_set_defaults()
+    return spec
+
+
+def test_anti_affinity_spreads_the_instances_of_one_request() -> None:
+    chooser = group_chooser(even_hosts("a", "b", "c"))
+    spec = group_spec("anti-affinity", ["c"])
+    assert [h.host for h in chooser.place(spec, set(), 2)] == ["a", "b"]
+    assert spec.instance_group.hosts == ["a", "b", "c"]  # the next instances see them
+    assert chooser.index.shapes == {}  # a group request keeps no verdicts
+
+
+def test_anti_affinity_with_no_host_left_undoes_the_request() -> None:
+    hosts = even_hosts("a", "b")
+    chooser = group_chooser(hosts)
+    before = snapshot(hosts)
+    spec = group_spec("anti-affinity")
+    with pytest.raises(exception.NoValidHost) as err:
+        chooser.place(spec, set(), 3)
+    assert "ServerGroupAntiAffinityFilter eliminated the last 2 hosts for instance 3 of 3" in str(
+        err.value
+    )
+    assert "server group 5a4f8f43-2c8e-4d52-8f57-0a7a3e2b9c01 (anti-affinity; its hosts: a, b)" in (
+        str(err.value)
+    )
+    assert snapshot(hosts) == before and spec.instance_group.hosts == []
+
+
+def test_affinity_keeps_the_instances_of_one_request_together() -> None:
+    chooser = group_chooser(even_hosts("a", "b", "c"))
+    # the first goes where the weighers say, the others follow it
+    assert [h.host for h in chooser.place(group_spec("affinity"), set(), 3)] == ["a"] * 3
+    assert [h.host for h in chooser.place(group_spec("affinity", ["c"]), set(), 2)] == ["c"] * 2
+    with pytest.raises(exception.NoValidHost, match="ServerGroupAffinityFilter eliminated"):
+        chooser.place(group_spec("affinity", ["c"]), {"c"}, 1)
+
+
+def test_soft_policies_weigh_against_the_ram_weigher(flags: Any) -> None:
+    chooser = group_chooser(even_hosts("a", "b", "c"))
+    # soft-anti-affinity and the ram weigher agree: one instance per host
+    chosen = chooser.place(group_spec("soft-anti-affinity"), set(), 3)
+    assert sorted(h.host for h in chosen) == ["a", "b", "c"]
+    # soft-affinity weighs as much as spreading by RAM (Nova's 1.0); above it, it wins
+    flags(group="scheduler", soft_affinity_weight_multiplier=2.0)
+    chosen = chooser.place(group_spec("soft-affinity", ["b"]), set(), 3)
+    assert [h.host for h in chosen] == ["b"] * 3
+    # and it yields where a host cannot take more
+    chooser.index.hosts[1].free_ram_mb = 256
+    assert [h.host for h in chooser.place(group_spec("soft-affinity", ["b"]), set(), 1)] == ["a"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_weighers_that_weigh_every_node_alike_change_no_choice(seed: int) -> None:
+    """Without a group the server group weighers weigh 0 everywhere: the scheduler
+    leaves them out, and chooses exactly as with the ram weigher alone."""
+    rng = random.Random(seed)
+    hosts = make_hosts(rng, 30)
+    filters = load("nubis.scheduler.filters", FILTERS)
+    choosers = []
+    for names in (["ram"], GROUP_WEIGHERS):
+        index = host_index.HostIndex()
+        index.reset(copy.deepcopy(hosts))
+        weighers = load("nubis.scheduler.weighers", names)
+        fields = host_index.shape_fields([*filters, *weighers])
+        choosers.append(host_index.Chooser(index, filters, weighers, fields, 1))
+    for step in range(300):
+        spec = request(rng)
+        ignore = set(rng.sample([h.host for h in hosts], rng.choice((0, 1, 3))))
+        num = rng.choice((1, 2, 4))
+        first, second = (outcome(chooser, spec, ignore, num) for chooser in choosers)
+        assert first == second, f"step {step}"

@@ -1,8 +1,9 @@
 """The libvirt driver on libvirt's in-process test driver (no daemon needed).
 
 Covers what the conformance suite cannot see from outside: the domain XML, overlay
-disks, the honest refusal to live-migrate on a test:/// URI, the lifecycle event
-mapping, and the loss and return of the connection.
+disks, the console log and how much of it is read, the honest refusal to live-migrate
+on a test:/// URI, the lifecycle event mapping, and the loss and return of the
+connection.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pytest
 from oslo_config import cfg
 
 from nubis.core import exception
+from nubis.core.virt import driver as virt_driver
 from nubis.core.virt import events
 from nubis.plugins.virt.libvirt import conf as libvirt_conf
 from nubis.plugins.virt.libvirt import guest_xml, qcow2
@@ -103,6 +105,28 @@ def test_domain_xml_with_an_overlay_disk() -> None:
     assert (
         '<driver name="qemu" type="qcow2" />' in xml and '<target dev="vda" bus="virtio" />' in xml
     )
+
+
+def test_domain_xml_logs_the_serial_console() -> None:
+    spec = guest_xml.spec_from_instance(instance(), "kvm", None, "/i/u/console.log")
+    xml = guest_xml.domain_xml(spec)
+    root = ET.fromstring(xml)
+    assert root.find("./os/bios").get("useserial") == "yes"  # the firmware writes there too
+    log = root.find("./devices/serial/log")
+    assert log.attrib == {"file": "/i/u/console.log", "append": "off"}
+    assert guest_xml.console_log_path(xml) == "/i/u/console.log"
+    moved = guest_xml.with_console_log(xml, "/j/u/console.log")
+    assert guest_xml.console_log_path(moved) == "/j/u/console.log"
+    assert f'xmlns:nubis="{guest_xml.NAMESPACE}"' in moved
+    # libvirt repeats the serial's log on the console that mirrors it: both move.
+    mirrored = xml.replace(
+        '<console type="pty">', '<console type="pty"><log file="/i/u/console.log" />'
+    )
+    moved = ET.fromstring(guest_xml.with_console_log(mirrored, "/j/u/console.log"))
+    assert {e.get("file") for e in moved.iter("log")} == {"/j/u/console.log"}
+    unlogged = guest_xml.domain_xml(guest_xml.spec_from_instance(instance(), "kvm", None))
+    assert guest_xml.console_log_path(unlogged) is None
+    assert guest_xml.with_console_log(unlogged, "/j/u/console.log") == unlogged
 
 
 def test_qcow2_overlay_header(tmp_path: Path) -> None:
@@ -197,6 +221,33 @@ def test_spawn_on_a_base_image_makes_an_overlay(make_driver, tmp_path: Path) -> 
     assert guest_xml.disk_paths(conn.lookupByUUIDString(inst.uuid).XMLDesc(0)) == [str(disk)]
     drv.destroy(None, inst)
     assert not disk.parent.exists()
+
+
+def test_console_output_is_the_newest_100_kib_of_the_log(make_driver, tmp_path: Path) -> None:
+    drv = make_driver()
+    assert drv.has_capability("supports_console_output")
+    inst = instance()  # diskless: its directory holds the console log only
+    drv.spawn(None, inst)
+    log = tmp_path / "instances" / inst.uuid / "console.log"
+    conn = drv._host.get_connection()
+    assert guest_xml.console_log_path(conn.lookupByUUIDString(inst.uuid).XMLDesc(0)) == str(log)
+    # The test driver runs nothing: no output yet is an empty answer, not an error.
+    assert log.parent.is_dir() and not log.exists()
+    assert drv.get_console_output(inst) == ""
+    limit = virt_driver.MAX_CONSOLE_BYTES
+    lines = [f"line {n:06d}" for n in range(20000)]  # 12 bytes each with the newline
+    data = ("\n".join(lines) + "\n").encode() + b"\xe2\x82"  # a cut-off euro sign
+    log.write_bytes(data)
+    output = drv.get_console_output(inst)
+    assert output == data[-limit:].decode("utf-8", errors="replace")
+    assert len(output) == limit - 1  # the two undecodable bytes are one replacement
+    assert output.endswith("line 019999\n\ufffd") and output.startswith("6\nline 011467\n")
+    drv.power_off(inst)
+    assert drv.get_console_output(inst) == output  # a stopped guest's log stays readable
+    drv.destroy(None, inst)
+    assert not log.parent.exists()
+    with pytest.raises(exception.InstanceNotFound):
+        drv.get_console_output(inst)
 
 
 def test_spawn_of_a_missing_image_leaves_nothing_behind(make_driver, tmp_path: Path) -> None:

@@ -91,3 +91,50 @@ def test_a_failed_resume_is_logged_and_the_outcome_kept(caplog: Any) -> None:
         result, error = run(dom)
     assert result == lm.RESULT_FAILED and "canceled by client" in error
     assert f"resuming it failed: {message}" in caplog.text
+
+
+# --- the parameters of the migration: the console log on the destination -------------------
+
+
+class Defined:
+    """A virDomain stand-in that only answers XMLDesc (what migration_params reads)."""
+
+    def __init__(self, xml: str) -> None:
+        self.xml = xml
+
+    def XMLDesc(self, flags: int) -> str:  # noqa: N802 - libvirt's name
+        assert flags == libvirt.VIR_DOMAIN_XML_MIGRATABLE
+        return self.xml
+
+
+def _guest(console_log: str | None) -> str:
+    from nubis.plugins.virt.libvirt import guest_xml
+
+    spec = guest_xml.GuestSpec(
+        uuid="7b0c2f6e-0000-4000-8000-000000000002",
+        name="instance-00000002",
+        memory_mb=64,
+        vcpus=1,
+        domain_type="kvm",
+        console_log=console_log,
+    )
+    return guest_xml.domain_xml(spec)
+
+
+def test_a_console_log_in_another_directory_goes_in_the_destination_xml() -> None:
+    from nubis.plugins.virt.libvirt import guest_xml
+    from nubis.plugins.virt.libvirt.migration import migration_params
+
+    dom = Defined(_guest("/a/7b0c/console.log"))
+    params = migration_params(dom, 0, "/b/7b0c/console.log")
+    assert set(params) == {
+        libvirt.VIR_MIGRATE_PARAM_DEST_XML,
+        libvirt.VIR_MIGRATE_PARAM_PERSIST_XML,
+    }
+    for xml in params.values():
+        assert guest_xml.console_log_path(xml) == "/b/7b0c/console.log"
+    # The same file on both hosts, or a guest without a log: the guest's own XML.
+    assert migration_params(dom, 5, "/a/7b0c/console.log") == {
+        libvirt.VIR_MIGRATE_PARAM_BANDWIDTH: 5
+    }
+    assert migration_params(Defined(_guest(None)), 0, "/b/7b0c/console.log") == {}
