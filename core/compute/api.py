@@ -229,18 +229,16 @@ class API:
                     instance.set_tags(list(tags))
                 if group is not None:
                     objects.InstanceGroup.add_members(context, group.uuid, [instance.uuid])
-                objects.InstanceAction.action_start(
-                    context, instance.uuid, InstanceActionName.CREATE
-                )
             except Exception:
                 # Not acknowledged (the database went away mid-request): leave nothing.
-                # What cannot be deleted now has no create action, so the conductor's
-                # reconciler deletes it instead of building it.
-                for created in instances:
-                    self._forget(context, created)
+                # What cannot be deleted now has no create action yet, so the
+                # conductor's reconciler deletes it instead of building it.
+                self._forget_all(context, instances)
                 raise
-        if charged and self.conf.quota.recheck_quota:
-            try:
+        try:
+            if charged and self.conf.quota.recheck_quota:
+                # Raises TooManyInstances, GroupMemberLimitExceeded, or
+                # InstanceGroupNotFound when the group was deleted meanwhile.
                 objects.Quotas.recheck_instances(
                     context, context.project_id, context.user_id, flavor
                 )
@@ -248,14 +246,15 @@ class API:
                     objects.InstanceGroup.check_members_quota(
                         context, group.uuid, context.project_id, context.user_id, 0
                     )
-            except (
-                exception.TooManyInstances,
-                exception.GroupMemberLimitExceeded,
-                exception.InstanceGroupNotFound,  # the group was deleted meanwhile
-            ):
-                for created in instances:
-                    self._forget(context, created)
-                raise
+            # The create actions last: an instance with one is a build request the
+            # reconciler would resend, one without is a leftover it deletes.
+            for instance in instances:
+                objects.InstanceAction.action_start(
+                    context, instance.uuid, InstanceActionName.CREATE
+                )
+        except Exception:
+            self._forget_all(context, instances)
+            raise
         spec = RequestSpec.from_instance(
             instances[0],
             num_instances=len(instances),
@@ -606,11 +605,18 @@ class API:
                 )
             raise
 
+    def _forget_all(self, context: Any, instances: list[Any]) -> None:
+        for instance in instances:
+            self._forget(context, instance)
+
     def _forget(self, context: Any, instance: Any) -> None:
         """Delete an instance whose create was not acknowledged."""
         try:
             instance.destroy()
-            objects.InstanceAction.action_finish(context, instance.uuid)
+            try:
+                objects.InstanceAction.action_finish(context, instance.uuid)
+            except exception.InstanceActionNotFound:
+                pass  # undone before its create action was recorded
         except Exception as exc:  # the reconciler ends it (build_request_timeout)
             LOG.warning(
                 "could not delete unacknowledged instance %s: %s",

@@ -232,6 +232,41 @@ def test_a_create_the_bus_does_not_take_is_refused_and_leaves_nothing(
     api.cleanup()
 
 
+def test_a_create_failing_at_its_quota_recheck_leaves_no_build_request(
+    clean: Cloud, flags, monkeypatch
+) -> None:
+    """The database goes away between recording a create's instances and recounting
+    the quota: the request fails, and an instance that could not be deleted then has no
+    create action, so the reconciler deletes it instead of building it."""
+    flags(group="quota", instances=10, cores=20, ram=51200)
+    api = API()
+
+    def database_gone(*args: Any, **kwargs: Any) -> None:
+        raise exception.ServiceUnavailable(what="the database", reason="connection refused")
+
+    def cannot_delete(self: Any) -> None:
+        raise exception.ServiceUnavailable(what="the database", reason="connection refused")
+
+    monkeypatch.setattr(objects.Quotas, "recheck_instances", database_gone)
+    monkeypatch.setattr(objects.Instance, "destroy", cannot_delete)
+    before = {i.uuid for i in objects.InstanceList.get_all(get_admin_context())}
+    with pytest.raises(exception.ServiceUnavailable):
+        api.create(user_context(), flavor=clean.flavor(), image_ref=None, name="z", max_count=2)
+    monkeypatch.undo()
+    left = {i.uuid for i in objects.InstanceList.get_all(get_admin_context())} - before
+    assert len(left) == 2
+    for instance_uuid in left:
+        assert objects.InstanceActionList.get_by_instance_uuid(
+            get_admin_context(), instance_uuid
+        ).objects == []
+    flags(group="conductor", build_request_timeout=1)
+    time.sleep(1.1)
+    assert sorted(clean.reconcile()["unacknowledged"]) == sorted(left)
+    assert not {i.uuid for i in objects.InstanceList.get_all(get_admin_context())} & left
+    assert not any(clean.spawned(u) for u in left)
+    api.cleanup()
+
+
 def test_a_failed_cast_gives_the_instance_back(clean: Cloud, monkeypatch) -> None:
     (inst,) = clean.api.create(user_context(), flavor=clean.flavor(), image_ref=None, name="y")
     inst = wait_for(lambda: active(inst.uuid), what="the build")
