@@ -115,6 +115,7 @@ class Router:
         method serving that version: one route, or several actions. Raises a 404 or
         405 Fault when nothing matches.
         """
+        trailing_slash = len(path) > 1 and path.endswith("/")
         if len(path) > 1:
             path = path.rstrip("/") or "/"
         adapter = self.map.bind("nubis", path_info=path)
@@ -122,6 +123,10 @@ class Router:
         try:
             (route_path, route_method), args = adapter.match(path_info=path, method=lookup)
         except wz_exceptions.MethodNotAllowed as exc:
+            if trailing_slash:
+                # ``DELETE /images/``: an item with an empty id, not the collection (Nova)
+                message = f"The resource could not be found: {method} of an empty id under {path}."
+                raise Fault(404, message) from None
             allowed = ", ".join(sorted(exc.valid_methods or ()))
             raise Fault(
                 405,

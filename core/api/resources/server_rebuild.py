@@ -92,32 +92,6 @@ REBUILD_BODIES = (
     BodySchema(_schema("2.57"), min_version="2.57"),
 )
 
-#: The attributes of Nova's rebuild response before 2.75 (besides adminPass, and the
-#: fault of a server in error), and from which microversion each is shown.
-_RESPONSE_KEYS = {
-    "accessIPv4": "2.1",
-    "accessIPv6": "2.1",
-    "addresses": "2.1",
-    "created": "2.1",
-    "fault": "2.1",
-    "flavor": "2.1",
-    "hostId": "2.1",
-    "id": "2.1",
-    "image": "2.1",
-    "links": "2.1",
-    "metadata": "2.1",
-    "name": "2.1",
-    "progress": "2.1",
-    "status": "2.1",
-    "tenant_id": "2.1",
-    "updated": "2.1",
-    "user_id": "2.1",
-    "OS-DCF:diskConfig": "2.1",
-    "locked": "2.9",
-    "description": "2.19",
-    "tags": "2.26",
-    "key_name": "2.54",
-}
 
 
 def _address(value: str | None) -> str | None:
@@ -165,11 +139,7 @@ class Rebuild:
         )
         instance = get_server(req, compute_api, server_id)
         full = server_views.DetailView(req, self.deps, [instance]).server(instance)
-        server = {
-            key: value
-            for key, value in full.items()
-            if key in _RESPONSE_KEYS and req.at_least(_RESPONSE_KEYS[key])
-        }
+        server = server_views.basic(req, full)
         if "OS-DCF:diskConfig" in body:
             server["OS-DCF:diskConfig"] = body["OS-DCF:diskConfig"]
         server["adminPass"] = password

@@ -191,3 +191,41 @@ class DetailView:
             if req.is_admin and fault.details:
                 view["fault"]["details"] = fault.details
         return view
+
+
+#: The attributes of Nova's update and rebuild responses before 2.75 (besides a
+#: rebuild's adminPass), and from which microversion each is shown.
+_BASIC_KEYS = {
+    "accessIPv4": "2.1",
+    "accessIPv6": "2.1",
+    "addresses": "2.1",
+    "created": "2.1",
+    "fault": "2.1",
+    "flavor": "2.1",
+    "hostId": "2.1",
+    "id": "2.1",
+    "image": "2.1",
+    "links": "2.1",
+    "metadata": "2.1",
+    "name": "2.1",
+    "progress": "2.1",
+    "status": "2.1",
+    "tenant_id": "2.1",
+    "updated": "2.1",
+    "user_id": "2.1",
+    "OS-DCF:diskConfig": "2.1",
+    "locked": "2.9",
+    "description": "2.19",
+    "tags": "2.26",
+    "key_name": "2.54",
+}
+
+
+def basic(req: Request, view: dict[str, Any]) -> dict[str, Any]:
+    """The attributes of a detailed *view* that Nova's update and rebuild responses show
+    (before 2.75 they leave out the extended attributes: host, zone, states, usage)."""
+    return {
+        key: value
+        for key, value in view.items()
+        if key in _BASIC_KEYS and req.at_least(_BASIC_KEYS[key])
+    }

@@ -524,7 +524,8 @@ class Servers:
         if "accessIPv6" in changes:
             instance.access_ip_v6 = _address(changes["accessIPv6"])
         instance.save()
-        return {"server": server_views.DetailView(req, self.deps, [instance]).server(instance)}
+        full = server_views.DetailView(req, self.deps, [instance]).server(instance)
+        return {"server": server_views.basic(req, full)}
 
     @staticmethod
     def _flavor(req: Request, ref: Any) -> Any:

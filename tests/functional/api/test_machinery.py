@@ -166,6 +166,10 @@ def test_router_matches_by_path_method_and_microversion() -> None:
     with pytest.raises(Fault) as method:
         router.match("/v2.1/things/42", "DELETE", at("2.1"))
     assert method.value.status == 405 and ("Allow", "GET, HEAD, PUT") in method.value.headers
+    # a trailing slash names an item with an empty id, which does not exist (Nova's 404)
+    with pytest.raises(Fault) as blank:
+        router.match("/v2.1/things/", "DELETE", at("2.1"))
+    assert blank.value.status == 404 and "empty id" in blank.value.message
     with pytest.raises(Fault) as nothing:
         router.match("/v2.1/nothing", "GET", at("2.1"))
     assert nothing.value.status == 404

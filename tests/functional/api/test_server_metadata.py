@@ -91,6 +91,9 @@ def test_update_a_server(cloud: Cloud, server: str) -> None:
         "192.0.2.7",
     )
     assert cloud.server(server)["name"] == "renamed"
+    # as Nova's before 2.75: the basic view, without the extended attributes
+    assert "OS-EXT-STS:vm_state" not in view and "key_name" not in view
+    assert {"id", "status", "flavor", "image", "links"} <= set(view)
     early = cloud.client("alice", "2.18").put(
         f"/v2.1/servers/{server}", {"server": {"description": "x"}}
     )
