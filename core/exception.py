@@ -351,6 +351,11 @@ class MaxRetriesExceeded(NoValidHost):
     msg_fmt = "exceeded maximum number of retries: %(reason)s"
 
 
+class InstanceIsLocked(NubisException):
+    code = 409
+    msg_fmt = "Instance %(instance_uuid)s is locked"
+
+
 class InstanceInvalidState(NubisException):
     code = 409
     msg_fmt = (
@@ -383,6 +388,34 @@ class RebuildNotSupported(NubisException):
     """A driver without ``supports_rebuild`` was asked to rebuild a guest itself."""
 
     msg_fmt = "the %(driver)s virt driver has no rebuild of its own (supports_rebuild)"
+
+
+class SnapshotNotSupported(NubisException):
+    """A driver without ``supports_snapshot`` was asked to snapshot a guest (createImage,
+    createBackup and shelve record it as their action's fault)."""
+
+    code = 409
+    msg_fmt = "snapshots are not supported by the %(driver)s virt driver: %(reason)s"
+
+
+class InstanceSnapshotFailure(NubisException):
+    """A virt driver could not take the snapshot of a guest (the fault of the action)."""
+
+    msg_fmt = "snapshot of instance %(instance_uuid)s failed: %(reason)s"
+
+
+class UnshelveInstanceInvalidState(NubisException):
+    code = 409
+    msg_fmt = (
+        "Specifying an availability zone or a host when unshelving server "
+        "%(instance_uuid)s with status %(state)s is not supported. The server status "
+        "must be SHELVED_OFFLOADED."
+    )
+
+
+class UnshelveHostNotInAZ(NubisException):
+    code = 409
+    msg_fmt = "Host %(host)s is not in the availability zone %(availability_zone)s."
 
 
 class InstanceRebuildFailure(NubisException):
@@ -485,3 +518,65 @@ class IdentityRoleNotFound(NotFound):
 class IdentityRoleExists(NubisException):
     code = 409
     msg_fmt = "a role named %(name)s already exists"
+
+
+class AggregateNotFound(NotFound):
+    msg_fmt = "Aggregate %(aggregate_id)s could not be found."
+
+
+class AggregateNameExists(NubisException):
+    code = 409
+    msg_fmt = "Aggregate %(aggregate_name)s already exists."
+
+
+class AggregateHostNotFound(NotFound):
+    msg_fmt = "Aggregate %(aggregate_id)s has no host %(host)s."
+
+
+class AggregateHostExists(NubisException):
+    code = 409
+    msg_fmt = "Aggregate %(aggregate_id)s already has host %(host)s."
+
+
+class InvalidAggregateAction(Invalid):
+    """A change of an aggregate its state refuses (HTTP 400: update, set_metadata,
+    delete)."""
+
+    msg_fmt = "Cannot %(action)s aggregate %(aggregate_id)s: %(reason)s"
+
+
+class InvalidAggregateHostAction(InvalidAggregateAction):
+    """Adding or removing a host that would break a rule of availability zones (HTTP 409,
+    as Nova answers add_host and remove_host)."""
+
+    code = 409
+
+
+class TaskAlreadyRunning(NubisException):
+    code = 409
+    msg_fmt = "Task %(task_name)s is already running (or ran) on host %(host)s for this period"
+
+
+class TaskNotRunning(NubisException):
+    code = 409
+    msg_fmt = "Task %(task_name)s is not running on host %(host)s for this period"
+
+
+class VirtOperationNotSupported(NubisException):
+    """The virt driver of the instance's host cannot do this (it does not declare the
+    capability): Nova's NotImplementedError, HTTP 501."""
+
+    code = 501
+    msg_fmt = "%(operation)s is not supported by the %(driver)s virt driver"
+
+
+class InstanceRescueFailure(NubisException):
+    """A rescue did not complete (the fault of the ERROR it ends in)."""
+
+    msg_fmt = "rescue of instance %(instance_uuid)s did not complete: %(reason)s"
+
+
+class InstanceUnRescueFailure(NubisException):
+    """An unrescue did not complete (the fault of the ERROR it ends in)."""
+
+    msg_fmt = "unrescue of instance %(instance_uuid)s did not complete: %(reason)s"

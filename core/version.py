@@ -24,6 +24,18 @@ SERVICE_VERSION_HISTORY: tuple[dict[str, str], ...] = (
     #    (rebuild_instance).
     {"baseapi": "1.0", "compute": "1.3", "conductor": "1.0", "compute_task": "1.1",
      "scheduler": "1.0"},
+    # 5: compute 1.4 (pause/unpause, suspend/resume, get_instance_diagnostics,
+    #    get_host_uptime).
+    {"baseapi": "1.0", "compute": "1.4", "conductor": "1.0", "compute_task": "1.1",
+     "scheduler": "1.0"},
+    # 6: compute 1.5 (snapshot_instance, backup_instance, shelve_instance,
+    #    shelve_offload_instance, unshelve_instance); compute_task 1.2 (unshelve_instance).
+    {"baseapi": "1.0", "compute": "1.5", "conductor": "1.0", "compute_task": "1.2",
+     "scheduler": "1.0"},
+    # 7: compute 1.6 (rescue_instance, unrescue_instance, soft_delete_instance,
+    #    restore_instance).
+    {"baseapi": "1.0", "compute": "1.6", "conductor": "1.0", "compute_task": "1.2",
+     "scheduler": "1.0"},
 )
 
 SERVICE_VERSION = len(SERVICE_VERSION_HISTORY) - 1

@@ -2,7 +2,7 @@
 
 An image is a row in the ``images`` table (:class:`nubis.core.objects.image.Image`)
 plus, once it has data, a file ``<[api] images_path>/<uuid>`` written by
-:mod:`nubis.core.api.image_store`. An instance's ``image_ref`` is the image's uuid; the
+:mod:`nubis.core.images.store`. An instance's ``image_ref`` is the image's uuid; the
 libvirt driver builds the instance's root disk as a qcow2 overlay whose backing file is
 that file (``[libvirt] images_path`` must name the same directory, shared by every
 compute host that boots from it).
@@ -36,9 +36,9 @@ from typing import Any
 from oslo_config import cfg
 
 from nubis.core import exception, objects
-from nubis.core.api import image_store
-from nubis.core.api.image_store import IMAGE_FILE_MODE, Readable, probe
 from nubis.core.exception import ImageExists, ImageNotFound, InvalidImage
+from nubis.core.images import store as image_store
+from nubis.core.images.store import IMAGE_FILE_MODE, Readable, probe
 
 __all__ = ["IMAGE_FILE_MODE", "ImageAPI", "probe"]
 
@@ -292,10 +292,4 @@ class ImageAPI:
 
 def _record(image: Any, stored: image_store.Stored) -> None:
     """Set *image*'s data attributes from what the store wrote, and make it active."""
-    image.status = "active"
-    image.disk_format = stored.disk_format
-    image.size = stored.size
-    image.virtual_size = stored.virtual_size
-    image.checksum = stored.checksum
-    image.os_hash_algo = image_store.HASH_ALGO
-    image.os_hash_value = stored.os_hash_value
+    image_store.mark_active(image, stored)

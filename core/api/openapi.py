@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from nubis.core.api import faults, microversion
-from nubis.core.api.routing import Route
+from nubis.core.api.routing import BodySchema, Route
 from nubis.core.version import VERSION
 
 _FAULT_REF = {"$ref": "#/components/schemas/Fault"}
@@ -36,6 +36,17 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
     ]
 
 
+def _newest_body(route: Route) -> BodySchema | None:
+    """The body schema of *route* at the newest microversion served (a route may
+    declare Nova's bodies of microversions beyond it)."""
+    served = [
+        body
+        for body in route.bodies
+        if body.min_version is None or microversion.MAX_VERSION >= body.min_version
+    ]
+    return served[-1] if served else None
+
+
 def _version_header(routes: list[Route]) -> dict[str, Any] | None:
     if routes[0].api != "compute":
         return None
@@ -43,7 +54,7 @@ def _version_header(routes: list[Route]) -> dict[str, Any] | None:
     for route in routes:
         low = route.min_version or str(microversion.MIN_VERSION)
         high = route.max_version or "latest"
-        newest_body = route.bodies[-1] if route.bodies else None
+        newest_body = _newest_body(route)
         if newest_body is not None and newest_body.min_version:
             low = newest_body.min_version
         for version in (low, high):
@@ -82,7 +93,7 @@ def _operation(routes: list[Route]) -> dict[str, Any]:
     header = _version_header(routes)
     if header is not None:
         operation["parameters"].append(header)
-    bodies = [r.bodies[-1].schema for r in routes if r.bodies]
+    bodies = [body.schema for body in map(_newest_body, routes) if body is not None]
     if bodies:
         schema = bodies[0] if len(bodies) == 1 else {"oneOf": bodies}
         operation["requestBody"] = {

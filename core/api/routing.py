@@ -7,7 +7,9 @@ microversion, the query parameters, the success status, whether it needs a token
 ``reboot`` ...) sharing the path; the body's single key picks one.
 
 :class:`Router` matches a request to its route with werkzeug's URL map. A path that
-exists but not at the requested microversion is a 404, as in Nova.
+exists but not at the requested microversion is a 404, as in Nova, and so is a
+trailing slash after a collection that also serves ``<collection>/{id}`` with the same
+method (``GET /os-simple-tenant-usage/``: an item with an empty id, not the list).
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ class Route:
     * ``content_type``: the request body's media type. Only ``application/json`` bodies
       are read and validated by the machinery; a route with another type (an image
       upload, a JSON patch) reads ``req.raw`` itself and checks the type.
+    * ``lookup``: for an action route, ``lookup(req, **path_args)`` loads the resource
+      the action path names and raises its 404 when the caller cannot see it. Before a
+      body naming an action not served here is refused (400), the machinery calls the
+      ``lookup`` of a route sharing the path, so a missing server answers 404 first, as
+      in Nova (which serves more actions, each loading the server first).
     """
 
     method: str
@@ -73,6 +80,7 @@ class Route:
     response_schema: Mapping[str, Any] | None = None
     responses: tuple[int, ...] = ()
     content_type: str = "application/json"
+    lookup: Handler | None = None
 
     def matches(self, version: APIVersion | None) -> bool:
         if version is None:
@@ -85,6 +93,10 @@ class Route:
             if version is None or version.matches(body.min_version, body.max_version):
                 return body.schema
         return None
+
+
+def _empty_id(method: str, path: str) -> Fault:
+    return Fault(404, f"The resource could not be found: {method} of an empty id under {path}.")
 
 
 def _werkzeug_path(path: str) -> str:
@@ -103,6 +115,12 @@ class Router:
             Rule(_werkzeug_path(path), endpoint=(path, method), methods=[method])
             for path, method in self._by_key
         ]
+        # (collection, method) pairs that also serve "<collection>/{id}" with that method
+        self._items_of = {
+            (path[: path.rindex("/")], method)
+            for path, method in self._by_key
+            if re.search(r"/\{\w+\}$", path)
+        }
         self.map = Map(rules, strict_slashes=False, merge_slashes=False)
 
     def match(
@@ -125,8 +143,7 @@ class Router:
         except wz_exceptions.MethodNotAllowed as exc:
             if trailing_slash:
                 # ``DELETE /images/``: an item with an empty id, not the collection (Nova)
-                message = f"The resource could not be found: {method} of an empty id under {path}."
-                raise Fault(404, message) from None
+                raise _empty_id(method, path) from None
             allowed = ", ".join(sorted(exc.valid_methods or ()))
             raise Fault(
                 405,
@@ -135,6 +152,10 @@ class Router:
             ) from None
         except wz_exceptions.HTTPException:
             raise Fault(404, "The resource could not be found.") from None
+        if trailing_slash and (route_path, route_method) in self._items_of:
+            # ``GET /os-simple-tenant-usage/``: an item with an empty id, not the
+            # collection (Nova's routes never match an empty path segment)
+            raise _empty_id(method, path)
         routes = self._by_key[(route_path, route_method)]
         version = version_of(routes)
         serving = [route for route in routes if route.matches(version)]

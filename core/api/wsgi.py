@@ -256,7 +256,7 @@ class Application:
         if raw.method in ("POST", "PUT") and route.content_type == JSON:
             body = self._json_body(raw)
             if route.action is not None:
-                route = Router.pick_action(routes, body)
+                route = self._pick_action(raw, routes, args, version, context, body)
             schema = route.body_schema(version)
             if schema is not None:
                 validate(schema, body)
@@ -268,6 +268,27 @@ class Application:
         if isinstance(result, Reply):
             return result.status, result.body, result.headers
         return route.status, result, []
+
+    def _pick_action(
+        self,
+        raw: WerkzeugRequest,
+        routes: list[Route],
+        args: dict[str, str],
+        version: APIVersion | None,
+        context: Any,
+        body: Any,
+    ) -> Route:
+        """The action route *body* names; when it names an action not served here, the
+        path's resource is looked up first (its 404 wins over the 400), as in Nova, which
+        loads the server in the action's handler. A body naming no single action is
+        refused at once."""
+        try:
+            return Router.pick_action(routes, body)
+        except Fault:
+            lookup = next((r.lookup for r in routes if r.lookup is not None), None)
+            if lookup is not None and isinstance(body, dict) and len(body) == 1:
+                lookup(Request(raw, self.conf, routes[0], version, context, body, {}), **args)
+            raise
 
     def _json_body(self, raw: WerkzeugRequest) -> Any:
         limit = int(self.conf.api.max_request_body_size)

@@ -7,7 +7,7 @@
   protected).
 
 Images created through the Image API (``openstack image create``) are listed and deleted
-here too; the import and the API upload share :mod:`nubis.core.api.image_store`.
+here too; the import and the API upload share :mod:`nubis.core.images.store`.
 """
 
 from __future__ import annotations

@@ -1,19 +1,22 @@
 """The compute API: what a front end (the REST API, a script) calls to manage instances.
 
-It validates a request against the instance's current state, records the user-visible
+It validates a request against the instance's current state (and its lock: an
+operation that changes a locked instance is refused to non-administrators with
+InstanceIsLocked, HTTP 409; see :mod:`.instance_lock`), records the user-visible
 instance action, claims the instance for the operation with a compare-and-swap on
 ``task_state`` (so two operations cannot both start; the loser gets
 InstanceInvalidState, HTTP 409) and hands the work on: builds, rebuilds and live
 migrations to the conductor's ``compute_task`` API (docs/architecture.md, flows 2 and 3),
 everything else as a cast to the instance's compute host. It never talks to a hypervisor
 and never waits for an operation to finish, except a live migration's pre-checks (and
-a console output's read).
+the reads of a console output, diagnostics and a host's uptime).
 
 Every operation is recorded in the database before its cast (a create's Instance rows
 in ``building``/``scheduling`` with their ``create`` action are nubis' build request;
 other operations claim ``task_state`` and record their action), so the conductor's
 reconciler can end or resend what a lost message left behind (rebuild and console
-output, the one call to a compute host, are in :mod:`.api_actions`). No caller waits on
+output, a call to a compute host, are in :mod:`.api_actions`; pause, suspend,
+diagnostics and a host's uptime in :mod:`.api_power`). No caller waits on
 the message bus longer than ``[compute] cast_timeout``: when the bus does not take a cast
 in time (the broker is away), the operation is undone -- the instances of a create are
 deleted (the client never got them acknowledged, so none is left behind), a claimed
@@ -40,10 +43,20 @@ from typing import Any
 from oslo_config import cfg
 
 from nubis.core import binaries, exception, objects
-from nubis.core.compute import api_actions
+from nubis.core.compute import (
+    api_actions,
+    api_power,
+    api_shelve,
+    availability_zones,
+    instance_lock,
+)
+from nubis.core.compute.api_image_ops import ImageOperations
+from nubis.core.compute.api_recovery import RecoveryOperations
 from nubis.core.compute.rpcapi import ComputeAPI
 from nubis.core.compute.states import (
     DELETABLE_TASK_STATES,
+    HARD_REBOOT_TASK_STATES,
+    HARD_REBOOT_VM_STATES,
     RESETTABLE_VM_STATES,
     InstanceActionName,
     MigrationStatus,
@@ -65,7 +78,7 @@ CAST_RETRIES = 2
 CAST_WORKERS = 8
 
 
-class API:
+class API(RecoveryOperations, ImageOperations):
     """Instance operations for front ends; see the module docstring."""
 
     def __init__(self, conf: cfg.ConfigOpts | None = None) -> None:
@@ -146,6 +159,7 @@ class API:
         min_count: int = 1,
         max_count: int = 1,
         requested_host: str | None = None,
+        availability_zone: str | None = None,
         metadata: Mapping[str, str] | None = None,
         description: str | None = None,
         key_pair: Any = None,
@@ -157,7 +171,8 @@ class API:
         """Create *max_count* instances of *flavor* named *name* and start building them.
 
         Returns the instances (``building``, task ``scheduling``) at once; the
-        conductor schedules them (on *requested_host* only, when given) and the chosen
+        conductor schedules them (on *requested_host* only, when given, else on the hosts
+        of *availability_zone*: Invalid when it is not available) and the chosen
         compute hosts build them. With several instances the names get ``-1``,
         ``-2``, ... suffixes. Every instance of one call shares a new
         ``reservation_id`` (``r-`` and 8 letters or digits). *metadata* is the user's
@@ -193,6 +208,9 @@ class API:
                 context, context.project_id, context.user_id, flavor, min_count, max_count
             )
         group = self._requested_group(context, instance_group, max_count, charged)
+        zone_hosts = []
+        if availability_zone and not requested_host:
+            zone_hosts = availability_zones.hosts_for_create(context, availability_zone)
         instances = []
         reservation_id = "r-" + "".join(
             secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8)
@@ -222,6 +240,7 @@ class API:
             instance.access_ip_v4 = access_ip_v4
             instance.access_ip_v6 = access_ip_v6
             instance.reservation_id = reservation_id
+            instance.availability_zone = availability_zone
             try:
                 instance.create()
                 instances.append(instance)
@@ -258,7 +277,7 @@ class API:
         spec = RequestSpec.from_instance(
             instances[0],
             num_instances=len(instances),
-            force_hosts=[requested_host] if requested_host else [],
+            force_hosts=[requested_host] if requested_host else zone_hosts,
         )
         spec.instance_uuid = None
         if group is not None:
@@ -343,6 +362,7 @@ class API:
         """Delete *instance*: on its compute host, or here when it has none or that
         host's compute service is down (its guest, if any, is then an orphan the host
         reports when it returns)."""
+        instance_lock.check_unlocked(context, instance)
         previous = instance.task_state
         self._claim(
             context,
@@ -352,6 +372,7 @@ class API:
             TaskState.DELETING,
             task_states=DELETABLE_TASK_STATES,
         )
+        api_shelve.delete_shelved_image(self, context, instance)
         if instance.host and self._host_is_up(context, instance.host):
             self._cast_or_release(
                 context,
@@ -374,6 +395,7 @@ class API:
 
     def start(self, context: Any, instance: Any) -> None:
         """Power a stopped instance on."""
+        instance_lock.check_unlocked(context, instance)
         self._claim(
             context,
             instance,
@@ -391,14 +413,16 @@ class API:
         )
 
     def stop(self, context: Any, instance: Any) -> None:
-        """Power an instance off, asking the guest to shut down first."""
+        """Power an active (or errored) instance off, asking the guest to shut down
+        first (Nova's states: a paused or suspended one is refused)."""
+        instance_lock.check_unlocked(context, instance)
         self._claim(
             context,
             instance,
             "stop",
             InstanceActionName.STOP,
             TaskState.POWERING_OFF,
-            vm_states=(VMState.ACTIVE, VMState.ERROR, VMState.PAUSED, VMState.SUSPENDED),
+            vm_states=(VMState.ACTIVE, VMState.ERROR),
         )
         self._cast_or_release(
             context,
@@ -409,11 +433,15 @@ class API:
         )
 
     def reboot(self, context: Any, instance: Any, reboot_type: str = "SOFT") -> None:
-        """Reboot: ``SOFT`` asks the guest (active instances only); ``HARD`` resets."""
+        """Reboot: ``SOFT`` asks the guest (active instances with no task); ``HARD``
+        resets, from any of :data:`.states.HARD_REBOOT_VM_STATES` and even while a
+        pause, unpause, suspend, resume or reboot runs (Nova's states), and ends
+        active."""
         if reboot_type not in REBOOT_TYPES:
             raise exception.Invalid(
                 message=f"reboot type {reboot_type!r} is not one of {', '.join(REBOOT_TYPES)}"
             )
+        instance_lock.check_unlocked(context, instance)
         hard = reboot_type == "HARD"
         previous = instance.task_state
         self._claim(
@@ -422,10 +450,8 @@ class API:
             "reboot",
             InstanceActionName.REBOOT,
             TaskState.REBOOTING_HARD if hard else TaskState.REBOOTING,
-            vm_states=(VMState.ACTIVE, VMState.STOPPED, VMState.ERROR)
-            if hard
-            else (VMState.ACTIVE,),
-            task_states=(None, TaskState.REBOOTING) if hard else (None,),
+            vm_states=HARD_REBOOT_VM_STATES if hard else (VMState.ACTIVE,),
+            task_states=HARD_REBOOT_TASK_STATES if hard else (None,),
         )
         self._cast_or_release(
             context,
@@ -452,6 +478,30 @@ class API:
         """The last lines of the console output; see :func:`.api_actions.console_output`."""
         return api_actions.console_output(self, context, instance, tail_length)
 
+    def pause(self, context: Any, instance: Any) -> None:
+        """Pause an active instance; see :mod:`.api_power`."""
+        api_power.pause(self, context, instance)
+
+    def unpause(self, context: Any, instance: Any) -> None:
+        """Unpause a paused instance; see :mod:`.api_power`."""
+        api_power.unpause(self, context, instance)
+
+    def suspend(self, context: Any, instance: Any) -> None:
+        """Suspend an active instance; see :mod:`.api_power`."""
+        api_power.suspend(self, context, instance)
+
+    def resume(self, context: Any, instance: Any) -> None:
+        """Resume a suspended instance; see :mod:`.api_power`."""
+        api_power.resume(self, context, instance)
+
+    def get_diagnostics(self, context: Any, instance: Any) -> Any:
+        """The Diagnostics of the guest; see :func:`.api_power.get_diagnostics`."""
+        return api_power.get_diagnostics(self, context, instance)
+
+    def get_host_uptime(self, context: Any, host: str) -> str:
+        """Compute host *host*'s uptime; see :func:`.api_power.get_host_uptime`."""
+        return api_power.get_host_uptime(self, context, host)
+
     def live_migrate(
         self,
         context: Any,
@@ -465,6 +515,7 @@ class API:
         The checks' refusals are raised here (NoValidHost, MigrationPreCheckError,
         ComputeServiceUnavailable, MaxRetriesExceeded) with the instance left as it was.
         """
+        instance_lock.check_unlocked(context, instance)
         self._claim(
             context,
             instance,
@@ -495,6 +546,7 @@ class API:
     def live_migrate_abort(self, context: Any, instance: Any, migration_id: int) -> None:
         """Abort live migration *migration_id* of *instance* (queued: cancelled; running:
         the copy is stopped and the instance stays on its source)."""
+        instance_lock.check_unlocked(context, instance)
         migration = objects.Migration.get_by_id(context, migration_id)
         if migration.instance_uuid != instance.uuid:
             raise exception.MigrationNotFoundForInstance(

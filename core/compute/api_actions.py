@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import oslo_messaging as messaging
 
 from nubis.core import exception
+from nubis.core.compute import instance_lock
 from nubis.core.compute.rpcapi import ComputeAPI
 from nubis.core.compute.states import (
     REBUILDABLE_VM_STATES,
@@ -50,12 +51,14 @@ def rebuild(
     setting the instance fields in *changes* (``display_name``, ``user_metadata``,
     ``description``, ``key_name``/``key_data``, ``access_ip_v4``/``v6``) with the claim.
 
-    Raises InstanceInvalidState (409) unless it is active, stopped or in error with no
-    task; InstanceNotReady (409) when it has no host; ServiceTooOld (409) when an older
+    Raises InstanceIsLocked (409) when it is locked and the caller is no administrator;
+    InstanceInvalidState (409) unless it is active, stopped or in error with no task;
+    InstanceNotReady (409) when it has no host; ServiceTooOld (409) when an older
     conductor or compute host could not take it; ServiceUnavailable (503) when its
     compute service is down or the bus did not take the request -- then nothing was
     changed.
     """
+    instance_lock.check_unlocked(context, instance)
     api._check_state(instance, "rebuild", REBUILDABLE_VM_STATES, (None,))
     if not instance.host:
         raise exception.InstanceNotReady(

@@ -219,6 +219,20 @@ class ComputeHost(abc.ABC):
         action and event records).
         """
 
+    @abc.abstractmethod
+    def offload_shelved_instance(self, context: Any, instance: Any) -> None:
+        """Offload the shelved *instance* from this host, by the service's
+        ``shelve_offload_instance`` operation (what the ``offload_shelved_instances``
+        periodic task does once ``[DEFAULT] shelved_offload_time`` has passed).
+
+        Under the instance's lock, recorded as a ``shelveOffload`` action with a
+        ``compute_shelve_offload_instance`` event: from ``shelved`` with no task (or
+        ``shelving_offloading``), the guest is powered off at once and destroyed with
+        its disks, this host stops counting it, and the instance becomes
+        ``shelved_offloaded`` with no host or node. Reports failure in the records as
+        :meth:`force_stop_instance` does, and raises only LockTimeout likewise.
+        """
+
 
 def compute_host_of(manager: Any, task: str) -> ComputeHost:
     """Return *manager* (what periodic task *task* was called with) as a ComputeHost.

@@ -21,6 +21,8 @@ The rules
     paused                 shutdown, crashed               stop it
     deleted, soft-delete   anything but shutdown/nostate   log
     building, error        anything                        only power_state
+    shelved                anything                        only power_state
+    rescued                anything                        only power_state
     ====================== =============================== ============================
 
     "Stop it" and "power it off" go through the compute service's stop operation

@@ -32,6 +32,17 @@ Version history:
   neither: callers check ``can_send_version(CONSOLE_OUTPUT_VERSION)`` /
   ``REBUILD_VERSION`` first and refuse with ServiceTooOld (there is nothing to degrade
   to), since oslo.messaging would refuse the message itself with a less clear error.
+* 1.4 - pause_instance, unpause_instance, suspend_instance, resume_instance (casts),
+  get_instance_diagnostics and get_host_uptime (calls). Callers check
+  ``can_send_version(PAUSE_VERSION)`` (``SUSPEND_VERSION``, ``DIAGNOSTICS_VERSION``,
+  ``HOST_UPTIME_VERSION``) and refuse with ServiceTooOld.
+* 1.5 - snapshot_instance, backup_instance, shelve_instance, shelve_offload_instance and
+  unshelve_instance (casts). Callers check ``can_send_version(SNAPSHOT_VERSION)`` /
+  ``SHELVE_VERSION`` and refuse with ServiceTooOld.
+* 1.6 - rescue_instance, unrescue_instance, soft_delete_instance and restore_instance
+  (casts). Callers check ``can_send_version(RESCUE_VERSION)`` /
+  ``DEFERRED_DELETE_VERSION``: rescue, unrescue and restore refuse with ServiceTooOld;
+  a soft delete falls back to an ordinary delete.
 """
 
 from __future__ import annotations
@@ -48,10 +59,24 @@ class ComputeAPI(RPCAPIClient):
     RPC_API = "compute"
     BINARY = binaries.COMPUTE
     TOPIC_OPTION = ("compute", "topic")
-    VERSION = "1.3"
+    VERSION = "1.6"
     #: The version that brought get_console_output / rebuild_instance.
     CONSOLE_OUTPUT_VERSION = "1.3"
     REBUILD_VERSION = "1.3"
+    #: The version that brought pause/unpause, suspend/resume, diagnostics, host uptime.
+    PAUSE_VERSION = "1.4"
+    SUSPEND_VERSION = "1.4"
+    DIAGNOSTICS_VERSION = "1.4"
+    HOST_UPTIME_VERSION = "1.4"
+    #: The version that brought snapshot_instance / backup_instance.
+    SNAPSHOT_VERSION = "1.5"
+    #: The version that brought shelve_instance / shelve_offload_instance /
+    #: unshelve_instance.
+    SHELVE_VERSION = "1.5"
+    #: The version that brought rescue_instance / unrescue_instance.
+    RESCUE_VERSION = "1.6"
+    #: The version that brought soft_delete_instance / restore_instance.
+    DEFERRED_DELETE_VERSION = "1.6"
 
     # --- instance operations (casts to the instance's host) ------------------------------
 
@@ -124,6 +149,131 @@ class ComputeAPI(RPCAPIClient):
             preserve_ephemeral=preserve_ephemeral,
         )
 
+    # --- snapshots and shelving (casts to the instance's host; 1.5) ---------------------
+
+    def snapshot_instance(self, ctxt: Any, instance: Any, image_id: str) -> None:
+        """Snapshot the guest of *instance* into image *image_id* (queued, created by
+        the caller); the instance arrives in task ``image_snapshot_pending``."""
+        self.client.prepare(server=instance.host, version=self.SNAPSHOT_VERSION).cast(
+            ctxt, "snapshot_instance", instance=instance, image_id=image_id
+        )
+
+    def backup_instance(
+        self, ctxt: Any, instance: Any, image_id: str, backup_type: str, rotation: int
+    ) -> None:
+        """Snapshot the guest into backup image *image_id* (task ``image_backup``),
+        then delete the oldest backups of the instance of *backup_type* beyond
+        *rotation*."""
+        self.client.prepare(server=instance.host, version=self.SNAPSHOT_VERSION).cast(
+            ctxt,
+            "backup_instance",
+            instance=instance,
+            image_id=image_id,
+            backup_type=backup_type,
+            rotation=rotation,
+        )
+
+    def shelve_instance(
+        self, ctxt: Any, instance: Any, image_id: str, clean_shutdown: bool = True
+    ) -> None:
+        """Power the guest off, snapshot it into image *image_id* and mark the
+        instance ``shelved`` (offloaded at once with ``shelved_offload_time`` 0);
+        the instance arrives in task ``shelving``."""
+        self.client.prepare(server=instance.host, version=self.SHELVE_VERSION).cast(
+            ctxt,
+            "shelve_instance",
+            instance=instance,
+            image_id=image_id,
+            clean_shutdown=clean_shutdown,
+        )
+
+    def shelve_offload_instance(
+        self, ctxt: Any, instance: Any, clean_shutdown: bool = True
+    ) -> None:
+        """Remove the guest of a shelved instance from its host and release the
+        host's resources (task ``shelving_offloading``)."""
+        self.client.prepare(server=instance.host, version=self.SHELVE_VERSION).cast(
+            ctxt, "shelve_offload_instance", instance=instance, clean_shutdown=clean_shutdown
+        )
+
+    def unshelve_instance(
+        self,
+        ctxt: Any,
+        instance: Any,
+        host: str,
+        node: str | None = None,
+        request_spec: Any = None,
+    ) -> None:
+        """Spawn the guest of an offloaded instance on *host* (node *node*) from its
+        shelved image (task ``unshelving``; the conductor chose the host)."""
+        self.client.prepare(server=host, version=self.SHELVE_VERSION).cast(
+            ctxt, "unshelve_instance", instance=instance, node=node, request_spec=request_spec
+        )
+
+    def pause_instance(self, ctxt: Any, instance: Any) -> None:
+        """Pause *instance* (task ``pausing``) on its host (1.4; a cast)."""
+        self.client.prepare(server=instance.host, version=self.PAUSE_VERSION).cast(
+            ctxt, "pause_instance", instance=instance
+        )
+
+    def unpause_instance(self, ctxt: Any, instance: Any) -> None:
+        """Unpause *instance* (task ``unpausing``) on its host (1.4; a cast)."""
+        self.client.prepare(server=instance.host, version=self.PAUSE_VERSION).cast(
+            ctxt, "unpause_instance", instance=instance
+        )
+
+    def suspend_instance(self, ctxt: Any, instance: Any) -> None:
+        """Suspend *instance* (task ``suspending``) on its host (1.4; a cast)."""
+        self.client.prepare(server=instance.host, version=self.SUSPEND_VERSION).cast(
+            ctxt, "suspend_instance", instance=instance
+        )
+
+    def resume_instance(self, ctxt: Any, instance: Any) -> None:
+        """Resume *instance* (task ``resuming``) on its host (1.4; a cast)."""
+        self.client.prepare(server=instance.host, version=self.SUSPEND_VERSION).cast(
+            ctxt, "resume_instance", instance=instance
+        )
+
+    # --- rescue and deferred delete (casts to the instance's host; 1.6) -----------------
+
+    def rescue_instance(
+        self,
+        ctxt: Any,
+        instance: Any,
+        rescue_image_ref: str | None = None,
+        clean_shutdown: bool = True,
+    ) -> None:
+        """Boot *instance*'s guest from a rescue disk of *rescue_image_ref* (None: the
+        instance's own image), its disks attached after it; the instance arrives in
+        task ``rescuing``. *clean_shutdown* asks a running guest to shut down first."""
+        self.client.prepare(server=instance.host, version=self.RESCUE_VERSION).cast(
+            ctxt,
+            "rescue_instance",
+            instance=instance,
+            rescue_image_ref=rescue_image_ref,
+            clean_shutdown=clean_shutdown,
+        )
+
+    def unrescue_instance(self, ctxt: Any, instance: Any) -> None:
+        """Give a rescued instance its own guest back (task ``unrescuing``)."""
+        self.client.prepare(server=instance.host, version=self.RESCUE_VERSION).cast(
+            ctxt, "unrescue_instance", instance=instance
+        )
+
+    def soft_delete_instance(self, ctxt: Any, instance: Any) -> None:
+        """Power the guest off and mark the instance ``soft-delete`` (task
+        ``soft-deleting``); its guest, disks and resources stay until it is reclaimed."""
+        self.client.prepare(server=instance.host, version=self.DEFERRED_DELETE_VERSION).cast(
+            ctxt, "soft_delete_instance", instance=instance
+        )
+
+    def restore_instance(self, ctxt: Any, instance: Any) -> None:
+        """Power a soft-deleted instance's guest on and make it active (task
+        ``restoring``)."""
+        self.client.prepare(server=instance.host, version=self.DEFERRED_DELETE_VERSION).cast(
+            ctxt, "restore_instance", instance=instance
+        )
+
     # --- reads (calls to the instance's host) --------------------------------------------
 
     def get_console_output(
@@ -145,6 +295,31 @@ class ComputeAPI(RPCAPIClient):
         result: str = cctxt.call(
             ctxt, "get_console_output", instance=instance, tail_length=tail_length
         )
+        return result
+
+    def get_instance_diagnostics(
+        self, ctxt: Any, instance: Any, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Return the diagnostics of *instance*'s guest from its host (1.4), waiting
+        *timeout* seconds at most: a
+        :meth:`~nubis.core.virt.diagnostics.Diagnostics.to_primitive` dict.
+
+        Raises InstanceInvalidState (the guest is not running), VirtOperationNotSupported
+        (the host's driver has no diagnostics), InstanceNotFound (no guest there) or
+        MessagingTimeout (the host did not answer).
+        """
+        cctxt = self.client.prepare(
+            server=instance.host, version=self.DIAGNOSTICS_VERSION, timeout=timeout
+        )
+        result: dict[str, Any] = cctxt.call(ctxt, "get_instance_diagnostics", instance=instance)
+        return result
+
+    def get_host_uptime(self, ctxt: Any, host: str, timeout: float | None = None) -> str:
+        """Return compute host *host*'s uptime line (the ``uptime`` command's) (1.4),
+        waiting *timeout* seconds at most. Raises VirtOperationNotSupported or
+        MessagingTimeout."""
+        cctxt = self.client.prepare(server=host, version=self.HOST_UPTIME_VERSION, timeout=timeout)
+        result: str = cctxt.call(ctxt, "get_host_uptime")
         return result
 
     # --- live migration ------------------------------------------------------------------

@@ -67,14 +67,17 @@ class ComputeTaskAPI(RPCAPIClient):
     * 1.0 - build_instances, live_migrate_instance
     * 1.1 - rebuild_instance (a 1.0 conductor has none: callers check
       ``can_send_version(REBUILD_VERSION)`` first and refuse with ServiceTooOld)
+    * 1.2 - unshelve_instance (callers check ``can_send_version(UNSHELVE_VERSION)``)
     """
 
     RPC_API = "compute_task"
     BINARY = binaries.CONDUCTOR
     TOPIC_OPTION = ("conductor", "topic")
-    VERSION = "1.1"
+    VERSION = "1.2"
     #: The version that brought rebuild_instance.
     REBUILD_VERSION = "1.1"
+    #: The version that brought unshelve_instance.
+    UNSHELVE_VERSION = "1.2"
     NAMESPACE = "compute_task"
 
     def build_instances(self, ctxt: Any, instances: list[Any], spec: Any) -> None:
@@ -135,4 +138,16 @@ class ComputeTaskAPI(RPCAPIClient):
             image_ref=image_ref,
             orig_image_ref=orig_image_ref,
             preserve_ephemeral=preserve_ephemeral,
+        )
+
+    def unshelve_instance(self, ctxt: Any, instance: Any, spec: Any) -> None:
+        """Have a conductor unshelve *instance* (1.2; a cast): power a ``shelved`` one on
+        at its host, or schedule a ``shelved_offloaded`` one by RequestSpec *spec* (its
+        ``force_hosts`` a requested zone's or host) and have the chosen host spawn it from
+        its shelved image. The instance is in task ``unshelving`` (the compute API
+        claimed it); when it cannot be placed or sent, the task ends with a fault and the
+        instance stays shelved.
+        """
+        self.client.prepare(version=self.UNSHELVE_VERSION).cast(
+            ctxt, "unshelve_instance", instance=instance, spec=spec
         )

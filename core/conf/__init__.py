@@ -21,6 +21,7 @@ from nubis.core.conf import (
     service,
     servicegroup,
     upgrade_levels,
+    usage_audit,
     zookeeper,
 )
 from nubis.core.conf import compute as compute_conf
@@ -44,6 +45,7 @@ _MODULES = (
     metrics,
     healthcheck,
     quota,
+    usage_audit,
 )
 
 for _module in _MODULES:

@@ -14,6 +14,9 @@ OPTS: list[cfg.Opt] = service_group_opts(
         "sync_power_states",
         "reap_orphans",
         "build_timeout",
+        "instance_usage_audit",
+        "reclaim_queued_deletes",
+        "offload_shelved_instances",
     ],
 ) + [
     cfg.StrOpt(

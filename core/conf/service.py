@@ -68,6 +68,26 @@ OPTS: list[cfg.Opt] = [
         "conductor to answer a ping. After that it exits with status 2 and one line "
         "saying what did not answer. SIGTERM and SIGINT stop it at once meanwhile.",
     ),
+    cfg.IntOpt(
+        "reclaim_instance_interval",
+        default=0,
+        help="Nova's deferred delete. When greater than 0, DELETE /servers/{id} "
+        "soft-deletes a server (status SOFT_DELETED: its guest powered off, its disks "
+        "and host resources kept, restorable with the restore action) and its compute "
+        "host's reclaim_queued_deletes periodic task deletes it for good once it has "
+        "been soft-deleted this many seconds. 0 (or less): servers are deleted at once. "
+        "Set it alike on nubis-api and the compute hosts.",
+    ),
+    cfg.IntOpt(
+        "shelved_offload_time",
+        default=0,
+        min=-1,
+        help="Nova's option. Seconds a shelved server keeps its guest (powered off) and "
+        "its host's resources before it is offloaded (guest removed, resources released, "
+        "status SHELVED_OFFLOADED): 0 offloads it as soon as it is shelved; a longer time "
+        "is waited out by the compute host's offload_shelved_instances periodic task; -1 "
+        "never offloads it by itself (shelveOffload does). Read by the compute hosts.",
+    ),
 ]
 
 

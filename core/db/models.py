@@ -672,3 +672,13 @@ SHADOW_TABLES: dict[str, Table] = {
     for model in SOFT_DELETE_MODELS
 }
 """The shadow table of each soft-deleting table, keyed by the source table's name."""
+
+# The tables of the administration of hosts (aggregates, the task log) are declared in a
+# module of their own on this Base; importing it here puts them in Base.metadata for
+# every reader of the schema. Import them from this module, not from that one.
+from nubis.core.db.models_hosts import (  # noqa: E402, F401
+    Aggregate,
+    AggregateHost,
+    AggregateMetadata,
+    TaskLog,
+)

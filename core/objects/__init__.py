@@ -7,6 +7,7 @@ imported lazily by it so that a process pays only for what it uses.
 import importlib
 
 _OBJECT_MODULES: tuple[str, ...] = (
+    "aggregate",
     "compute_node",
     "flavor",
     "image",
@@ -18,6 +19,7 @@ _OBJECT_MODULES: tuple[str, ...] = (
     "quotas",
     "request_spec",
     "service",
+    "task_log",
 )
 
 

@@ -16,7 +16,8 @@ class RequestSpec(base.NubisObject):
 
     ``num_instances`` instances of the same size are placed; ``ignore_hosts`` are never
     chosen (the source of a migration, hosts a build already failed on); a non-empty
-    ``force_hosts`` restricts the choice to those hosts (a build on a requested host);
+    ``force_hosts`` restricts the choice to those hosts (a build on a requested host, or
+    on the hosts of a requested availability zone);
     ``hypervisor_type`` / ``min_hypervisor_version``, when set, restrict the choice to
     nodes of that type and at least that version (live migration); ``num_attempts``
     counts builds of this request so far (reschedules); ``instance_group``, when set,

@@ -16,8 +16,12 @@ The ``instance`` argument
     The manager passes its Instance object. A driver reads only ``uuid`` (the guest's
     identity on the hypervisor), ``name`` (the guest's name there), ``memory_mb``,
     ``vcpus``, ``root_gb``, ``image_ref`` (may be empty: a diskless guest), ``host``,
-    ``node`` and ``power_state``; it never saves the object. Tests may pass any object
-    with those attributes. ``context`` is the request context; drivers may ignore it.
+    ``node`` and ``power_state`` (and, for :meth:`~ComputeDriver.get_diagnostics`,
+    ``launched_at``, which may be None; and, when spawn() unshelves an instance,
+    ``system_metadata["shelved_image_id"]``, which then equals ``image_ref``: that image
+    is deleted once the guest runs, so the guest's disk must not depend on its file); it
+    never saves the object. Tests may pass any object with those attributes.
+    ``context`` is the request context; drivers may ignore it.
 
 Threads
     Methods are called from several threads at once (RPC workers, periodic tasks,
@@ -40,7 +44,9 @@ Capabilities
     The class declares what the driver can ever do; an instance may *withdraw* a
     capability its configuration cannot provide (the libvirt driver on a ``test:///``
     URI withdraws ``supports_live_migration``) but never add one. Unknown names make
-    the plugin fail its contract check when it is loaded.
+    the plugin fail its contract check when it is loaded. The methods of pause,
+    suspend, diagnostics and the host's uptime are in :mod:`.driver_power`, those of
+    rescue in :mod:`.driver_rescue`.
 """
 
 from __future__ import annotations
@@ -54,8 +60,11 @@ from typing import Any
 from oslo_config import cfg
 
 from nubis.core import exception
+from nubis.core.images.store import Store, Stored
 from nubis.core.virt import events as virt_events
 from nubis.core.virt import power_state
+from nubis.core.virt.driver_power import PowerAndDiagnostics
+from nubis.core.virt.driver_rescue import RescueMethods
 
 #: Every optional ability a driver may declare, and what declaring it promises.
 CAPABILITIES: Mapping[str, str] = {
@@ -81,6 +90,28 @@ CAPABILITIES: Mapping[str, str] = {
         "rebuild() gives an existing guest a fresh root disk from instance.image_ref in "
         "place; without it the compute manager destroys the guest and spawns it again"
     ),
+    "supports_pause": (
+        "pause() freezes a running guest in memory (PAUSED) and unpause() lets it run on"
+    ),
+    "supports_suspend": (
+        "suspend() saves a running or paused guest's state and stops it, releasing its "
+        "CPUs; resume() brings it back running as it was"
+    ),
+    "supports_diagnostics": (
+        "get_diagnostics() reports a guest's state, vCPUs, memory, disks and NICs in the "
+        "standard model (nubis.core.virt.diagnostics)"
+    ),
+    "supports_host_uptime": (
+        "get_host_uptime() answers the host's uptime as the uptime command prints it"
+    ),
+    "supports_snapshot": (
+        "snapshot() writes a standalone image of the guest's root disk (running, paused, "
+        "suspended or off) into the image store this host shares with nubis-api"
+    ),
+    "supports_rescue": (
+        "rescue() boots the guest from a rescue disk of an image with its own disks "
+        "attached after it, and unrescue() gives it back its own definition"
+    ),
 }
 
 #: The methods a driver declaring supports_live_migration must implement itself.
@@ -99,10 +130,25 @@ CAPABILITY_METHODS: Mapping[str, tuple[str, ...]] = {
     "supports_live_migration": LIVE_MIGRATION_METHODS,
     "supports_console_output": ("get_console_output",),
     "supports_rebuild": ("rebuild",),
+    "supports_pause": ("pause", "unpause"),
+    "supports_suspend": ("suspend", "resume"),
+    "supports_diagnostics": ("get_diagnostics",),
+    "supports_host_uptime": ("get_host_uptime",),
+    "supports_snapshot": ("snapshot", "image_store"),
+    "supports_rescue": ("rescue", "unrescue"),
 }
 
 #: The most console output :meth:`ComputeDriver.get_console_output` returns (Nova's cap).
 MAX_CONSOLE_BYTES = 100 * 1024
+
+#: The steps :meth:`ComputeDriver.snapshot` reports through ``update_task_state``
+#: (Nova's task states): the guest's disk is captured and waits to be written, then is
+#: being written into the image store.
+SNAPSHOT_PENDING_UPLOAD = "image_pending_upload"
+SNAPSHOT_UPLOADING = "image_uploading"
+
+#: ``update_task_state(task_state, expected_state)`` given to snapshot().
+UpdateTaskState = Callable[[str, str | None], None]
 
 REBOOT_SOFT = "SOFT"
 REBOOT_HARD = "HARD"
@@ -128,7 +174,7 @@ class InstanceInfo:
             raise ValueError(f"unknown power state {self.state!r}")
 
 
-class ComputeDriver(abc.ABC):
+class ComputeDriver(PowerAndDiagnostics, RescueMethods, abc.ABC):
     """Base class of hypervisor drivers; see the module docstring for the ground rules."""
 
     #: Optional abilities (names from :data:`CAPABILITIES`) -> whether this driver has them.
@@ -150,8 +196,8 @@ class ComputeDriver(abc.ABC):
         capabilities (names from :data:`CAPABILITIES`, bool values; see
         :func:`nubis.core.plugins.capability_problems`): a driver declaring a
         capability of :data:`CAPABILITY_METHODS` (``supports_live_migration``,
-        ``supports_console_output``, ``supports_rebuild``) must implement each of its
-        methods itself.
+        ``supports_console_output``, ``supports_rebuild``, ``supports_snapshot``,
+        ``supports_pause``, ...) must implement each of its methods itself.
         """
         caps = getattr(cls, "capabilities", None) or {}
         problems: list[str] = []
@@ -163,7 +209,8 @@ class ComputeDriver(abc.ABC):
             inherited = [
                 m
                 for m in methods
-                if inspect.getattr_static(cls, m, None) in (None, ComputeDriver.__dict__[m])
+                if inspect.getattr_static(cls, m, None)
+                in (None, inspect.getattr_static(ComputeDriver, m))
             ]
             if inherited:
                 problems.append(
@@ -403,6 +450,49 @@ class ComputeDriver(abc.ABC):
         again instead (same host, same resources).
         """
         raise exception.RebuildNotSupported(driver=type(self).__name__)
+
+    # --- snapshot (capability supports_snapshot) ---------------------------------------
+
+    def snapshot(
+        self, context: Any, instance: Any, image_id: str, update_task_state: UpdateTaskState
+    ) -> Stored:
+        """Write a standalone image of the guest's root disk as image *image_id*'s file.
+
+        The file is ``<images directory>/<image_id>`` in the image store this host
+        shares with nubis-api (the directory the driver boots images from), written
+        with :class:`nubis.core.images.store.Store` (``write`` or ``write_produced``):
+        through a ``.part`` file renamed into place, mode 0640, with its size, MD5 and
+        SHA-512 computed. Returns the store's :class:`~nubis.core.images.store.Stored`
+        (the caller records it on the Image). The image stands on its own (no backing
+        file), so a guest spawned from it, or its own guest rebuilt from it, boots what
+        the disk held.
+
+        The guest may be running, paused, suspended or off, and is left as it was
+        (a driver may pause a running guest while it reads the disk). The steps are
+        reported as Nova reports them: ``update_task_state(SNAPSHOT_PENDING_UPLOAD,
+        None)`` once the disk is captured, then ``update_task_state(SNAPSHOT_UPLOADING,
+        SNAPSHOT_PENDING_UPLOAD)`` before the file is written; what those raise (the
+        instance was taken by another task, or deleted) stops the snapshot with nothing
+        written. Raises InstanceNotFound for an unknown guest, FileExistsError when
+        the image already has a file, and the underlying error when the disk cannot be
+        read or written -- leaving no file behind. Needs ``supports_snapshot``;
+        without it this raises SnapshotNotSupported.
+        """
+        raise exception.SnapshotNotSupported(
+            driver=type(self).__name__, reason="it does not declare supports_snapshot"
+        )
+
+    def image_store(self) -> Store:
+        """The image store this host shares with nubis-api: the directory the driver
+        boots images from and :meth:`snapshot` writes to (``[api] images_path`` names
+        the same one). The compute manager removes image files through it (a backup
+        rotated out, a shelved image once its instance is unshelved, a snapshot whose
+        image was deleted while it was written). Needs ``supports_snapshot``; without
+        it this raises SnapshotNotSupported.
+        """
+        raise exception.SnapshotNotSupported(
+            driver=type(self).__name__, reason="it does not declare supports_snapshot"
+        )
 
     # --- live migration (capability supports_live_migration) ---------------------------
     #

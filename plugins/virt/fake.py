@@ -5,7 +5,8 @@ resources come from the ``[fake_driver]`` options. Every FakeDriver that ran
 ``init_host(host)`` joins a process-wide registry under that host name, so several
 fake compute hosts in one process can live-migrate guests between each other (with
 progress, abort and rollback), which is what functional tests of the compute manager
-need. It declares every capability of the contract.
+need. It declares every capability of the contract. A snapshot is a real file in the
+image store (see :mod:`.fake_snapshot`).
 
 Each guest keeps a console log, as a real guest's serial console would show it: a
 short boot log (naming the guest, its image and the boot's number) on every start --
@@ -33,6 +34,9 @@ from oslo_config import cfg
 from nubis.core import exception
 from nubis.core.virt import driver, events, hardware, power_state
 from nubis.core.virt import migration as lm
+from nubis.plugins.virt.fake_power import FakePower
+from nubis.plugins.virt.fake_rescue import FakeRescue
+from nubis.plugins.virt.fake_snapshot import FakeSnapshots
 
 LOG = logging.getLogger(__name__)
 
@@ -54,6 +58,14 @@ OPTS = [
         min=0,
         help="How long a fake live migration takes; progress is reported in "
         "live_migration_steps equal steps.",
+    ),
+    cfg.StrOpt(
+        "images_path",
+        default="",
+        help="The image store this host shares with nubis-api ([api] images_path names "
+        "the same directory): snapshots are written there. Empty: <state_path>/images, "
+        "nubis-api's default (a directory under the system's temporary directory when "
+        "the process has no state_path).",
     ),
     cfg.IntOpt(
         "live_migration_steps",
@@ -94,6 +106,8 @@ class FakeGuest:
     image_ref: str = ""
     boots: int = 0
     console: list[str] = dataclasses.field(default_factory=list)
+    booted_at: float = 0.0  # time.monotonic() of the last boot
+    rescue_image: str | None = None  # rescued from this image ("": no rescue disk)
 
     def log(self, *lines: str) -> None:
         """Append *lines* to the console log, keeping the newest CONSOLE_LINES."""
@@ -103,7 +117,10 @@ class FakeGuest:
     def boot(self) -> None:
         """Log a boot, as a Linux guest with its console on ttyS0 would."""
         self.boots += 1
+        self.booted_at = time.monotonic()
         image = self.image_ref or "none (diskless)"
+        if self.rescue_image is not None:
+            image = f"{self.rescue_image or 'none'} (rescue; its own disk {image} second)"
         self.log(
             "[    0.000000] Linux version 6.1.0-nubis-fake (nubis@fake) #1 SMP PREEMPT_DYNAMIC",
             "[    0.000000] Command line: console=ttyS0,115200 root=/dev/vda1 ro",
@@ -135,7 +152,7 @@ class _Migration:
         self.aborted.set()
 
 
-class FakeDriver(driver.ComputeDriver):
+class FakeDriver(FakePower, FakeRescue, FakeSnapshots, driver.ComputeDriver):
     """The in-memory driver; construct as ``FakeDriver(conf)``."""
 
     capabilities: Mapping[str, bool] = {
@@ -146,6 +163,12 @@ class FakeDriver(driver.ComputeDriver):
         "supports_multiple_nodes": True,
         "supports_console_output": True,
         "supports_rebuild": True,
+        "supports_snapshot": True,
+        "supports_pause": True,
+        "supports_suspend": True,
+        "supports_diagnostics": True,
+        "supports_host_uptime": True,
+        "supports_rescue": True,
     }
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
@@ -212,6 +235,7 @@ class FakeDriver(driver.ComputeDriver):
                 )
             _REGISTRY[host] = self
         self.host = host
+        self.host_started_at = time.monotonic()
 
     def cleanup_host(self, host: str) -> None:
         with _REGISTRY_LOCK:

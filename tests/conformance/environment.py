@@ -49,8 +49,10 @@ NODE_XML = Path(__file__).parent.joinpath("virt", "libvirt-test-node.xml").resol
 # --------------------------------------------------------------------------- nubis.virt
 
 
-def _fake_options(_request: Any) -> dict[str, Any]:
-    return {"fake_driver": {"live_migration_seconds": 0.2}}
+def _fake_options(request: Any) -> dict[str, Any]:
+    return {
+        "fake_driver": {"live_migration_seconds": 0.2, "images_path": _instances_dir(request)}
+    }
 
 
 def _instances_dir(request: Any) -> str:
@@ -61,6 +63,19 @@ def _instances_dir(request: Any) -> str:
     return path
 
 
+def _libvirt_test_options(request: Any) -> dict[str, Any]:
+    # Spawn makes each guest's directory (and overlay disk) under instances_path, and
+    # snapshots are written to images_path: private directories, not /var/lib/nubis.
+    return {
+        "libvirt": {
+            "virt_type": "test",
+            "connection_uri": f"test://{NODE_XML}",
+            "instances_path": _instances_dir(request),
+            "images_path": _instances_dir(request),
+        }
+    }
+
+
 def _libvirt_qemu_options(request: Any) -> dict[str, Any]:
     request.getfixturevalue("libvirt_uri")  # skips (or fails in CI) without libvirtd
     return {
@@ -68,6 +83,7 @@ def _libvirt_qemu_options(request: Any) -> dict[str, Any]:
             "virt_type": servers.libvirt_domain_type(),
             "connection_uri": "qemu:///system",
             "instances_path": _instances_dir(request),
+            "images_path": _instances_dir(request),
             "wait_soft_reboot_seconds": 1,
             # A diskless guest's memory is mostly zero pages: at full speed the copy is
             # over before the first progress sample, and libvirt answers no jobStats()
@@ -91,10 +107,7 @@ def _libvirt_qemu_peer_options(request: Any) -> dict[str, Any]:
 VIRT = {
     "fake": [Target("fake", _fake_options, {"peer_options": _fake_options})],
     "libvirt": [
-        Target(
-            "libvirt-test",
-            {"libvirt": {"virt_type": "test", "connection_uri": f"test://{NODE_XML}"}},
-        ),
+        Target("libvirt-test", _libvirt_test_options),
         Target(
             "libvirt-qemu",
             _libvirt_qemu_options,

@@ -3,6 +3,7 @@ inproc:// against SQLite behave exactly like the same methods run locally."""
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
 import oslo_messaging as messaging
@@ -101,3 +102,49 @@ def test_older_peer_gets_a_backported_object(through_conductor):
     )
     assert isinstance(backported, objects.Migration)
     assert backported.status == "running" and not backported.obj_attr_is_set("memory_total")
+
+
+def test_the_task_log_and_aggregates_through_the_conductor(through_conductor):
+    """What a compute host's usage audit and the aggregate API do, through the bus."""
+    ctx = get_admin_context()
+    begin, end = datetime.datetime(2024, 2, 1), datetime.datetime(2024, 3, 1)
+    assert objects.TaskLog.get(ctx, "audit", begin, end, "h1") is None
+    log = objects.TaskLog(ctx)
+    log.task_name = "audit"
+    log.host = "h1"
+    log.period_beginning = begin
+    log.period_ending = end
+    log.task_items = 3
+    log.message = "started"
+    log.begin_task()
+    assert log.state == "RUNNING" and log.obj_what_changed() == set()
+    with pytest.raises(exception.TaskAlreadyRunning):
+        log.begin_task()
+    log.errors = 1
+    log.message = "ran"
+    log.end_task()
+    found = objects.TaskLog.get(ctx, "audit", begin, end, "h1")
+    assert (found.state, found.task_items, found.errors, found.message) == ("DONE", 3, 1, "ran")
+    assert found.period_beginning.replace(tzinfo=None) == begin
+    listed = objects.TaskLogList.get_all(ctx, "audit", begin, end)
+    assert [(run.host, run.state) for run in listed] == [("h1", "DONE")]
+
+    aggregate = objects.Aggregate(ctx)
+    aggregate.name = "rack"
+    aggregate.metadata = {"availability_zone": "z1"}
+    aggregate.create()
+    assert aggregate.id and aggregate.availability_zone == "z1"
+    aggregate.add_host("h1")
+    assert aggregate.hosts == ["h1"] and aggregate.obj_what_changed() == set()
+    with pytest.raises(exception.AggregateHostExists):
+        aggregate.add_host("h1")
+    aggregate.update_metadata({"k": "v", "availability_zone": None})
+    assert aggregate.metadata == {"k": "v"} and aggregate.availability_zone is None
+    aggregate.name = "rack2"
+    aggregate.save()
+    by_host = objects.AggregateList.get_by_host(ctx, "h1")
+    assert [(a.id, a.name, a.hosts) for a in by_host] == [(aggregate.id, "rack2", ["h1"])]
+    aggregate.delete_host("h1")
+    aggregate.destroy()
+    with pytest.raises(exception.AggregateNotFound):
+        objects.Aggregate.get_by_id(ctx, aggregate.id)

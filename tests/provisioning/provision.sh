@@ -45,7 +45,7 @@ LOG_DIR=$STATE_DIR/log
 declare -A PACKAGES=(
     [zookeeper]="zookeeperd"
     [memcached]="memcached"
-    [libvirt]="libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86 libvirt-dev pkg-config"
+    [libvirt]="libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils libvirt-dev pkg-config"
 )
 
 usage() {

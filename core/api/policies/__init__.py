@@ -18,17 +18,47 @@ from __future__ import annotations
 
 from oslo_policy import policy
 
-from nubis.core.api.policies import flavors, hosts, images, projects, servers
+from nubis.core.api.policies import (
+    extensions,
+    flavors,
+    hosts,
+    images,
+    projects,
+    server_external_events,
+    server_images,
+    server_lock,
+    server_power,
+    server_rescue,
+    servers,
+)
 from nubis.core.api.policies.base import *  # noqa: F403
 from nubis.core.api.policies.base import BASE_RULES
+from nubis.core.api.policies.extensions import *  # noqa: F403
 from nubis.core.api.policies.flavors import *  # noqa: F403
 from nubis.core.api.policies.hosts import *  # noqa: F403
 from nubis.core.api.policies.images import *  # noqa: F403
 from nubis.core.api.policies.projects import *  # noqa: F403
+from nubis.core.api.policies.server_external_events import *  # noqa: F403
+from nubis.core.api.policies.server_images import *  # noqa: F403
+from nubis.core.api.policies.server_lock import *  # noqa: F403
+from nubis.core.api.policies.server_power import *  # noqa: F403
+from nubis.core.api.policies.server_rescue import *  # noqa: F403
 from nubis.core.api.policies.servers import *  # noqa: F403
 
 #: The rule families, in the order the sample policy file lists them.
-FAMILIES = (servers, flavors, hosts, projects, images)
+FAMILIES = (
+    servers,
+    server_lock,
+    server_power,
+    server_images,
+    server_rescue,
+    flavors,
+    hosts,
+    server_external_events,
+    projects,
+    images,
+    extensions,
+)
 
 
 def list_rules() -> list[policy.RuleDefault]:

@@ -1,5 +1,5 @@
-"""Policy rules of the deployment's hosts: os-hosts, hypervisors, services, aggregates and
-availability zones (administrators' views).
+"""Policy rules of the deployment's hosts: os-hosts, hypervisors, services, aggregates,
+availability zones and the instance usage audit log (administrators' views).
 """
 
 from __future__ import annotations
@@ -28,6 +28,15 @@ HYPERVISORS_SERVERS = "os_compute_api:os-hypervisors:servers"
 SERVICES_LIST = "os_compute_api:os-services:list"
 SERVICES_UPDATE = "os_compute_api:os-services:update"
 AGGREGATES_INDEX = "os_compute_api:os-aggregates:index"
+AGGREGATES_CREATE = "os_compute_api:os-aggregates:create"
+AGGREGATES_SHOW = "os_compute_api:os-aggregates:show"
+AGGREGATES_UPDATE = "os_compute_api:os-aggregates:update"
+AGGREGATES_DELETE = "os_compute_api:os-aggregates:delete"
+AGGREGATES_ADD_HOST = "os_compute_api:os-aggregates:add_host"
+AGGREGATES_REMOVE_HOST = "os_compute_api:os-aggregates:remove_host"
+AGGREGATES_SET_METADATA = "os_compute_api:os-aggregates:set_metadata"
+USAGE_AUDIT_LOG_LIST = "os_compute_api:os-instance-usage-audit-log:list"
+USAGE_AUDIT_LOG_SHOW = "os_compute_api:os-instance-usage-audit-log:show"
 
 RULES = [
     rule(
@@ -105,10 +114,54 @@ RULES = [
             ("PUT", "/os-services/force-down"),
         ],
     ),
+    rule(AGGREGATES_INDEX, ADMIN, "List host aggregates", [("GET", "/os-aggregates")]),
+    rule(AGGREGATES_CREATE, ADMIN, "Create a host aggregate", [("POST", "/os-aggregates")]),
     rule(
-        AGGREGATES_INDEX,
+        AGGREGATES_SHOW,
         ADMIN,
-        "List host aggregates (nubis has none)",
-        [("GET", "/os-aggregates")],
+        "Show a host aggregate",
+        [("GET", "/os-aggregates/{aggregate_id}")],
+    ),
+    rule(
+        AGGREGATES_UPDATE,
+        ADMIN,
+        "Rename a host aggregate or set its availability zone",
+        [("PUT", "/os-aggregates/{aggregate_id}")],
+    ),
+    rule(
+        AGGREGATES_DELETE,
+        ADMIN,
+        "Delete a host aggregate (once it has no hosts)",
+        [("DELETE", "/os-aggregates/{aggregate_id}")],
+    ),
+    rule(
+        AGGREGATES_ADD_HOST,
+        ADMIN,
+        "Add a compute host to a host aggregate",
+        [("POST", "/os-aggregates/{aggregate_id}/action (add_host)")],
+    ),
+    rule(
+        AGGREGATES_REMOVE_HOST,
+        ADMIN,
+        "Remove a host from a host aggregate",
+        [("POST", "/os-aggregates/{aggregate_id}/action (remove_host)")],
+    ),
+    rule(
+        AGGREGATES_SET_METADATA,
+        ADMIN,
+        "Set or delete metadata items of a host aggregate",
+        [("POST", "/os-aggregates/{aggregate_id}/action (set_metadata)")],
+    ),
+    rule(
+        USAGE_AUDIT_LOG_LIST,
+        ADMIN,
+        "The instance usage audits of the last completed period, on every compute host",
+        [("GET", "/os-instance_usage_audit_log")],
+    ),
+    rule(
+        USAGE_AUDIT_LOG_SHOW,
+        ADMIN,
+        "The instance usage audits of the last period completed before a time",
+        [("GET", "/os-instance_usage_audit_log/{before_timestamp}")],
     ),
 ]

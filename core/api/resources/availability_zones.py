@@ -1,33 +1,47 @@
 """``/os-availability-zone``: the zones servers may be created in, as Nova lists them.
 
-nubis has one zone for compute hosts, ``nova`` (host aggregates, which would make
-others, are always empty), and Nova's ``internal`` zone for every other service. A zone
-is available when at least one of its services is enabled, unavailable when all are
-disabled. The list (everyone) shows the compute zone only, without hosts; the detail
-(administrators) shows both zones and, for an available zone, each host's services:
+A compute host is in the zone its host aggregates name in their ``availability_zone``
+metadata (``/os-aggregates``), in ``nova`` when none does; every other service is in
+Nova's ``internal`` zone (:mod:`nubis.core.compute.availability_zones`). A zone is
+available when at least one of its services is enabled, unavailable when all are
+disabled. The list (everyone) shows the compute zones only, without hosts; the detail
+(administrators) shows every zone and, for an available zone, each host's services:
 ``available`` is whether the servicegroup driver says it is up, ``active`` whether it is
-enabled.
+enabled. ``os-hosts`` and ``os-services`` name zones the same way (:func:`zone_of`, with
+the aggregates read once per request: :func:`host_zones`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from nubis.core import binaries, objects
+from nubis.core import objects
 from nubis.core.api import policies
 from nubis.core.api.resources import Deps
 from nubis.core.api.resources.common import V21, isotime_micro
 from nubis.core.api.routing import Route
 from nubis.core.api.wsgi import Request
+from nubis.core.compute import availability_zones as zones_api
 
 TAG = "os-availability-zone"
-COMPUTE_ZONE = "nova"
-INTERNAL_ZONE = "internal"
+INTERNAL_ZONE = zones_api.INTERNAL_ZONE
+_ENVIRON_KEY = "nubis.host_zones"
 
 
-def zone_of(record: Any) -> str:
-    """The availability zone of a service record."""
-    return COMPUTE_ZONE if record.binary == binaries.COMPUTE else INTERNAL_ZONE
+def host_zones(req: Request) -> Mapping[str, str]:
+    """``{compute host: zone}`` of the hosts aggregates put in a zone, read once per
+    request."""
+    environ = req.raw.environ
+    if _ENVIRON_KEY not in environ:
+        environ[_ENVIRON_KEY] = zones_api.host_zones(req.context)
+    zones: Mapping[str, str] = environ[_ENVIRON_KEY]
+    return zones
+
+
+def zone_of(record: Any, zones: Mapping[str, str]) -> str:
+    """The availability zone of a service record, given :func:`host_zones`."""
+    return zones_api.zone_of_service(record, zones)
 
 
 class AvailabilityZones:
@@ -38,8 +52,9 @@ class AvailabilityZones:
 
     def _zones(self, req: Request) -> dict[str, list[Any]]:
         zones: dict[str, list[Any]] = {}
+        by_host = host_zones(req)
         for record in objects.ServiceList.get_all(req.context):
-            zones.setdefault(zone_of(record), []).append(record)
+            zones.setdefault(zone_of(record, by_host), []).append(record)
         return zones
 
     def index(self, req: Request) -> dict[str, Any]:

@@ -2,8 +2,11 @@
 serves it over the image service -- here over nubis's own image registry, with the
 image API's visibility and policy rules.
 
-List (``name``, ``status``, ``changes-since``, ``minRam``, ``minDisk``, paging), detail,
-show, delete, and an image's ``metadata`` (its extra properties: list, replace, merge,
+List (``name``, ``status``, ``changes-since``, ``minRam``, ``minDisk``, ``server`` --
+snapshots of that server, by id or link: their ``instance_uuid`` property --, ``type``
+-- ``snapshot`` or ``backup``: their ``image_type`` property --, any ``property-<name>``,
+paging), detail (with the ``server`` a snapshot was taken of), show, delete, and an
+image's ``metadata`` (its extra properties: list, replace, merge,
 one key's show/set/delete; at most ``[quota] metadata_items``, then 403). Statuses are
 Nova's: ``queued``/``saving`` are ``SAVING`` (progress 25/50), ``active`` is ``ACTIVE``
 (100), ``killed`` ``ERROR``. From 2.36 these routes are gone (404), as in Nova.
@@ -47,9 +50,12 @@ LIST_QUERY = {
     "changes-since": Query("datetime", "Images changed at or after this time."),
     "minRam": Query("integer", "Images needing at least this much RAM (MiB).", minimum=0),
     "minDisk": Query("integer", "Images needing at least this much disk (GiB).", minimum=0),
-    "type": Query("string", "Nova's snapshot/backup filter; nubis images are neither."),
-    "server": Query("string", "Snapshots of this server; nubis makes none."),
+    "type": Query("string", "Images of this image_type property: snapshot or backup."),
+    "server": Query("string", "Snapshots and backups of this server (its id or a link)."),
 }
+
+#: ``property-<name>=<value>``: images whose extra property <name> is <value> (Nova).
+PROPERTY_PREFIX = "property-"
 
 
 def _links(req: Request, image_id: str) -> list[dict[str, str]]:
@@ -70,6 +76,15 @@ def summary(req: Request, image: Any) -> dict[str, Any]:
 
 def detail(req: Request, image: Any) -> dict[str, Any]:
     view = summary(req, image)
+    server = (image.properties or {}).get("instance_uuid")
+    if server:
+        view["server"] = {
+            "id": server,
+            "links": [
+                {"rel": "self", "href": req.url(f"{V21}/servers/{server}")},
+                {"rel": "bookmark", "href": req.url(f"/servers/{server}")},
+            ],
+        }
     view.update(
         {
             "minRam": image.min_ram or 0,
@@ -97,6 +112,17 @@ class ComputeImages:
         filters: dict[str, Any] = {"community": True}
         if req.arg("name"):
             filters["name"] = req.arg("name")
+        properties = {
+            key[len(PROPERTY_PREFIX) :]: value
+            for key, value in req.raw.args.items()
+            if key.startswith(PROPERTY_PREFIX) and key != PROPERTY_PREFIX
+        }
+        if req.arg("type"):
+            properties["image_type"] = req.arg("type")
+        if req.arg("server"):
+            properties["instance_uuid"] = str(req.arg("server")).rstrip("/").rsplit("/", 1)[-1]
+        if properties:
+            filters["properties"] = properties
         found = self.deps.images.list(
             context,
             filters=filters,
@@ -112,8 +138,6 @@ class ComputeImages:
             found = [i for i in found if (i.min_ram or 0) >= req.arg("minRam")]
         if req.arg("minDisk") is not None:
             found = [i for i in found if (i.min_disk or 0) >= req.arg("minDisk")]
-        if req.arg("type") or req.arg("server"):
-            found = []  # nubis makes no snapshots or backups
         limit = limit_of(req)
         shown = page(found, req.arg("marker"), limit, lambda i: str(i.uuid))
         result: dict[str, Any] = {"images": [view(req, i) for i in shown]}

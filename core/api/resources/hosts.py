@@ -2,8 +2,8 @@
 services and what a compute host holds. Administrators only.
 
 The list gives each enabled service's host (nubis-api keeps no service record) with
-its topic and zone (``nova`` for compute hosts, ``internal`` for the rest; ``zone``
-filters). A host's detail is its
+its topic and zone (a compute host's aggregates' availability zone, else ``nova``;
+``internal`` for the rest; ``zone`` filters). A host's detail is its
 compute node's totals (``(total)``), what the node reports in use (``(used_now)``),
 what its instances add up to (``(used_max)``) and the same per project. Nova's host
 actions -- ``status`` and ``maintenance_mode`` on ``PUT``, ``startup``/``shutdown``/
@@ -20,7 +20,7 @@ from nubis.core import exception, objects
 from nubis.core.api import policies
 from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps
-from nubis.core.api.resources.availability_zones import zone_of
+from nubis.core.api.resources.availability_zones import host_zones, zone_of
 from nubis.core.api.resources.common import V21
 from nubis.core.api.routing import BodySchema, Route
 from nubis.core.api.validation import Query
@@ -67,14 +67,15 @@ class Hosts:
 
     def index(self, req: Request) -> dict[str, Any]:
         zone = req.arg("zone")
+        zones = host_zones(req)
         hosts = []
         for record in objects.ServiceList.get_all(req.context):
             if record.disabled:
                 continue
-            if zone and zone_of(record) != zone:
+            if zone and zone_of(record, zones) != zone:
                 continue
             hosts.append(
-                {"host_name": record.host, "service": record.topic, "zone": zone_of(record)}
+                {"host_name": record.host, "service": record.topic, "zone": zone_of(record, zones)}
             )
         return {"hosts": hosts}
 

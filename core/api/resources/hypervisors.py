@@ -5,6 +5,12 @@ Ids are the node's integer id before microversion 2.53 and its uuid from 2.53 on
 Before 2.53 nodes are also found by a piece of their name (``/{pattern}/search``, and
 ``/{pattern}/servers`` with their servers); ``/statistics`` (up to 2.87) sums the nodes
 of enabled compute services, as Nova's does.
+
+``/{id}/uptime`` (up to 2.87) asks the node's compute host for its uptime -- the line
+the ``uptime`` command prints there -- with ``rpc_response_timeout``: 400 when its
+compute service is down, 501 when its virt driver cannot tell, 503 when it does not
+answer. From 2.88 the detailed views carry ``uptime`` instead (null when the host is
+down or cannot tell), as Nova's do.
 """
 
 from __future__ import annotations
@@ -107,8 +113,34 @@ class Hypervisors:
         return {"hypervisor": self.view(req, node, service, detail=True)}
 
     def uptime(self, req: Request, hypervisor_id: str) -> dict[str, Any]:
-        self._get(req, hypervisor_id)
-        raise Fault(501, "nubis does not report hypervisor uptime.")
+        node = self._get(req, hypervisor_id)
+        service = self._services(req).get(node.host)
+        if service is None:  # a node whose compute service was deleted
+            raise exception.ComputeNodeNotFound(compute_id=hypervisor_id)
+        try:
+            uptime = self.deps.compute_api.get_host_uptime(req.context, node.host)
+        except (exception.ComputeServiceUnavailable, exception.ComputeHostNotFound) as exc:
+            raise Fault(400, exception.one_line(exc)) from None
+        view = self.view(req, node, service, detail=False)
+        view["uptime"] = uptime
+        return {"hypervisor": view}
+
+    def _uptime_or_none(self, req: Request, node: Any, up: bool) -> str | None:
+        """The 2.88 ``uptime`` of a detailed view: None when the host is down or cannot
+        tell (Nova's answer then)."""
+        if not up:
+            return None
+        try:
+            uptime: str = self.deps.compute_api.get_host_uptime(req.context, node.host)
+        except (
+            exception.VirtOperationNotSupported,
+            exception.ComputeServiceUnavailable,
+            exception.ComputeHostNotFound,
+            exception.ServiceUnavailable,
+            exception.ServiceTooOld,
+        ):
+            return None
+        return uptime
 
     def statistics(self, req: Request) -> dict[str, Any]:
         services = self._services(req)
@@ -206,6 +238,8 @@ class Hypervisors:
                 },
             }
         )
+        if req.at_least("2.88"):
+            view["uptime"] = self._uptime_or_none(req, node, up)
         return view
 
 
@@ -271,10 +305,10 @@ def routes(deps: Deps) -> list[Route]:
             "GET",
             f"{item}/uptime",
             hypervisors.uptime,
-            "A hypervisor's uptime: always 501, nubis does not collect it",
+            "A hypervisor's uptime (what uptime prints on its host)",
             policy=policies.HYPERVISORS_UPTIME,
             max_version="2.87",
             tag=TAG,
-            responses=(501,),
+            responses=(501, 503),
         ),
     ]

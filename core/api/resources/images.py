@@ -10,7 +10,9 @@ so a shared image is seen by its owner only); administrators see all. Listing hi
 projects' community images unless ``visibility=community`` or ``all`` asks for them.
 Changing an image is for its owner's members and administrators; only administrators make
 an image public (Glance's ``publicize_image``). Paging follows Glance: ``limit``/``marker``,
-a relative ``next`` link, default order newest first.
+a relative ``next`` link, default order newest first. As in Glance, a list query
+parameter that is not one of the image's own attributes filters on the extra property
+of that name (``image_type=backup&instance_uuid=...``: a server's backups).
 """
 
 from __future__ import annotations
@@ -119,6 +121,16 @@ class Images:
         for key in ("name", "status", "owner", "disk_format", "container_format", "tag"):
             if req.arg(key):
                 filters[key] = req.arg(key)
+        properties = {
+            key: value
+            for key, value in req.raw.args.items()
+            if key not in LIST_QUERY
+            and key not in image_schema.SETTABLE
+            and key not in image_schema.READ_ONLY
+            and key not in ("id", "member_status", "size_min", "size_max")
+        }
+        if properties:
+            filters["properties"] = properties
         visibility = req.arg("visibility")
         if visibility and visibility != "all":
             filters["visibility"] = visibility
@@ -153,6 +165,12 @@ class Images:
 
     def show(self, req: Request, image_id: str) -> dict[str, Any]:
         return image_schema.view(self.load(req, image_id))
+
+    def tasks(self, req: Request, image_id: str) -> dict[str, Any]:
+        """Glance's image tasks (2.12): nubis writes an image's data in the request
+        that sends it (or on the compute host of a snapshot), never as a task."""
+        self.load(req, image_id)
+        return {"tasks": []}
 
     def create(self, req: Request) -> Reply:
         body: dict[str, Any] = req.body
@@ -230,6 +248,15 @@ def routes(deps: Deps) -> list[Route]:
             image,
             images.show,
             "Show an image",
+            policy=policies.IMAGES_SHOW,
+            api="image",
+            tag=TAG,
+        ),
+        Route(
+            "GET",
+            f"{image}/tasks",
+            images.tasks,
+            "An image's import tasks (always none: data is stored synchronously)",
             policy=policies.IMAGES_SHOW,
             api="image",
             tag=TAG,

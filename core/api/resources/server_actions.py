@@ -13,7 +13,7 @@ from nubis.core import exception
 from nubis.core.api import policies
 from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps
-from nubis.core.api.resources.common import authorized_server
+from nubis.core.api.resources.common import authorized_server, get_server
 from nubis.core.api.resources.servers import SERVER, TAG
 from nubis.core.api.routing import BodySchema, Route
 from nubis.core.api.validation import boolean, to_bool
@@ -95,6 +95,11 @@ class ServerActions:
     def _acting(self, req: Request, server_id: str, rule: str) -> Any:
         return authorized_server(req, self.deps.compute_api, server_id, rule)
 
+    def lookup(self, req: Request, server_id: str) -> Any:
+        """The server the action path names (404 unless the caller may see it): every
+        action route's :attr:`~nubis.core.api.routing.Route.lookup`."""
+        return get_server(req, self.deps.compute_api, server_id)
+
     def start(self, req: Request, server_id: str) -> Reply:
         instance = self._acting(req, server_id, policies.SERVERS_START)
         self.deps.compute_api.start(req.context, instance)
@@ -144,6 +149,7 @@ def routes(deps: Deps) -> list[Route]:
             "Start a stopped server",
             policy=policies.SERVERS_START,
             target="resource",
+            lookup=actions.lookup,
             action="os-start",
             bodies=(BodySchema(_action("os-start", _NULL_ACTION)),),
             status=202,
@@ -157,6 +163,7 @@ def routes(deps: Deps) -> list[Route]:
             "Stop a server",
             policy=policies.SERVERS_STOP,
             target="resource",
+            lookup=actions.lookup,
             action="os-stop",
             bodies=(BodySchema(_action("os-stop", _NULL_ACTION)),),
             status=202,
@@ -170,6 +177,7 @@ def routes(deps: Deps) -> list[Route]:
             "Reboot a server (SOFT or HARD)",
             policy=policies.SERVERS_REBOOT,
             target="resource",
+            lookup=actions.lookup,
             action="reboot",
             bodies=(BodySchema(REBOOT_BODY),),
             status=202,
@@ -183,6 +191,7 @@ def routes(deps: Deps) -> list[Route]:
             "Reset a server's state to active or error, clearing its task (administrators)",
             policy=policies.RESET_STATE,
             target="resource",
+            lookup=actions.lookup,
             action="os-resetState",
             bodies=(BodySchema(RESET_STATE_BODY),),
             status=202,
@@ -195,6 +204,7 @@ def routes(deps: Deps) -> list[Route]:
             "Live-migrate a server to a host, or where the scheduler chooses",
             policy=policies.MIGRATE_LIVE,
             target="resource",
+            lookup=actions.lookup,
             action="os-migrateLive",
             bodies=MIGRATE_LIVE_BODIES,
             status=202,

@@ -5,8 +5,9 @@ List, replace all (``PUT``), merge (``POST``), show, set and delete one key. Key
 1-255 characters, values at most 255; a server has at most its project's
 ``metadata_items`` quota (128 by default) of them. A change is refused with 409 while
 the server is busy (a task running) or not active, paused, suspended or stopped, as in
-Nova. Each change runs in one database transaction with the server's row locked, so
-concurrent changes keep each other's keys.
+Nova, and to non-administrators while the server is locked
+(:mod:`nubis.core.compute.instance_lock`). Each change runs in one database
+transaction with the server's row locked, so concurrent changes keep each other's keys.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nubis.core.api.resources.servers import SERVER, TAG
 from nubis.core.api.routing import BodySchema, Route
 from nubis.core.api.validation import meta_body, metadata_body
 from nubis.core.api.wsgi import Reply, Request
+from nubis.core.compute import instance_lock
 from nubis.core.db import api as db
 
 COLLECTION = f"{SERVER}/metadata"
@@ -37,6 +39,7 @@ class ServerMetadata:
         return authorized_server(req, self.deps.compute_api, server_id, rule)
 
     def _change(self, req: Request, instance: Any, **change: Any) -> dict[str, str]:
+        instance_lock.check_unlocked(req.context, instance)
         return db.instance_metadata_update(
             req.context,
             instance.uuid,

@@ -12,8 +12,11 @@ from typing import Any
 from nubis.core import binaries, objects
 from nubis.core.api import policies
 from nubis.core.api.resources import Deps
+from nubis.core.api.resources.availability_zones import host_zones
 from nubis.core.api.resources.common import isotime, isotime_micro, links
 from nubis.core.api.wsgi import Request
+from nubis.core.compute import availability_zones as zones_api
+from nubis.core.compute import instance_lock
 from nubis.core.db import api as db
 
 _STATUS_BY_VM_STATE = {
@@ -23,6 +26,9 @@ _STATUS_BY_VM_STATE = {
     "paused": "PAUSED",
     "suspended": "SUSPENDED",
     "soft-delete": "SOFT_DELETED",
+    "rescued": "RESCUE",
+    "shelved": "SHELVED",
+    "shelved_offloaded": "SHELVED_OFFLOADED",
     "deleted": "DELETED",
     "error": "ERROR",
 }
@@ -32,6 +38,7 @@ _STATUS_BY_TASK = {
     ("stopped", "rebooting_hard"): "HARD_REBOOT",
     ("error", "rebooting_hard"): "HARD_REBOOT",
     ("active", "migrating"): "MIGRATING",
+    ("paused", "migrating"): "MIGRATING",
     **{
         (vm_state, task): "REBUILD"
         for vm_state in ("active", "stopped", "error")
@@ -101,6 +108,12 @@ class DetailView:
             return "DOWN"
         return "MAINTENANCE" if service.disabled else "UP"
 
+    def _zone(self, instance: Any) -> str:
+        """Nova's: the zone of the instance's host, else the zone it asked for."""
+        if instance.host:
+            return zones_api.zone_of_host(instance.host, host_zones(self.req))
+        return instance.availability_zone or zones_api.DEFAULT_ZONE
+
     def _flavor(self, instance: Any) -> dict[str, Any]:
         flavor = self.flavors.get(instance.flavor_id)
         if self.req.at_least("2.47"):
@@ -147,7 +160,7 @@ class DetailView:
             "links": links(req, "servers", instance.uuid),
             "OS-DCF:diskConfig": "MANUAL",
             "progress": instance.progress or 0,
-            "OS-EXT-AZ:availability_zone": instance.availability_zone or "nova",
+            "OS-EXT-AZ:availability_zone": self._zone(instance),
             "config_drive": "",
             "key_name": instance.key_name,
             "OS-SRV-USG:launched_at": isotime_micro(instance.launched_at),
@@ -175,6 +188,8 @@ class DetailView:
                 )
         if req.at_least("2.9"):
             view["locked"] = bool(instance.locked)
+        if req.at_least("2.73"):
+            view["locked_reason"] = instance_lock.locked_reason(instance)
         if self.host_status:
             view["host_status"] = self._host_status(instance.host)
         if req.at_least("2.19"):
@@ -215,6 +230,7 @@ _BASIC_KEYS = {
     "user_id": "2.1",
     "OS-DCF:diskConfig": "2.1",
     "locked": "2.9",
+    "locked_reason": "2.73",
     "description": "2.19",
     "tags": "2.26",
     "key_name": "2.54",

@@ -11,6 +11,10 @@ From 2.26 the list filters by tags (``tags``, ``tags-any``, ``not-tags``,
 servers' tags. The tags routes are in :mod:`.server_tags`. The scheduler hint
 ``group`` puts a create's servers in a server group (:mod:`.server_groups`): an
 unknown group, or another project's, is a 400.
+
+With ``[DEFAULT] reclaim_instance_interval`` > 0 a delete soft-deletes, as Nova's
+(:mod:`.server_deferred_delete`); the list then leaves soft-deleted servers out unless
+an administrator asks for ``deleted`` ones (or ``changes-since`` is given), as Nova's.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ _STATES_BY_STATUS: dict[str, tuple[Any, Any]] = {
     "PAUSED": ("paused", None),
     "SUSPENDED": ("suspended", None),
     "SOFT_DELETED": ("soft-delete", None),
+    "RESCUE": ("rescued", None),
     "DELETED": ("deleted", None),
     "ERROR": ("error", None),
     "REBOOT": ("active", "rebooting"),
@@ -71,7 +76,6 @@ STATUSES = tuple(_STATES_BY_STATUS)
 NOVA_STATUSES = (
     *STATUSES,
     "PASSWORD",
-    "RESCUE",
     "RESIZE",
     "REVERT_RESIZE",
     "SHELVED",
@@ -393,6 +397,11 @@ class Servers:
                     filters[key] = req.arg(key)
             if req.arg("deleted") is not None:
                 filters["deleted"] = req.arg("deleted")
+        # As Nova's: soft-deleted servers come with deleted ones, or with changes-since.
+        if filters.get("deleted") is not None:
+            filters["soft_deleted"] = bool(filters["deleted"])
+        elif req.arg("changes-since") is None:
+            filters["soft_deleted"] = False
         sort_keys = req.arg("sort_key") or None
         sort_dirs = req.arg("sort_dir") or None
         if sort_dirs and not sort_keys:
@@ -439,7 +448,7 @@ class Servers:
         context = req.context
         flavor = self._flavor(req, body["flavorRef"])
         image_ref = self._image(req, self._image_ref(body), flavor)
-        requested_host = self._requested_host(req, body.get("availability_zone"))
+        zone, requested_host = self._requested_host(req, body.get("availability_zone"))
         min_count = to_int(body.get("min_count", 1))
         max_count = to_int(body.get("max_count", min_count))
         if max_count < min_count:
@@ -471,6 +480,7 @@ class Servers:
                 min_count=min_count,
                 max_count=max_count,
                 requested_host=requested_host,
+                availability_zone=zone,
                 metadata=body.get("metadata") or {},
                 description=body.get("description"),
                 key_pair=self._key_pair(req, body.get("key_name")),
@@ -577,26 +587,22 @@ class Servers:
         return str(image.uuid)
 
     @staticmethod
-    def _requested_host(req: Request, zone: str | None) -> str | None:
-        if not zone:
-            return None
-        name_, _, rest = zone.partition(":")
-        if name_ not in ("", "nova"):
-            raise Fault(
-                400,
-                f"Invalid input for field/attribute server.availability_zone. Value: {zone}. "
-                "The only availability zone is 'nova' ('nova:HOST' picks a host).",
-            )
+    def _requested_host(req: Request, zone: str | None) -> tuple[str | None, str | None]:
+        """The zone and host ``availability_zone`` names (``ZONE``, ``ZONE:HOST``; a
+        host for administrators only). The compute API refuses a zone not available."""
+        name_, _, rest = (zone or "").partition(":")
         host = rest.partition(":")[0]
-        if not host:
-            return None
-        req.authorize(policies.SERVERS_CREATE_FORCED_HOST)
-        return host
+        if host:
+            req.authorize(policies.SERVERS_CREATE_FORCED_HOST)
+        return name_ or None, host or None
 
     def delete(self, req: Request, server_id: str) -> Reply:
         instance = get_server(req, self.deps.compute_api, server_id)
         req.authorize(policies.SERVERS_DELETE, target_of(instance))
-        self.deps.compute_api.delete(req.context, instance)
+        if int(req.conf.reclaim_instance_interval) > 0:  # Nova's deferred delete
+            self.deps.compute_api.soft_delete(req.context, instance)
+        else:
+            self.deps.compute_api.delete(req.context, instance)
         return Reply(204)
 
 

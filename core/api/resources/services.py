@@ -4,6 +4,15 @@ configured servicegroup driver says), and disabling, enabling or forcing one dow
 Before microversion 2.53 a service is named by host and binary (``PUT
 /os-services/disable`` ...) and ids are integers; from 2.53 on ids are uuids and
 ``PUT /os-services/{id}`` changes one.
+
+Wherever a caller names a binary (the ``binary`` filter of ``GET /os-services``, the
+``binary`` of the by-host updates), Nova's names ``nova-compute``, ``nova-conductor``
+and ``nova-scheduler`` stand for nubis's ``nubis-compute``, ``nubis-conductor`` and
+``nubis-scheduler`` (:data:`NOVA_BINARIES`), so that tools written for Nova find
+nubis's services. The answer names the binary as the caller did: the services a
+``binary=nova-compute`` filter lists say ``nova-compute`` (Tempest checks that), and a
+by-host update echoes the request's ``host`` and ``binary`` as Nova does. Everywhere
+else the services carry nubis's own names.
 """
 
 from __future__ import annotations
@@ -50,8 +59,22 @@ UPDATE_BODY = {
 
 LIST_QUERY = {
     "host": Query("string", "Services on this host."),
-    "binary": Query("string", "Services of this binary, e.g. nubis-compute."),
+    "binary": Query(
+        "string", "Services of this binary, e.g. nubis-compute (or Nova's name, nova-compute)."
+    ),
 }
+
+#: Nova's binary names and the nubis binaries they stand for.
+NOVA_BINARIES = {
+    "nova-compute": binaries.COMPUTE,
+    "nova-conductor": binaries.CONDUCTOR,
+    "nova-scheduler": binaries.SCHEDULER,
+}
+
+
+def real_binary(name: str) -> str:
+    """The nubis binary *name* (a nubis name, or Nova's for the same service) means."""
+    return NOVA_BINARIES.get(name, name)
 
 
 class Services:
@@ -64,18 +87,22 @@ class Services:
         records = list(objects.ServiceList.get_all(req.context))
         if req.arg("host"):
             records = [r for r in records if r.host == req.arg("host")]
-        if req.arg("binary"):
-            records = [r for r in records if r.binary == req.arg("binary")]
-        return {"services": [self.view(req, r) for r in sorted(records, key=lambda r: r.id)]}
+        asked = req.arg("binary")
+        if asked:
+            records = [r for r in records if r.binary == real_binary(asked)]
+        views = [self.view(req, r, asked) for r in sorted(records, key=lambda r: r.id)]
+        return {"services": views}
 
-    def view(self, req: Request, record: Any) -> dict[str, Any]:
+    def view(self, req: Request, record: Any, binary: str | None = None) -> dict[str, Any]:
+        """The service *record*, its binary named *binary* when given (the caller's name
+        for it)."""
         up = not record.forced_down and bool(self.deps.servicegroup.is_up(record))
         updated = self.deps.servicegroup.get_updated_time(record) or record.updated_at
         view = {
             "id": record.uuid if req.at_least("2.53") else record.id,
-            "binary": record.binary,
+            "binary": binary or record.binary,
             "host": record.host,
-            "zone": availability_zones.zone_of(record),
+            "zone": availability_zones.zone_of(record, availability_zones.host_zones(req)),
             "status": "disabled" if record.disabled else "enabled",
             "state": "up" if up else "down",
             "updated_at": isotime_micro(updated),
@@ -89,7 +116,7 @@ class Services:
 
     def _record(self, req: Request) -> Any:
         host, binary = req.body["host"], req.body["binary"]
-        record = objects.Service.get_by_host_and_binary(req.context, host, binary)
+        record = objects.Service.get_by_host_and_binary(req.context, host, real_binary(binary))
         if record is None:
             raise exception.HostBinaryNotFound(host=host, binary=binary)
         return record
@@ -99,14 +126,16 @@ class Services:
         record.disabled = False
         record.disabled_reason = None
         record.save()
-        return {"service": {"host": record.host, "binary": record.binary, "status": "enabled"}}
+        answer = {"host": record.host, "binary": req.body["binary"], "status": "enabled"}
+        return {"service": answer}
 
     def disable(self, req: Request) -> dict[str, Any]:
         record = self._record(req)
         record.disabled = True
         record.disabled_reason = None
         record.save()
-        return {"service": {"host": record.host, "binary": record.binary, "status": "disabled"}}
+        answer = {"host": record.host, "binary": req.body["binary"], "status": "disabled"}
+        return {"service": answer}
 
     def disable_log_reason(self, req: Request) -> dict[str, Any]:
         record = self._record(req)
@@ -116,7 +145,7 @@ class Services:
         return {
             "service": {
                 "host": record.host,
-                "binary": record.binary,
+                "binary": req.body["binary"],
                 "status": "disabled",
                 "disabled_reason": record.disabled_reason,
             }
@@ -129,7 +158,7 @@ class Services:
         return {
             "service": {
                 "host": record.host,
-                "binary": record.binary,
+                "binary": req.body["binary"],
                 "forced_down": record.forced_down,
             }
         }

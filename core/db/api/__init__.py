@@ -21,8 +21,8 @@ too.
 The functions live in one module per table family -- :mod:`.services`,
 :mod:`.compute_nodes`, :mod:`.instances`, :mod:`.migration_records` (the ``migrations``
 table), :mod:`.flavors`, :mod:`.instance_actions` (actions and their events),
-:mod:`.instance_faults`, :mod:`.instance_tags`, :mod:`.server_groups`, :mod:`.images`
-and :mod:`.identity`;
+:mod:`.instance_faults`, :mod:`.instance_tags`, :mod:`.server_groups`, :mod:`.images`,
+:mod:`.identity`, :mod:`.aggregates` and :mod:`.task_log`;
 :mod:`.archive` moves soft-deleted rows into the shadow tables and purges them (many
 short transactions, not one) -- on the shared helpers of
 :mod:`._transaction` (how a function becomes one retried transaction) and :mod:`._rows`
@@ -37,6 +37,17 @@ from __future__ import annotations
 from nubis.core.db.api._rows import _keyed_update as _keyed_update
 from nubis.core.db.api._rows import _update_one as _update_one
 from nubis.core.db.api._transaction import block_db_access, unblock_db_access
+from nubis.core.db.api.aggregates import (
+    AggregateDetails,
+    aggregate_create,
+    aggregate_delete,
+    aggregate_get,
+    aggregate_get_all,
+    aggregate_host_add,
+    aggregate_host_delete,
+    aggregate_metadata_update,
+    aggregate_update,
+)
 from nubis.core.db.api.archive import archive_deleted_rows, purge_shadow_tables
 from nubis.core.db.api.compute_nodes import (
     compute_node_create,
@@ -189,8 +200,27 @@ from nubis.core.db.api.services import (
     service_get_minimum_version,
     service_update,
 )
+from nubis.core.db.api.task_log import (
+    task_log_begin_task,
+    task_log_end_task,
+    task_log_get,
+    task_log_get_all,
+)
 
 __all__ = [
+    "AggregateDetails",
+    "aggregate_create",
+    "aggregate_delete",
+    "aggregate_get",
+    "aggregate_get_all",
+    "aggregate_host_add",
+    "aggregate_host_delete",
+    "aggregate_metadata_update",
+    "aggregate_update",
+    "task_log_begin_task",
+    "task_log_end_task",
+    "task_log_get",
+    "task_log_get_all",
     "instance_metadata_update",
     "INSTANCE_TAG_VM_STATES",
     "MAX_INSTANCE_TAGS",

@@ -160,7 +160,9 @@ def image_get_all(
     """Return images in order, one page with *limit* and *marker* (a uuid).
 
     *filters* match IMAGE_FILTERS exactly (a list value matches any member), plus
-    ``tag`` (a list: images having every one of these tags) and ``community`` (False
+    ``tag`` (a list: images having every one of these tags), ``properties`` (a
+    mapping: images having each of these extra properties with that value, as
+    Glance's property filters and Nova's ``property-*`` ones) and ``community`` (False
     hides community images *visible_to* does not own, as Glance's default listing
     does). *visible_to* (a project id) keeps the images that project may see: public,
     community and its own. *sort* is ``[(key, "asc"|"desc")]`` over IMAGE_SORT_KEYS
@@ -169,6 +171,7 @@ def image_get_all(
     """
     filters = dict(filters or {})
     tags = filters.pop("tag", None) or []
+    properties = dict(filters.pop("properties", None) or {})
     community = filters.pop("community", True)
     statement = _filtered(select(Image), Image, filters, IMAGE_FILTERS)
     if visible_to is not None:
@@ -179,6 +182,14 @@ def image_get_all(
     for tag in tags:
         statement = statement.where(
             Image.id.in_(select(ImageTag.image_id).where(ImageTag.value == tag))
+        )
+    for name, value in sorted(properties.items()):
+        statement = statement.where(
+            Image.id.in_(
+                select(ImageProperty.image_id).where(
+                    ImageProperty.name == name, ImageProperty.value == str(value)
+                )
+            )
         )
     order = _sort_order(sort)
     if marker is not None:

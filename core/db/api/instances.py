@@ -41,6 +41,8 @@ from nubis.core.db.models import (
 
 TASK_STATE_DELETING = "deleting"
 """The ``task_state`` of an instance being deleted (its compare-and-swap failures say so)."""
+VM_STATE_SOFT_DELETED = "soft-delete"
+"""The ``vm_state`` of a soft-deleted instance (the ``soft_deleted`` filter's)."""
 
 INSTANCE_FILTERS = frozenset(column.key for column in Instance.__table__.columns) - {"deleted"}
 
@@ -123,7 +125,9 @@ def instance_get_all(
 
     *filters* match columns exactly (a list, tuple or set value matches any of its
     members, None matches NULL), plus: ``deleted`` (bool) overrides the context's
-    read_deleted; ``display_name_regexp`` keeps names that a regular expression matches
+    read_deleted; ``soft_deleted`` (bool, Nova's) False leaves out instances whose
+    vm_state is ``soft-delete``, True with ``deleted`` True adds them to the deleted
+    ones; ``display_name_regexp`` keeps names that a regular expression matches
     anywhere (:mod:`nubis.core.db.regexp`; InvalidRegexp for a pattern it refuses);
     ``changes_since`` (a datetime) keeps instances updated (or created) at or after it;
     ``active_during`` (a (start, end) pair of datetimes) keeps instances launched before
@@ -141,6 +145,15 @@ def instance_get_all(
     read_deleted = None
     if "deleted" in filters:
         read_deleted = "only" if filters.pop("deleted") else "no"
+    soft_deleted = filters.pop("soft_deleted", None)
+    soft_clause: ColumnElement[bool] | None = None
+    if soft_deleted is False:
+        soft_clause = or_(
+            Instance.vm_state != VM_STATE_SOFT_DELETED, Instance.vm_state.is_(None)
+        )
+    elif soft_deleted and read_deleted == "only":
+        read_deleted = "yes"
+        soft_clause = or_(Instance.deleted != 0, Instance.vm_state == VM_STATE_SOFT_DELETED)
     name_pattern = filters.pop("display_name_regexp", None)
     since = filters.pop("changes_since", None)
     window = filters.pop("active_during", None)
@@ -149,6 +162,8 @@ def instance_get_all(
         _query(context, Instance, read_deleted=read_deleted), Instance, filters, INSTANCE_FILTERS
     )
     statement = statement.where(*_tag_clauses(tag_filters))
+    if soft_clause is not None:
+        statement = statement.where(soft_clause)
     if name_pattern:
         statement = statement.where(regexp.matches(Instance.display_name, name_pattern))
     if isinstance(since, str):  # it crossed the message bus as text

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, delete, false, func, select
+from sqlalchemy import case, delete, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from nubis.core.db.api._transaction import _reader, _writer
@@ -125,7 +125,8 @@ def quota_usage_instances(
     """``instances``, ``cores`` and ``ram`` in use by the project's live servers, and by
     *user_id*'s among them, in one query: ``{"project": {...}, "user": {...}}`` (user
     counts are zero without *user_id*). Every instance row not deleted counts, whatever
-    its state."""
+    its state, but a soft-deleted one (vm_state ``soft-delete``: Nova counts them out,
+    and checks the quota again when one is restored)."""
     mine = Instance.user_id == user_id if user_id is not None else false()
     count, cores, ram, my_count, my_cores, my_ram = session.execute(
         select(
@@ -135,7 +136,11 @@ def quota_usage_instances(
             func.coalesce(func.sum(case((mine, 1), else_=0)), 0),
             func.coalesce(func.sum(case((mine, Instance.vcpus), else_=0)), 0),
             func.coalesce(func.sum(case((mine, Instance.memory_mb), else_=0)), 0),
-        ).where(Instance.deleted == 0, Instance.project_id == project_id)
+        ).where(
+            Instance.deleted == 0,
+            Instance.project_id == project_id,
+            or_(Instance.vm_state != "soft-delete", Instance.vm_state.is_(None)),
+        )
     ).one()
     return {
         "project": {"instances": int(count), "cores": int(cores), "ram": int(ram)},

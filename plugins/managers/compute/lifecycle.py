@@ -17,7 +17,11 @@ from nubis.core import exception, metrics, objects
 from nubis.core.compute.power_sync import hypervisor_power_state
 from nubis.core.compute.states import (
     DELETABLE_TASK_STATES,
+    HARD_REBOOT_TASK_STATES,
+    HARD_REBOOT_VM_STATES,
+    POWER_TASK_STATES,
     REBUILD_TASK_STATES,
+    RESCUE_TASK_STATES,
     InstanceActionName,
     MigrationStatus,
     TaskState,
@@ -28,6 +32,7 @@ from nubis.core.virt import driver as virt_driver
 from nubis.core.virt import power_state
 from nubis.plugins.managers.compute.nodes import NodeTrackers
 from nubis.plugins.managers.compute.operations import LOG, REFUSALS, ManagerView, Operations
+from nubis.plugins.managers.compute.power import settled_vm_state
 
 #: Seconds between two requests to a guest to shut down during a clean stop.
 SHUTDOWN_RETRY_INTERVAL = 10
@@ -72,8 +77,8 @@ class Lifecycle:
     # --- after a restart -----------------------------------------------------------------
 
     def init_instances(self, context: Any) -> None:
-        """After a restart: end the tasks the previous process left half done (a build
-        or a rebuild in ERROR with a fault: neither can be resumed)."""
+        """After a restart: end the tasks the previous process left half done (a build,
+        a rebuild, a rescue or an unrescue in ERROR with a fault: none can be resumed)."""
         host = self._view.host
         for instance in objects.InstanceList.get_by_host(context, host):
             if instance.task_state is None:
@@ -81,10 +86,20 @@ class Lifecycle:
             previous = instance.task_state
             failed_build = instance.vm_state == VMState.BUILDING
             failed_rebuild = previous in REBUILD_TASK_STATES
-            if failed_build or failed_rebuild:
+            failed_rescue = previous in RESCUE_TASK_STATES
+            if failed_build or failed_rebuild or failed_rescue:
                 instance.vm_state = VMState.ERROR
+            if instance.vm_state == VMState.SHELVED_OFFLOADED:
+                # An unshelve cut short in its spawn: the instance stays offloaded.
+                self._destroy_quietly(context, instance)
+                instance.host = None
+                instance.node = None
             instance.task_state = None
             instance.power_state = self._power_state(instance)
+            if previous in POWER_TASK_STATES:
+                instance.vm_state = settled_vm_state(
+                    previous, instance.vm_state, instance.power_state
+                )
             try:
                 instance.save(expected_task_state=[previous])
             except REFUSALS:
@@ -113,6 +128,21 @@ class Lifecycle:
                         instance_uuid=instance.uuid,
                         reason=f"the compute service on {host} restarted during the rebuild "
                         f"(task {previous}); rebuild it again",
+                    ),
+                )
+            elif failed_rescue:
+                failure = (
+                    exception.InstanceRescueFailure
+                    if previous == TaskState.RESCUING
+                    else exception.InstanceUnRescueFailure
+                )
+                self._ops.record_fault(
+                    context,
+                    instance.uuid,
+                    failure(
+                        instance_uuid=instance.uuid,
+                        reason=f"the compute service on {host} restarted during it (task "
+                        f"{previous}); rescue it again, then unrescue it",
                     ),
                 )
             if previous == TaskState.MIGRATING:
@@ -317,10 +347,8 @@ class Lifecycle:
             task = TaskState.REBOOTING_HARD if hard else TaskState.REBOOTING
             instance.task_state = task
             instance.save(
-                expected_task_state=[None, TaskState.REBOOTING, TaskState.REBOOTING_HARD],
-                expected_vm_state=(
-                    [VMState.ACTIVE, VMState.STOPPED, VMState.ERROR] if hard else [VMState.ACTIVE]
-                ),
+                expected_task_state=list(HARD_REBOOT_TASK_STATES),
+                expected_vm_state=list(HARD_REBOOT_VM_STATES) if hard else [VMState.ACTIVE],
             )
             self._driver.reboot(context, instance, reboot_type=reboot_type)
             instance.power_state = self._power_state(instance)

@@ -47,6 +47,11 @@ The pieces
     operation), :class:`~.nodes.NodeTrackers` (a resource tracker per node),
     :class:`~.lifecycle.Lifecycle` (build, start, stop, reboot, delete),
     :class:`~.rebuild.Rebuilds` (rebuild, console output),
+    :class:`~.snapshots.Snapshots` (createImage, createBackup),
+    :class:`~.shelve.Shelves` (shelve, shelveOffload, unshelve),
+    :class:`~.power.PowerActions` (pause, suspend, diagnostics, host uptime),
+    :class:`~.rescue.Rescues` (rescue, unrescue),
+    :class:`~.deferred_delete.DeferredDeletes` (soft delete, restore),
     :class:`~.live_migration.LiveMigrations` (the source's side) and
     :class:`~.live_migration_dest.IncomingMigrations` (the destination's side). The
     RPC methods stay here, with their signatures, and hand the work over.
@@ -68,14 +73,19 @@ from nubis.core.manager import Manager
 from nubis.core.virt import driver as virt_driver
 from nubis.core.virt import events as virt_events
 from nubis.plugins.managers.compute.bookkeeping import PendingRecords
+from nubis.plugins.managers.compute.deferred_delete import DeferredDeletes
 from nubis.plugins.managers.compute.lifecycle import Lifecycle
 from nubis.plugins.managers.compute.live_migration import LiveMigrations
 from nubis.plugins.managers.compute.live_migration_dest import IncomingMigrations
 from nubis.plugins.managers.compute.locks import KeyedLocks
 from nubis.plugins.managers.compute.nodes import NodeTrackers
 from nubis.plugins.managers.compute.operations import LOG, Operations
+from nubis.plugins.managers.compute.power import PowerActions
 from nubis.plugins.managers.compute.rebuild import Rebuilds
+from nubis.plugins.managers.compute.rescue import Rescues
 from nubis.plugins.managers.compute.resource_tracker import ResourceTracker
+from nubis.plugins.managers.compute.shelve import Shelves
+from nubis.plugins.managers.compute.snapshots import Snapshots
 
 #: Prefix of the disabled_reason this manager sets (and only then clears).
 AUTO_DISABLED = "AUTO: "
@@ -93,7 +103,7 @@ class ComputeManager(Manager, ComputeHost):
     hosts with differently configured drivers in one process use it.
     """
 
-    target = messaging.Target(version="1.3")
+    target = messaging.Target(version="1.6")
     service_name = "compute"
 
     def __init__(self, host: str, conf: Any = None, driver: Any = None) -> None:
@@ -108,6 +118,11 @@ class ComputeManager(Manager, ComputeHost):
         self._nodes = NodeTrackers(self)
         self._lifecycle = Lifecycle(self, ops, self._nodes)
         self._rebuilds = Rebuilds(self, ops)
+        self._snapshots = Snapshots(self, ops)
+        self._shelves = Shelves(self, ops, self._nodes, self._snapshots)
+        self._power = PowerActions(self, ops)
+        self._rescues = Rescues(self, ops)
+        self._deferred_deletes = DeferredDeletes(self, ops)
         self._outgoing = LiveMigrations(self, ops, self._nodes)
         self._incoming = IncomingMigrations(self, ops, self._nodes)
 
@@ -260,6 +275,9 @@ class ComputeManager(Manager, ComputeHost):
     def force_stop_instance(self, context: Any, instance: Any) -> None:
         self._lifecycle.force_stop_instance(context, instance)
 
+    def offload_shelved_instance(self, context: Any, instance: Any) -> None:
+        self._shelves.shelve_offload_instance(context, instance, clean_shutdown=False)
+
     # --- instance operations (RPC, casts) --------------------------------------------
 
     def build_and_run_instance(
@@ -310,6 +328,84 @@ class ComputeManager(Manager, ComputeHost):
         )
         self._rebuilds.rebuild_instance(context, instance, bool(preserve_ephemeral))
 
+    def pause_instance(self, context: Any, instance: Any) -> None:
+        """Pause the instance's guest (1.4); see :mod:`.power`."""
+        self._power.pause_instance(context, instance)
+
+    def unpause_instance(self, context: Any, instance: Any) -> None:
+        """Let the instance's paused guest run on (1.4); see :mod:`.power`."""
+        self._power.unpause_instance(context, instance)
+
+    def suspend_instance(self, context: Any, instance: Any) -> None:
+        """Save the instance's guest and stop it (1.4); see :mod:`.power`."""
+        self._power.suspend_instance(context, instance)
+
+    def resume_instance(self, context: Any, instance: Any) -> None:
+        """Bring the instance's suspended guest back (1.4); see :mod:`.power`."""
+        self._power.resume_instance(context, instance)
+
+    # --- snapshots (RPC, casts; 1.5) -------------------------------------------------
+
+    def snapshot_instance(self, context: Any, instance: Any, image_id: str) -> None:
+        """Write the guest's snapshot as image *image_id* (queued, made by the compute
+        API) and record it active; see :mod:`.snapshots`."""
+        self._snapshots.snapshot_instance(context, instance, image_id)
+
+    def backup_instance(
+        self, context: Any, instance: Any, image_id: str, backup_type: str, rotation: int
+    ) -> None:
+        """Write the guest's backup as image *image_id*, then delete the instance's
+        backups of *backup_type* beyond the newest *rotation*; see :mod:`.snapshots`."""
+        self._snapshots.backup_instance(context, instance, image_id, backup_type, rotation)
+
+    def shelve_instance(
+        self, context: Any, instance: Any, image_id: str | None, clean_shutdown: bool = True
+    ) -> None:
+        """Power the guest off, write its snapshot as image *image_id* (None: a guest
+        without a root disk) and mark the instance shelved; offloaded at once with
+        ``[DEFAULT] shelved_offload_time`` 0. See :mod:`.shelve`."""
+        self._shelves.shelve_instance(context, instance, image_id, clean_shutdown)
+
+    def shelve_offload_instance(
+        self, context: Any, instance: Any, clean_shutdown: bool = True
+    ) -> None:
+        """Remove a shelved instance's guest and release its resources here."""
+        self._shelves.shelve_offload_instance(context, instance, clean_shutdown)
+
+    def unshelve_instance(
+        self, context: Any, instance: Any, node: str | None = None, request_spec: Any = None
+    ) -> None:
+        """Power a shelved instance on, or spawn an offloaded one here on *node* from
+        its shelved image; then delete that image. See :mod:`.shelve`."""
+        self._shelves.unshelve_instance(context, instance, node, request_spec)
+
+    # --- rescue and deferred delete (RPC, casts; 1.6) -----------------------------------
+
+    def rescue_instance(
+        self,
+        context: Any,
+        instance: Any,
+        rescue_image_ref: str | None = None,
+        clean_shutdown: bool = True,
+    ) -> None:
+        """Boot the guest from a rescue disk of *rescue_image_ref* (None: the
+        instance's own image), its disks attached after it; see :mod:`.rescue`."""
+        self._rescues.rescue_instance(context, instance, rescue_image_ref, bool(clean_shutdown))
+
+    def unrescue_instance(self, context: Any, instance: Any) -> None:
+        """Give the rescued instance its own guest back; see :mod:`.rescue`."""
+        self._rescues.unrescue_instance(context, instance)
+
+    def soft_delete_instance(self, context: Any, instance: Any) -> None:
+        """Power the guest off and mark the instance soft-deleted; see
+        :mod:`.deferred_delete`."""
+        self._deferred_deletes.soft_delete_instance(context, instance)
+
+    def restore_instance(self, context: Any, instance: Any) -> None:
+        """Power a soft-deleted instance's guest on and make it active; see
+        :mod:`.deferred_delete`."""
+        self._deferred_deletes.restore_instance(context, instance)
+
     # --- reads (RPC, calls) ----------------------------------------------------------
 
     def get_console_output(
@@ -322,6 +418,22 @@ class ComputeManager(Manager, ComputeHost):
         """
         try:
             return self._rebuilds.get_console_output(instance, tail_length)
+        except exception.NubisException as exc:
+            raise messaging.ExpectedException() from exc
+
+    def get_instance_diagnostics(self, context: Any, instance: Any) -> dict[str, Any]:
+        """Return the diagnostics of the instance's running guest (1.4), as a
+        Diagnostics primitive. The caller gets InstanceInvalidState (the guest is not
+        running), VirtOperationNotSupported or InstanceNotFound as such."""
+        try:
+            return self._power.get_instance_diagnostics(instance)
+        except exception.NubisException as exc:
+            raise messaging.ExpectedException() from exc
+
+    def get_host_uptime(self, context: Any) -> str:
+        """Return this host's uptime line (1.4; VirtOperationNotSupported as such)."""
+        try:
+            return self._power.get_host_uptime()
         except exception.NubisException as exc:
             raise messaging.ExpectedException() from exc
 

@@ -21,6 +21,10 @@ Rebuild (``rebuild_instance``, a cast; 1.1)
     the instance keeps its state, and the ``rebuild`` action ends. The instance action
     event is ``rebuild_server``, as Nova's conductor names it.
 
+Unshelve (``unshelve_instance``, a cast; 1.2)
+    See :mod:`.unshelve`: a shelved instance is powered on at its host, an offloaded one
+    scheduled and spawned from its shelved image on the chosen host.
+
 Live migration (``live_migrate_instance``, a call)
     Runs :class:`~.live_migrate.LiveMigrationTask`: every check, then the cast to the
     source compute; returns the Migration. A failed check rolls back (instance active
@@ -42,6 +46,7 @@ from nubis.core.compute.states import TaskState, VMState
 from nubis.core.scheduler.rpcapi import SchedulerAPI
 from nubis.core.servicegroup import api as servicegroup
 from nubis.plugins.managers.conductor.live_migrate import LiveMigrationTask
+from nubis.plugins.managers.conductor.unshelve import Unshelves
 
 LOG = logging.getLogger(__name__)
 
@@ -53,12 +58,13 @@ EVENT_REBUILD = "rebuild_server"
 class ComputeTaskManager:
     """The ``compute_task`` RPC endpoint of a conductor (*manager*)."""
 
-    target = messaging.Target(namespace="compute_task", version="1.1")
+    target = messaging.Target(namespace="compute_task", version="1.2")
 
     def __init__(self, manager: Any) -> None:
         self.manager = manager
         self.conf = manager.conf
         self._servicegroup: Any = None
+        self._unshelves = Unshelves(self)
 
     # --- clients, made on first use (the conductor may start before anything else) ---
 
@@ -259,6 +265,12 @@ class ComputeTaskManager:
             objects.InstanceAction.action_finish(context, instance.uuid)
         except exception.InstanceActionNotFound:
             pass
+
+    # --- unshelve ------------------------------------------------------------------
+
+    def unshelve_instance(self, context: Any, instance: Any, spec: Any) -> None:
+        """Unshelve *instance* (see :mod:`.unshelve`)."""
+        self._unshelves.unshelve_instance(context, instance, spec)
 
     # --- live migration ------------------------------------------------------------
 

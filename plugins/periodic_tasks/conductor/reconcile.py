@@ -22,13 +22,19 @@ reconciling at once do no harm) looks at what made no progress:
   as Nova does) is ended in ERROR with a fault, whatever its task and host (the host's
   own ``build_timeout`` task does the same for its builds; whichever comes first wins
   the compare-and-swap);
-* another task (powering on/off, rebooting, deleting) unchanged for ``[conductor]
-  task_timeout`` seconds is cleared with a fault saying the request was not carried
-  out (the instance keeps its vm_state; the user may ask again). A rebuild
+* another task (powering on/off, rebooting, deleting, pausing, unpausing, suspending,
+  resuming, soft-deleting, restoring) unchanged for ``[conductor] task_timeout``
+  seconds is cleared with a fault saying the request was not carried out (the instance
+  keeps its vm_state; the user may ask again). A rebuild
   (``rebuilding``, ``rebuild_spawning``) unchanged as long ends in ERROR with an
   ``InstanceRebuildFailure`` fault instead: its old guest may be gone already (Nova
-  ends an interrupted rebuild the same way); rebuilding again starts afresh. Live
-  migrations have their own bookkeeping and are left alone.
+  ends an interrupted rebuild the same way); rebuilding again starts afresh. So does a
+  rescue or an unrescue (``rescuing``, ``unrescuing``; ``InstanceRescueFailure`` /
+  ``InstanceUnRescueFailure``): the guest may be half-way between its definitions. A
+  snapshot (createImage, createBackup) or a shelve/unshelve cleared so also has its
+  unfinished image (``queued`` or ``saving``, the instance's ``instance_uuid``
+  property) deleted, as a failed snapshot's is. Live migrations have their own
+  bookkeeping and are left alone.
 
 Resending is idempotent: the conductor schedules only instances still in
 ``scheduling`` with no host, and a compute host takes an instance only from
@@ -47,7 +53,12 @@ from oslo_utils import timeutils
 
 from nubis.core import exception, objects
 from nubis.core.compute.states import (
+    DEFERRED_DELETE_TASK_STATES,
+    POWER_TASK_STATES,
     REBUILD_TASK_STATES,
+    RESCUE_TASK_STATES,
+    SHELVE_TASK_STATES,
+    SNAPSHOT_TASK_STATES,
     InstanceActionName,
     TaskState,
     VMState,
@@ -71,6 +82,11 @@ OTHER_TASKS = (
     TaskState.REBOOTING_HARD,
     TaskState.DELETING,
     *REBUILD_TASK_STATES,
+    *POWER_TASK_STATES,
+    *RESCUE_TASK_STATES,
+    *DEFERRED_DELETE_TASK_STATES,
+    *SNAPSHOT_TASK_STATES,
+    *SHELVE_TASK_STATES,
 )
 
 _last_run: dict[int, float] = {}
@@ -246,8 +262,9 @@ class Reconciler:
     def _clear(self, context: Any, instance: Any, idle: float, timeout: int) -> None:
         previous = instance.task_state
         rebuild = previous in REBUILD_TASK_STATES
+        rescue = previous in RESCUE_TASK_STATES
         instance.task_state = None
-        if rebuild:
+        if rebuild or rescue:
             instance.vm_state = VMState.ERROR
         try:
             instance.save(expected_task_state=[previous])
@@ -261,6 +278,18 @@ class Reconciler:
                 f"([conductor] task_timeout = {timeout}); the old guest may be gone, "
                 "rebuild the server again",
             )
+        elif rescue:
+            failure = (
+                exception.InstanceRescueFailure
+                if previous == TaskState.RESCUING
+                else exception.InstanceUnRescueFailure
+            )
+            fault = failure(
+                instance_uuid=instance.uuid,
+                reason=f"task {previous} made no progress for {idle:.0f} s "
+                f"([conductor] task_timeout = {timeout}); the guest may be half-way, rescue "
+                "the server again, then unrescue it",
+            )
         else:
             fault = exception.InstanceBuildTimeout(
                 instance_uuid=instance.uuid,
@@ -270,6 +299,8 @@ class Reconciler:
             )
         objects.InstanceFault.from_exception(context, instance.uuid, fault, self.host).create()
         _finish_action(context, instance.uuid)
+        if previous in SNAPSHOT_TASK_STATES or previous in SHELVE_TASK_STATES:
+            _discard_unfinished_images(context, instance.uuid)
         LOG.warning("instance %s: task %s cleared after %.0f s", instance.uuid, previous, idle)
         self.done["cleared"].append(instance.uuid)
 
@@ -305,3 +336,19 @@ def _finish_action(context: Any, instance_uuid: str) -> None:
         objects.InstanceAction.action_finish(context, instance_uuid)
     except exception.InstanceActionNotFound:
         pass
+
+
+def _discard_unfinished_images(context: Any, instance_uuid: str) -> None:
+    """Delete the records of the instance's images no snapshot will finish (queued or
+    saving); their file, if a host wrote one, stays for the image store's owner."""
+    for image in objects.ImageList.get_all(
+        context,
+        filters={"status": ["queued", "saving"], "properties": {"instance_uuid": instance_uuid}},
+    ):
+        try:
+            image.destroy()
+        except exception.ImageNotFound:
+            continue
+        LOG.warning(
+            "image %s of instance %s will never be written; deleted", image.uuid, instance_uuid
+        )

@@ -52,7 +52,9 @@ OPTS = [
         "images_path",
         default="/var/lib/nubis/images",
         help="Directory of local base images; an instance's image_ref is a file name "
-        "in it (or an absolute path). An empty image_ref means a diskless guest.",
+        "in it (or an absolute path). An empty image_ref means a diskless guest. "
+        "Snapshots (createImage, createBackup, shelve) are written there: it is the image "
+        "store nubis-api serves ([api] images_path names the same directory).",
     ),
     cfg.BoolOpt(
         "instances_path_shared",

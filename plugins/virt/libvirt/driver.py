@@ -38,10 +38,12 @@ from nubis.core import exception
 from nubis.core.virt import console, driver, events, hardware, power_state
 from nubis.core.virt import migration as lm
 from nubis.plugins.virt.libvirt import conf as libvirt_conf
-from nubis.plugins.virt.libvirt import guest_xml, qcow2
+from nubis.plugins.virt.libvirt import guest_xml, power, qcow2
 from nubis.plugins.virt.libvirt import instance_files as files
 from nubis.plugins.virt.libvirt.host import Host, error_code, is_test_uri
 from nubis.plugins.virt.libvirt.migration import LiveMigrationJob, migration_params
+from nubis.plugins.virt.libvirt.rescue import LibvirtRescue
+from nubis.plugins.virt.libvirt.snapshot import LibvirtSnapshots
 from nubis.plugins.virt.libvirt.states import POWER_STATES, lifecycle_transition
 
 LOG = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ LOG = logging.getLogger(__name__)
 GiB = 1024**3
 POLL = 0.05  # seconds between state polls while waiting for a guest
 
-class LibvirtDriver(driver.ComputeDriver):
+class LibvirtDriver(LibvirtRescue, LibvirtSnapshots, power.LibvirtPower, driver.ComputeDriver):
     """The libvirt driver; construct as ``LibvirtDriver(conf)``."""
 
     capabilities: Mapping[str, bool] = {
@@ -59,6 +61,9 @@ class LibvirtDriver(driver.ComputeDriver):
         "supports_lifecycle_events": True,
         "supports_multiple_nodes": False,
         "supports_console_output": True,
+        "supports_snapshot": True,
+        "supports_rescue": True,
+        **power.CAPABILITIES,
     }
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
@@ -226,7 +231,7 @@ class LibvirtDriver(driver.ComputeDriver):
                 base = self._base_image(instance.image_ref)
                 disk = os.path.join(instance_dir, files.DISK)
                 size = max(qcow2.virtual_size(base), int(instance.root_gb or 0) * GiB)
-                qcow2.create(disk, size, base, qcow2.image_format(base))
+                self._root_disk(instance, base, disk, size)
             log = os.path.join(instance_dir, files.CONSOLE_LOG)
             spec = guest_xml.spec_from_instance(instance, self.domain_type, disk, log)
             with self._guard(conn):
@@ -259,7 +264,7 @@ class LibvirtDriver(driver.ComputeDriver):
                             raise
                         time.sleep(0.5)  # QEMU slow to die: try again
                 try:
-                    dom.undefine()
+                    dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
                 except libvirt.libvirtError as exc:
                     if error_code(exc) not in (
                         libvirt.VIR_ERR_NO_DOMAIN,
@@ -358,7 +363,7 @@ class LibvirtDriver(driver.ComputeDriver):
         with self._guard(conn):
             if dom.isActive():
                 dom.destroy()
-            dom.create()
+            self._boot_fresh(dom)
 
     def get_console_output(self, instance: Any) -> str:
         conn, dom = self._domain(instance)

@@ -2,7 +2,8 @@
 
 Every guest has a directory ``[libvirt] instances_path/<uuid>`` holding the log libvirt
 writes its serial console to (:data:`CONSOLE_LOG`) and, for a guest with an image, its
-overlay disk (:data:`DISK`).
+overlay disk (:data:`DISK`); while it is rescued, also its own definition and the rescue
+disk (:mod:`.rescue`).
 
 A live migration moves the console log to the destination's directory of the guest:
 

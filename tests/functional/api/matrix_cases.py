@@ -8,7 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.functional.api.conftest import Cloud, wait_for
+from tests.functional.api.matrix_extras import extra_cases
 from tests.functional.api.matrix_families import (
+    aggregate_cases,
     compute_image_cases,
     image_cases,
     keypair_cases,
@@ -16,6 +18,9 @@ from tests.functional.api.matrix_families import (
     server_group_cases,
 )
 from tests.functional.api.matrix_kinds import Case, Servers, static
+from tests.functional.api.matrix_power import power_cases
+from tests.functional.api.matrix_rescue import rescue_cases
+from tests.functional.api.matrix_server_images import server_image_cases
 
 
 def make_cases(servers: Servers) -> list[Case]:
@@ -381,7 +386,6 @@ def make_cases(servers: Servers) -> list[Case]:
             "/v2.1/os-hypervisors/{hypervisor_id}/uptime",
             "ADMIN",
             hypervisor("/uptime"),
-            ok=501,
         ),
         Case("GET", "/v2.1/os-services", "ADMIN", static("/v2.1/os-services")),
         Case(
@@ -422,4 +426,9 @@ def make_cases(servers: Servers) -> list[Case]:
         *server_group_cases(),
         *compute_image_cases(),
         *server_extra_cases(servers),
+        *aggregate_cases(),
+        *extra_cases(servers),
+        *server_image_cases(servers),
+        *rescue_cases(servers),
+        *power_cases(servers),
     ]

@@ -243,3 +243,84 @@ def compute_image_cases() -> list[Case]:
         ),
         Case("DELETE", meta + "/{key}", "OWNER", fresh("/metadata/k", key="k"), ok=204, version=v),
     ]
+
+
+AGGREGATE_PREFIX = "matrix-agg-"
+
+
+def delete_matrix_aggregates(cloud: Cloud) -> None:
+    """Empty and delete the aggregates the cases made (named ``matrix-agg-...``)."""
+    admin = cloud.client("admin")
+    for aggregate in admin.get("/v2.1/os-aggregates").json()["aggregates"]:
+        if not aggregate["name"].startswith(AGGREGATE_PREFIX):
+            continue
+        action = f"/v2.1/os-aggregates/{aggregate['id']}/action"
+        for host in aggregate["hosts"]:
+            admin.post(action, {"remove_host": {"host": host}})
+        admin.delete(f"/v2.1/os-aggregates/{aggregate['id']}")
+
+
+def aggregate_cases() -> list[Case]:
+    """The /os-aggregates routes (but the list) and the instance usage audit log."""
+
+    def fresh(suffix: str = "", body: Any = None, host: str | None = None) -> Any:
+        """A new aggregate (with *host* when given), and *suffix* on its path."""
+
+        def call(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
+            admin = cloud.client("admin")
+            made = admin.post(
+                "/v2.1/os-aggregates",
+                {"aggregate": {"name": f"{AGGREGATE_PREFIX}{uuid.uuid4().hex[:8]}"}},
+            )
+            assert made.status_code == 200, made.text
+            aggregate_id = made.json()["aggregate"]["id"]
+            if host is not None:
+                added = admin.post(
+                    f"/v2.1/os-aggregates/{aggregate_id}/action", {"add_host": {"host": host}}
+                )
+                assert added.status_code == 200, added.text
+            return f"/v2.1/os-aggregates/{aggregate_id}{suffix}", body
+
+        return call
+
+    def create(cloud: Cloud, persona: str | None, succeed: bool) -> tuple[str, Any]:
+        name = f"{AGGREGATE_PREFIX}{uuid.uuid4().hex[:8]}"
+        return "/v2.1/os-aggregates", {"aggregate": {"name": name, "availability_zone": None}}
+
+    item = "/v2.1/os-aggregates/{aggregate_id}"
+    action = item + "/action"
+    audit_log = "/v2.1/os-instance_usage_audit_log"
+    return [
+        Case("POST", "/v2.1/os-aggregates", "ADMIN", create),
+        Case("GET", item, "ADMIN", fresh()),
+        Case("PUT", item, "ADMIN", fresh(body={"aggregate": {"availability_zone": "matrix-az"}})),
+        Case("DELETE", item, "ADMIN", fresh()),
+        Case(
+            "POST",
+            action,
+            "ADMIN",
+            fresh("/action", {"add_host": {"host": "cmp2"}}),
+            action="add_host",
+        ),
+        Case(
+            "POST",
+            action,
+            "ADMIN",
+            fresh("/action", {"remove_host": {"host": "cmp2"}}, host="cmp2"),
+            action="remove_host",
+        ),
+        Case(
+            "POST",
+            action,
+            "ADMIN",
+            fresh("/action", {"set_metadata": {"metadata": {"k": "v", "gone": None}}}),
+            action="set_metadata",
+        ),
+        Case("GET", audit_log, "ADMIN", static(audit_log)),
+        Case(
+            "GET",
+            audit_log + "/{before_timestamp}",
+            "ADMIN",
+            static(audit_log + "/2024-03-15%2010%3A00%3A00"),
+        ),
+    ]

@@ -29,7 +29,11 @@ import pytest
 from nubis.core.conf import CONF
 from tests.functional.api.conftest import Cloud
 from tests.functional.api.matrix_cases import make_cases
-from tests.functional.api.matrix_families import delete_matrix_server_groups, server_tag_cases
+from tests.functional.api.matrix_families import (
+    delete_matrix_aggregates,
+    delete_matrix_server_groups,
+    server_tag_cases,
+)
 from tests.functional.api.matrix_kinds import EXPECTED, PERSONAS, Case, MatrixImages, Raw, Servers
 
 
@@ -91,6 +95,7 @@ def _check_route(cloud: Cloud, case: Case) -> None:
     cloud.delete_all_servers()
     MatrixImages(cloud).delete_all()
     delete_matrix_server_groups(cloud)
+    delete_matrix_aggregates(cloud)
 
 
 def test_members_see_only_their_projects_servers(cloud: Cloud) -> None:

@@ -170,6 +170,11 @@ def test_router_matches_by_path_method_and_microversion() -> None:
     with pytest.raises(Fault) as blank:
         router.match("/v2.1/things/", "DELETE", at("2.1"))
     assert blank.value.status == 404 and "empty id" in blank.value.message
+    # so does a GET of a collection that also serves "<collection>/{id}" (Nova's routes
+    # never match an empty segment); a GET of an item with a trailing slash is the item
+    with pytest.raises(Fault) as empty:
+        router.match("/v2.1/things/", "GET", at("2.1"))
+    assert empty.value.status == 404 and "GET of an empty id" in empty.value.message
     with pytest.raises(Fault) as nothing:
         router.match("/v2.1/nothing", "GET", at("2.1"))
     assert nothing.value.status == 404

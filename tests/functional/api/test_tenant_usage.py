@@ -90,3 +90,14 @@ def test_paging_and_bad_periods(cloud: Cloud) -> None:
         f"/v2.1/os-simple-tenant-usage/{project}?start=2020-01-02T00:00:00&end=2020-01-01T00:00:00"
     )
     assert backwards.status_code == 400 and "start time cannot occur after" in backwards.text
+
+
+def test_an_empty_tenant_id_is_not_the_list(cloud: Cloud) -> None:
+    """``GET /os-simple-tenant-usage/`` names a project with an empty id: 404 as in Nova
+    (Tempest's test_get_usage_tenant_with_empty_tenant_id), not every project's usage."""
+    admin = cloud.client("admin")
+    query = "?start=2024-01-01T00:00:00&end=2024-01-02T00:00:00"
+    response = admin.get(f"/v2.1/os-simple-tenant-usage/{query}")
+    assert response.status_code == 404, response.text
+    assert "empty id" in response.json()["itemNotFound"]["message"]
+    assert admin.get(f"/v2.1/os-simple-tenant-usage{query}").status_code == 200

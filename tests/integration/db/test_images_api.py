@@ -102,3 +102,19 @@ def test_destroy_takes_the_children(admin_context):
         api.image_destroy(admin_context, image.uuid)
     again = _image(admin_context, tags=["a"], properties={"k": "v"})
     assert again.tags == ["a"]
+
+
+def test_property_filters_match_every_given_property(admin_context):
+    backup = {"image_type": "backup", "backup_type": "daily", "instance_uuid": "i-1"}
+    old = _image(admin_context, name="old", properties=backup)
+    new = _image(admin_context, name="new", properties={**backup, "extra": "x"})
+    _image(admin_context, name="weekly", properties={**backup, "backup_type": "weekly"})
+    _image(admin_context, name="other-server", properties={**backup, "instance_uuid": "i-2"})
+    _image(admin_context, name="plain")
+    found = api.image_get_all(
+        admin_context,
+        filters={"properties": backup, "status": "queued"},
+        sort=[("created_at", "desc")],
+    )
+    assert [i.uuid for i in found] == [new.uuid, old.uuid]
+    assert api.image_get_all(admin_context, filters={"properties": {"image_type": "nope"}}) == []

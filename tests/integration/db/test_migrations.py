@@ -18,7 +18,7 @@ def test_upgrade_from_an_empty_database(empty_db_url):
 
     migration.db_sync()
 
-    assert migration.db_version() == migration.head_version() == "0012"
+    assert migration.db_version() == migration.head_version() == "0013"
     assert _table_names() == set(models.Base.metadata.tables) | {"alembic_version"}
 
 

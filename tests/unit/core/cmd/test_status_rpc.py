@@ -21,7 +21,7 @@ def compute(host: str, service_version: int) -> ServiceRecord:
     return ServiceRecord(host, binaries.COMPUTE, service_version, forced_down=False)
 
 
-# Service version 2 understands compute 1.1; this code speaks compute 1.3.
+# Service version 2 understands compute 1.1; this code speaks compute 1.6.
 OLD = [compute("h1", 2), compute("h2", version.SERVICE_VERSION)]
 CURRENT = [compute("h1", version.SERVICE_VERSION)]
 
@@ -34,14 +34,14 @@ def test_every_upgrade_levels_option_has_its_rpcapi_client() -> None:
 
 def test_the_rules_below_assume_compute_grew_since_service_version_2() -> None:
     assert version.rpc_version_for(2, "compute") == "1.1"
-    assert NEWEST_COMPUTE == "1.3"
+    assert NEWEST_COMPUTE == "1.6"
 
 
 @pytest.mark.parametrize(
     ("cap", "services", "code", "words"),
     [
         # Unset: fine unless a live receiver understands less than this code sends.
-        (None, CURRENT, Code.SUCCESS, "compute unset (sends up to 1.3)"),
+        (None, CURRENT, Code.SUCCESS, "compute unset (sends up to 1.6)"),
         (None, [], Code.SUCCESS, "compute unset"),
         (None, OLD, Code.WARNING, "nubis-compute on h1 (version 2) understands only 1.1"),
         # auto: resolves to the oldest live receiver; nobody recorded is a warning.
@@ -50,9 +50,9 @@ def test_the_rules_below_assume_compute_grew_since_service_version_2() -> None:
         # Explicit caps.
         ("1.1", OLD, Code.SUCCESS, "compute = 1.1"),
         ("1.2", OLD, Code.FAILURE, "= 1.2, but nubis-compute on h1 (version 2) understands"),
-        ("1.0", CURRENT, Code.WARNING, "holds messages below 1.3"),
+        ("1.0", CURRENT, Code.WARNING, "holds messages below 1.6"),
         ("1.0", [], Code.SUCCESS, "compute = 1.0"),
-        ("1.4", CURRENT, Code.FAILURE, "newer than this code's compute API (1.3)"),
+        ("1.7", CURRENT, Code.FAILURE, "newer than this code's compute API (1.6)"),
         ("2.0", CURRENT, Code.FAILURE, "refuses every message: this code speaks compute 1.0 to"),
         ("0.9", [], Code.FAILURE, "refuses every message"),
         ("banana", CURRENT, Code.FAILURE, "'banana' is neither 'auto' nor a version"),
@@ -96,7 +96,7 @@ def test_all_caps_agree_is_a_success_naming_each(flags) -> None:
     result = status_rpc.check_upgrade_levels(CONF, CURRENT)
     assert result.code == Code.SUCCESS
     assert result.details is not None
-    assert "compute = auto (resolves to 1.3)" in result.details
+    assert "compute = auto (resolves to 1.6)" in result.details
     assert "scheduler unset" in result.details
 
 

@@ -63,6 +63,7 @@ TABLE = [
     (VMState.SOFT_DELETED, [RUNNING, PAUSED, CRASHED, SUSPENDED], IGNORED),
     (VMState.BUILDING, POWER_STATES, IN_SYNC),
     (VMState.ERROR, POWER_STATES, IN_SYNC),
+    (VMState.RESCUED, POWER_STATES, IN_SYNC),
 ]
 CALLS_FOR = {(vm, p): action for vm, powers, action in TABLE for p in powers}
 
@@ -89,6 +90,14 @@ def test_every_pair_the_table_does_not_name_is_in_sync() -> None:
     assert power_sync.vm_state_action(VMState.STOPPED, NOSTATE) == IN_SYNC
     assert power_sync.vm_state_action(VMState.DELETED, SHUTDOWN) == IN_SYNC
     assert power_sync.vm_state_action(VMState.SOFT_DELETED, NOSTATE) == IN_SYNC
+
+
+def test_a_shelved_instance_is_never_corrected() -> None:
+    # shelved: its guest is off (or gone, offloaded); whatever the hypervisor says,
+    # only power_state is recorded
+    for vm_power in power_state.ALL:
+        assert power_sync.vm_state_action(VMState.SHELVED, vm_power) == IN_SYNC
+        assert power_sync.vm_state_action(VMState.SHELVED_OFFLOADED, vm_power) == IN_SYNC
 
 
 class Record:
@@ -172,6 +181,9 @@ class MinimalHost(ComputeHost):
         instance.vm_state = VMState.STOPPED
         instance.save()
 
+    def offload_shelved_instance(self, context: Any, instance: Any) -> None:
+        raise NotImplementedError
+
 
 def sync(host: MinimalHost, record: Record) -> str:
     return power_sync.sync_instance(host, None, record)
@@ -247,6 +259,7 @@ def test_the_contract_is_abstract_and_exported() -> None:
         "in_flight_instances",
         "instance_lock",
         "force_stop_instance",
+        "offload_shelved_instance",
     }
     for name in power_sync.__all__:
         assert hasattr(power_sync, name), name

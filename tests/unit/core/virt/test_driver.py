@@ -226,3 +226,26 @@ def test_migration_progress_percent_and_serialisable_data() -> None:
     assert lm.MigrationProgress(1.0).percent == 0.0
     data = {lm.DEST_HOST: "h2", lm.PROGRESS_CALLBACK: print}
     assert lm.serialisable(data) == {lm.DEST_HOST: "h2"}
+
+
+def test_declaring_pause_suspend_diagnostics_or_uptime_requires_implementing_them() -> None:
+    class Eager(Minimal):
+        capabilities = {
+            "supports_pause": True,
+            "supports_suspend": True,
+            "supports_diagnostics": True,
+            "supports_host_uptime": True,
+        }
+
+        def pause(self, instance: Any) -> None:
+            pass
+
+    assert plugins.contract_problems(NS, Eager) == [
+        "declares supports_pause but does not implement unpause",
+        "declares supports_suspend but does not implement suspend, resume",
+        "declares supports_diagnostics but does not implement get_diagnostics",
+        "declares supports_host_uptime but does not implement get_host_uptime",
+    ]
+    undeclared = Minimal(conf=None)  # type: ignore[arg-type]
+    with pytest.raises(exception.VirtOperationNotSupported, match="pause is not supported"):
+        undeclared.pause(None)

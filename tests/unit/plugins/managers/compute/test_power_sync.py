@@ -197,8 +197,11 @@ def test_periodic_task_plugins_are_the_configured_defaults(ctx, manager, flags):
         "sync_power_states",
         "reap_orphans",
         "build_timeout",
+        "instance_usage_audit",
+        "reclaim_queued_deletes",
+        "offload_shelved_instances",
     ]
-    assert [specs[n].spacing for n in specs] == [60, 600, 1800, 60]
+    assert [specs[n].spacing for n in specs] == [60, 600, 1800, 60, 60, 60, 60]
     flags(group="compute", periodic_tasks=["sync_power_states"])
     assert [spec.name for spec, _ in manager.periodic_tasks()] == ["sync_power_states"]
 

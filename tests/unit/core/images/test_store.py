@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from nubis.core import exception
-from nubis.core.api import image_store
-from nubis.core.api.image_store import Store
+from nubis.core.images import store as image_store
+from nubis.core.images.store import Store
 
 
 def qcow2(virtual_size: int) -> bytes:
@@ -100,3 +100,69 @@ def test_read_and_remove(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == []
     with pytest.raises(FileNotFoundError):
         store.read("img")
+
+
+def test_write_produced_hashes_checks_and_renames(tmp_path: Path) -> None:
+    data = qcow2(1 << 30) + os.urandom(3 * image_store.CHUNK)
+    seen: list[str] = []
+
+    def produce(path: str) -> None:
+        seen.append(path)
+        assert os.path.getsize(path) == 0  # reserved empty, mode 0640
+        assert os.stat(path).st_mode & 0o777 == image_store.IMAGE_FILE_MODE
+        with open(path, "wb") as f:  # a tool truncating and writing the file itself
+            f.write(data)
+
+    stored = Store(str(tmp_path)).write_produced("snap", produce, expected_format="qcow2")
+    assert seen == [str(tmp_path / "snap.part")]
+    assert (stored.size, stored.disk_format, stored.virtual_size) == (len(data), "qcow2", 1 << 30)
+    assert stored.checksum == hashlib.md5(data, usedforsecurity=False).hexdigest()
+    assert stored.os_hash_value == hashlib.sha512(data).hexdigest()
+    assert sorted(os.listdir(tmp_path)) == ["snap"]
+    assert (tmp_path / "snap").stat().st_mode & 0o777 == image_store.IMAGE_FILE_MODE
+
+
+@pytest.mark.parametrize(
+    ("content", "kwargs", "error"),
+    [
+        (b"raw bytes", {"expected_format": "qcow2"}, exception.InvalidImage),
+        (b"QFI\xfb\0", {}, exception.InvalidImage),
+        (None, {}, OSError),
+    ],
+)
+def test_write_produced_failures_leave_no_file(
+    tmp_path: Path, content: bytes | None, kwargs: dict, error: type
+) -> None:
+    def produce(path: str) -> None:
+        if content is None:
+            raise OSError("qemu-img failed")
+        Path(path).write_bytes(content)
+
+    with pytest.raises(error):
+        Store(str(tmp_path)).write_produced("snap", produce, **kwargs)
+    assert os.listdir(tmp_path) == []
+
+
+def test_write_produced_refuses_a_write_under_way(tmp_path: Path) -> None:
+    (tmp_path / "snap.part").write_bytes(b"someone else's")
+    with pytest.raises(FileExistsError):
+        Store(str(tmp_path)).write_produced("snap", lambda path: None)
+    assert (tmp_path / "snap.part").read_bytes() == b"someone else's"
+
+
+def test_mark_active_takes_what_was_stored(tmp_path: Path) -> None:
+    class Record:
+        status = "saving"
+
+    stored = Store(str(tmp_path)).write("img", Reads(b"x" * 2048))
+    record = Record()
+    image_store.mark_active(record, stored)
+    assert vars(record) == {
+        "status": "active",
+        "disk_format": "raw",
+        "size": 2048,
+        "virtual_size": 2048,
+        "checksum": stored.checksum,
+        "os_hash_algo": "sha512",
+        "os_hash_value": stored.os_hash_value,
+    }
