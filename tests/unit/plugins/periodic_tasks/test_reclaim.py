@@ -29,6 +29,9 @@ def soft_deleted(ctx: Any, manager: Any, deleted_ago: datetime.timedelta | None,
     instance = new_instance(ctx, manager.host, node, vm_state=VMState.SOFT_DELETED, **kw)
     manager.driver.spawn(ctx, instance)
     manager.driver.power_off(instance)
+    # The guest's STOPPED event takes the instance's lock in the event thread; the
+    # reclaim skips a locked instance, so let the event be handled first.
+    assert manager.driver.flush_events()
     instance.deleted_at = None if deleted_ago is None else timeutils.utcnow() - deleted_ago
     instance.save()
     return instance
