@@ -38,7 +38,7 @@ from nubis.core import exception
 from nubis.core.virt import console, driver, events, hardware, power_state
 from nubis.core.virt import migration as lm
 from nubis.plugins.virt.libvirt import conf as libvirt_conf
-from nubis.plugins.virt.libvirt import guest_xml, power, qcow2
+from nubis.plugins.virt.libvirt import guest_xml, host_resources, power, qcow2
 from nubis.plugins.virt.libvirt import instance_files as files
 from nubis.plugins.virt.libvirt.host import Host, error_code, is_test_uri
 from nubis.plugins.virt.libvirt.migration import LiveMigrationJob, migration_params
@@ -415,7 +415,7 @@ class LibvirtDriver(LibvirtRescue, LibvirtSnapshots, power.LibvirtPower, driver.
         assert caps is not None
         with self._guard(conn):
             info = conn.getInfo()
-            memory_mb, memory_used_mb = self._memory(conn, info)
+            memory_mb, memory_used_mb = host_resources.memory_mb(conn, info)
             vcpus_used = 0
             for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
                 try:
@@ -425,8 +425,9 @@ class LibvirtDriver(LibvirtRescue, LibvirtSnapshots, power.LibvirtPower, driver.
                         raise
             hv_type = str(conn.getType())
             hv_version = int(conn.getVersion())
+        instances_path = self._opts.instances_path
         total_gb, used_gb, free_gb = hardware.disk_usage_gb(
-            self._existing(self._opts.instances_path)
+            host_resources.existing_ancestor(instances_path)
         )
         return {
             "vcpus": int(info[2]),
@@ -439,57 +440,13 @@ class LibvirtDriver(LibvirtRescue, LibvirtSnapshots, power.LibvirtPower, driver.
             "hypervisor_version": hv_version,
             "hypervisor_hostname": nodename,
             "cpu_info": caps.cpu_info,
-            "disk_available_least": free_gb - self._overcommitted_gb(),
+            "disk_available_least": free_gb - host_resources.overcommitted_gb(instances_path),
             "supported_instances": [
                 [arch, dtype, os_type]
                 for arch, dtype, os_type in caps.guests
                 if dtype == self.domain_type
             ],
         }
-
-    @staticmethod
-    def _memory(conn: libvirt.virConnect, info: list[Any]) -> tuple[int, int]:
-        """Return (total, used) MiB: /proc/meminfo's view where libvirt offers it."""
-        try:
-            stats = conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)
-        except libvirt.libvirtError:
-            stats = {}
-        if stats.get("total"):
-            free = stats.get("free", 0) + stats.get("buffers", 0) + stats.get("cached", 0)
-            return int(stats["total"]) // 1024, (int(stats["total"]) - int(free)) // 1024
-        total = int(info[1])
-        used = 0
-        for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
-            try:
-                used += int(dom.info()[2]) // 1024
-            except libvirt.libvirtError:
-                pass
-        return total, used
-
-    @staticmethod
-    def _existing(path: str) -> str:
-        while not os.path.exists(path):
-            parent = os.path.dirname(path)
-            if parent == path:
-                break
-            path = parent
-        return path
-
-    def _overcommitted_gb(self) -> int:
-        """GiB the overlays in instances_path may still grow by (virtual - allocated)."""
-        root = self._opts.instances_path
-        grow = 0
-        try:
-            entries = os.listdir(root)
-        except OSError:
-            return 0
-        for entry in entries:
-            disk = os.path.join(root, entry, "disk")
-            try:
-                grow += max(0, qcow2.virtual_size(disk) - os.stat(disk).st_blocks * 512)
-            except OSError:
-                continue
-        return -(-grow // GiB)
 
     # --- live migration ----------------------------------------------------------------
 
