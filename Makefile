@@ -40,7 +40,7 @@ test: provision venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Tempest's compute API suite against a private all-in-one (docs/api.md, "Measuring
-# with Tempest"); fails on a failure tests/tempest/expected_failures.txt does not list.
+# with Tempest"); fails on a failure or skip tests/tempest/expectations.txt does not list.
 # A fresh workspace each time: nothing a previous run left counts against this one.
 TEMPEST_WORK ?= /var/tmp/nubis-tempest-make
 

@@ -1,11 +1,13 @@
-"""A Tempest run's results against the reviewed expectations (expected_failures.txt).
+"""A Tempest run's results against the reviewed expectations (expectations.txt).
 
-The expectations file lists every test that fails today, one per line as
-``TEST_ID | REASON`` (``#`` starts a comment; blank lines are ignored), grouped by cause
-under comment headings. :func:`compare` splits a run into regressions (failures not
-listed: the run fails), fixed tests (listed but passing now: delete their lines, so the
-file only shrinks) and listed tests the run skipped (a test the run did not select is
-not reported).
+The expectations file lists every test that fails or is skipped today, one per line as
+``fail TEST_ID | REASON`` or ``skip TEST_ID | REASON`` (``#`` starts a comment; blank
+lines are ignored), grouped by cause under comment headings; the reason is ours, a
+reviewed one ("needs the network service"), not Tempest's message. :func:`compare`
+splits a run into regressions (a failure not listed as one, or a skip not listed as
+one: the run fails), fixed tests (listed but passing now: delete their lines, so the
+file only shrinks) and listed tests the run did not reach (not selected, or a listed
+failure that skips now).
 """
 
 from __future__ import annotations
@@ -84,36 +86,74 @@ class ExpectationsError(ValueError):
     pass
 
 
-def read_expectations(path: Path) -> dict[str, str]:
-    """``{test id: reason}`` from the expectations file; a malformed line is an error."""
-    expected: dict[str, str] = {}
+KINDS = ("fail", "skip")
+
+
+@dataclasses.dataclass(frozen=True)
+class Expectation:
+    kind: str  # one of KINDS
+    reason: str
+
+
+def read_expectations(path: Path) -> dict[str, Expectation]:
+    """``{test id: Expectation}`` from the expectations file; a malformed line is an
+    error naming the line."""
+    expected: dict[str, Expectation] = {}
     for number, line in enumerate(path.read_text().splitlines(), 1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
-        name, sep, reason = (part.strip() for part in text.partition("|"))
-        if not sep or not name or not reason:
-            raise ExpectationsError(f"{path}:{number}: expected 'TEST_ID | REASON', got {text!r}")
+        kind, _, rest = text.partition(" ")
+        name, sep, reason = (part.strip() for part in rest.partition("|"))
+        if kind not in KINDS or not sep or not name or not reason:
+            raise ExpectationsError(
+                f"{path}:{number}: expected 'fail TEST_ID | REASON' or "
+                f"'skip TEST_ID | REASON', got {text!r}"
+            )
         if name in expected:
             raise ExpectationsError(f"{path}:{number}: {name} is listed twice")
-        expected[name] = reason
+        expected[name] = Expectation(kind, reason)
     return expected
 
 
 @dataclasses.dataclass
 class Comparison:
     regressions: list[Result]
+    unlisted_skips: list[Result]
     fixed: list[str]
     not_reached: list[str]
 
+    @property
+    def ok(self) -> bool:
+        """Whether the run matches the expectations (fixed tests do not spoil it)."""
+        return not self.regressions and not self.unlisted_skips
 
-def compare(results: list[Result], expected: dict[str, str]) -> Comparison:
+
+def _listed_as(expected: dict[str, Expectation], test_id: str, kind: str) -> bool:
+    found = expected.get(test_id)
+    return found is not None and found.kind == kind
+
+
+def compare(results: list[Result], expected: dict[str, Expectation]) -> Comparison:
     by_id = {r.id: r for r in results}
     return Comparison(
-        regressions=[r for r in results if r.status in FAILED and r.id not in expected],
+        regressions=[
+            r for r in results if r.status in FAILED and not _listed_as(expected, r.id, "fail")
+        ],
+        unlisted_skips=[
+            r
+            for r in results
+            if r.status == "skip"
+            and not _listed_as(expected, r.id, "skip")
+            and not _listed_as(expected, r.id, "fail")
+        ],
         fixed=sorted(i for i in expected if i in by_id and by_id[i].status in PASSED),
         not_reached=sorted(
-            i for i in expected if i in by_id and by_id[i].status not in FAILED + PASSED
+            i
+            for i in expected
+            if i not in by_id
+            or by_id[i].status == "missing"
+            or (by_id[i].status == "skip" and expected[i].kind == "fail")
         ),
     )
 
@@ -150,34 +190,43 @@ def counts(results: list[Result]) -> collections.Counter[str]:
     return tally
 
 
-def report(results: list[Result], expected: dict[str, str], seconds: float | None) -> Comparison:
-    """Print the run's summary, failures by cause, skips by reason and the comparison."""
+def report(
+    results: list[Result], expected: dict[str, Expectation], seconds: float | None
+) -> Comparison:
+    """Print the run's failures by cause, skips by reason, the comparison and a summary."""
     tally = counts(results)
     comparison = compare(results, expected)
     failed = [r for r in results if r.status in FAILED]
+    skipped = [r for r in results if r.status == "skip"]
 
-    print("\n== Failures by cause (expected_failures.txt)")
-    causes = collections.Counter(expected.get(r.id, "NOT LISTED (regression)") for r in failed)
-    for cause, n in causes.most_common():
+    def reason(r: Result, kind: str) -> str:
+        found = expected.get(r.id)
+        return found.reason if found is not None and found.kind == kind else "NOT LISTED"
+
+    print("\n== Failures by cause (expectations.txt)")
+    for cause, n in collections.Counter(reason(r, "fail") for r in failed).most_common():
+        print(f"{n:5d}  {cause}")
+    print("\n== Skips by reason (expectations.txt)")
+    for cause, n in collections.Counter(reason(r, "skip") for r in skipped).most_common():
         print(f"{n:5d}  {cause}")
 
-    print("\n== Skips by reason")
-    reasons = collections.Counter(
-        (r.detail.splitlines() or ["(no reason)"])[0][:160] for r in results if r.status == "skip"
-    )
-    for reason, n in reasons.most_common():
-        print(f"{n:5d}  {reason}")
-
     if comparison.regressions:
-        print(f"\n== {len(comparison.regressions)} failures NOT in expected_failures.txt")
+        print(f"\n== {len(comparison.regressions)} failures NOT listed as failing")
         for r in comparison.regressions:
             print(f"  {r.id}\n      {last_line(r.detail)}")
+    if comparison.unlisted_skips:
+        print(f"\n== {len(comparison.unlisted_skips)} skips NOT listed as skipped")
+        for r in comparison.unlisted_skips:
+            print(f"  {r.id}\n      {skip_reason(r)}")
     if comparison.fixed:
         print(f"\n== {len(comparison.fixed)} listed tests now pass: delete their lines")
         for name in comparison.fixed:
             print(f"  {name}")
     if comparison.not_reached:
-        print(f"\n== {len(comparison.not_reached)} listed tests were not run or were skipped")
+        print(
+            f"\n== {len(comparison.not_reached)} listed tests were not run, or are listed "
+            "as failing and skipped: update their lines"
+        )
         for name in comparison.not_reached:
             print(f"  {name}")
 
@@ -191,7 +240,10 @@ def report(results: list[Result], expected: dict[str, str], seconds: float | Non
         f"failed  {tally['failed']} ({len(failed) - len(comparison.regressions)} expected, "
         f"{len(comparison.regressions)} regressions)"
     )
-    print(f"skipped {tally['skipped']}")
+    print(
+        f"skipped {tally['skipped']} ({len(skipped) - len(comparison.unlisted_skips)} "
+        f"expected, {len(comparison.unlisted_skips)} not listed)"
+    )
     for status in sorted(set(tally) - {"passed", "failed", "skipped"}):
         print(f"{status:<7} {tally[status]}")
     if seconds is not None:
@@ -199,11 +251,23 @@ def report(results: list[Result], expected: dict[str, str], seconds: float | Non
     return comparison
 
 
-def draft(results: list[Result], expected: dict[str, str]) -> str:
-    """Every failure as an expectations line: the listed reason if there is one, else the
-    failure's own last line marked for review."""
+def skip_reason(r: Result) -> str:
+    """Tempest's reason for skipping *r*, in one line."""
+    return (r.detail.splitlines() or ["(no reason)"])[0][:300]
+
+
+def draft(results: list[Result], expected: dict[str, Expectation]) -> str:
+    """Every failure and skip as an expectations line: the listed reason if it is listed
+    as such, else Tempest's own message marked for review."""
     lines = []
     for r in results:
-        if r.status in FAILED:
-            lines.append(f"{r.id} | {expected.get(r.id) or 'REVIEW: ' + last_line(r.detail)}")
+        kind = "fail" if r.status in FAILED else "skip" if r.status == "skip" else None
+        if kind is None:
+            continue
+        found = expected.get(r.id)
+        if found is not None and found.kind == kind:
+            why = found.reason
+        else:
+            why = "REVIEW: " + (last_line(r.detail) if kind == "fail" else skip_reason(r))
+        lines.append(f"{kind} {r.id} | {why}")
     return "\n".join(lines) + "\n"

@@ -11,11 +11,12 @@ provisions accounts, images and flavors in it, writes a Tempest workspace under
 ``--workdir``, runs ``tempest run --regex '^tempest\\.api\\.compute'`` and prints
 passed / failed / skipped, the failures by cause and the skips by reason.
 
-Exit status: 0 when every failure is listed in expected_failures.txt, 1 when one is not
-(a regression), 2 when the run itself could not be made. Listed tests that pass now are
-printed: delete their lines. ``--from-last`` re-reads the workspace's last run instead
-of running Tempest again; ``--write-draft PATH`` writes every failure as an
-expectations line (new ones marked ``REVIEW:``) for a human to sort by cause.
+Exit status: 0 when every failure and every skip is listed as such in expectations.txt,
+1 when one is not (a regression, or a skip nobody reviewed), 2 when the run itself could
+not be made. Listed tests that pass now are printed: delete their lines. ``--from-last``
+re-reads the workspace's last run instead of running Tempest again; ``--write-draft
+PATH`` writes every failure and skip as an expectations line (new ones marked
+``REVIEW:``) for a human to sort by cause.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="let Tempest create its projects and users (needs the identity API to manage "
         "them); default: the pre-provisioned accounts",
     )
-    parser.add_argument("--expected", type=Path, default=HERE / "expected_failures.txt")
+    parser.add_argument("--expected", type=Path, default=HERE / "expectations.txt")
     parser.add_argument(
         "--from-last",
         action="store_true",
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_draft:
         args.write_draft.write_text(results.draft(found, expected))
         print(f"draft expectations written to {args.write_draft}")
-    return 1 if comparison.regressions else 0
+    return 0 if comparison.ok else 1
 
 
 if __name__ == "__main__":

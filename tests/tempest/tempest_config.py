@@ -8,8 +8,8 @@ not offer switched off -- consoles other than the console output, resize and col
 migration. With ``dynamic`` it lets Tempest make its own
 projects and users through the identity API (for the classes that insist on fresh
 ones) as the first admin account. Everything else keeps Tempest's default, so what
-nubis lacks shows up as a failure (listed in expected_failures.txt) rather than
-disappearing into a skip.
+nubis lacks shows up as a failure rather than disappearing into a skip; what is
+skipped is listed in expectations.txt with a reviewed reason all the same.
 """
 
 from __future__ import annotations
