@@ -120,6 +120,35 @@ meta_body = {
 }
 """``{"meta": {key: value}}``: one metadata item."""
 
+null_action = {"type": ["null", "object"], "maxProperties": 0}
+"""The value of an action that takes no arguments: ``null`` or ``{}``."""
+
+
+def one_key(key: str, value: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema of a body that is an object of exactly *key*, whose value matches
+    *value* (``{}``: any value), e.g. ``{"os-start": null}``."""
+    return {
+        "type": "object",
+        "properties": {key: value},
+        "required": [key],
+        "additionalProperties": False,
+    }
+
+
+def one_object(key: str, properties: Mapping[str, Any], required: list[str]) -> dict[str, Any]:
+    """:func:`one_key` whose value is an object of *properties* (no other keys), of which
+    *required* must be given, e.g. ``{"aggregate": {"name": ...}}``."""
+    return one_key(
+        key,
+        {
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": False,
+        },
+    )
+
+
 _TRUE = {"true", "1", "yes", "on", "y", "t"}
 
 

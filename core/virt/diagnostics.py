@@ -21,7 +21,9 @@ from typing import Any
 from nubis.core.virt import power_state
 
 __all__ = [
+    "DETAIL_FIELDS",
     "DRIVERS",
+    "STANDARD_FIELDS",
     "CpuDiagnostics",
     "Diagnostics",
     "DiskDiagnostics",
@@ -81,7 +83,8 @@ class MemoryDiagnostics:
     used: int | None = None
 
 
-_STANDARD_FIELDS = (
+#: The scalar fields of the 2.48 view (the API's response schema requires each).
+STANDARD_FIELDS = (
     "state",
     "driver",
     "hypervisor",
@@ -92,7 +95,8 @@ _STANDARD_FIELDS = (
     "num_nics",
     "num_disks",
 )
-_PUBLIC = {
+#: The list fields of the 2.48 view and the keys each item of them shows.
+DETAIL_FIELDS = {
     "cpu_details": ("id", "time", "utilisation"),
     "nic_details": tuple(f.name for f in dataclasses.fields(NicDiagnostics))[:-1],
     "disk_details": tuple(f.name for f in dataclasses.fields(DiskDiagnostics))[:-1],
@@ -194,8 +198,8 @@ class Diagnostics:
     def standard_view(self) -> dict[str, Any]:
         """Nova's diagnostics body from microversion 2.48: every field of the model,
         None where unknown, and nothing else."""
-        view: dict[str, Any] = {name: getattr(self, name) for name in _STANDARD_FIELDS}
-        for key, names in _PUBLIC.items():
+        view: dict[str, Any] = {name: getattr(self, name) for name in STANDARD_FIELDS}
+        for key, names in DETAIL_FIELDS.items():
             view[key] = [{n: getattr(item, n) for n in names} for item in getattr(self, key)]
         view["memory_details"] = {
             "maximum": self.memory_details.maximum,

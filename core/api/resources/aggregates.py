@@ -25,7 +25,7 @@ from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps
 from nubis.core.api.resources.common import V21, isotime_micro
 from nubis.core.api.routing import BodySchema, Route
-from nubis.core.api.validation import hostname, name
+from nubis.core.api.validation import hostname, name, one_object
 from nubis.core.api.wsgi import Reply, Request
 from nubis.core.compute.aggregates import AggregateAPI
 
@@ -51,28 +51,12 @@ _SPACED_NAME = {
 """A name that may have leading or trailing spaces (stripped), as Nova's update takes."""
 
 
-def _one(key: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {
-            key: {
-                "type": "object",
-                "properties": properties,
-                "required": required,
-                "additionalProperties": False,
-            }
-        },
-        "required": [key],
-        "additionalProperties": False,
-    }
-
-
-CREATE_BODY = _one("aggregate", {"name": name, "availability_zone": _AZ}, ["name"])
-UPDATE_BODY = _one("aggregate", {"name": _SPACED_NAME, "availability_zone": _AZ}, [])
+CREATE_BODY = one_object("aggregate", {"name": name, "availability_zone": _AZ}, ["name"])
+UPDATE_BODY = one_object("aggregate", {"name": _SPACED_NAME, "availability_zone": _AZ}, [])
 UPDATE_BODY["properties"]["aggregate"]["minProperties"] = 1
-ADD_HOST_BODY = _one("add_host", {"host": hostname}, ["host"])
-REMOVE_HOST_BODY = _one("remove_host", {"host": hostname}, ["host"])
-SET_METADATA_BODY = _one(
+ADD_HOST_BODY = one_object("add_host", {"host": hostname}, ["host"])
+REMOVE_HOST_BODY = one_object("remove_host", {"host": hostname}, ["host"])
+SET_METADATA_BODY = one_object(
     "set_metadata",
     {
         "metadata": {

@@ -16,24 +16,12 @@ from nubis.core.api.resources import Deps
 from nubis.core.api.resources.common import authorized_server, get_server
 from nubis.core.api.resources.servers import SERVER, TAG
 from nubis.core.api.routing import BodySchema, Route
-from nubis.core.api.validation import boolean, to_bool
+from nubis.core.api.validation import boolean, null_action, one_key, to_bool
 from nubis.core.api.wsgi import Reply, Request
 
 # --- request schemas ---------------------------------------------------------------------
 
-_NULL_ACTION = {"type": ["null", "object"], "maxProperties": 0}
-
-
-def _action(key: str, inner: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {key: inner},
-        "required": [key],
-        "additionalProperties": False,
-    }
-
-
-REBOOT_BODY = _action(
+REBOOT_BODY = one_key(
     "reboot",
     {
         "type": "object",
@@ -58,7 +46,7 @@ def _migrate_live(version: str) -> dict[str, Any]:
         properties["block_migration"] = {"oneOf": [boolean, {"type": "string", "enum": ["auto"]}]}
         if version == "2.30":
             properties["force"] = boolean
-    return _action(
+    return one_key(
         "os-migrateLive",
         {
             "type": "object",
@@ -69,7 +57,7 @@ def _migrate_live(version: str) -> dict[str, Any]:
     )
 
 
-RESET_STATE_BODY = _action(
+RESET_STATE_BODY = one_key(
     "os-resetState",
     {
         "type": "object",
@@ -151,7 +139,7 @@ def routes(deps: Deps) -> list[Route]:
             target="resource",
             lookup=actions.lookup,
             action="os-start",
-            bodies=(BodySchema(_action("os-start", _NULL_ACTION)),),
+            bodies=(BodySchema(one_key("os-start", null_action)),),
             status=202,
             tag=TAG,
             responses=(409,),
@@ -165,7 +153,7 @@ def routes(deps: Deps) -> list[Route]:
             target="resource",
             lookup=actions.lookup,
             action="os-stop",
-            bodies=(BodySchema(_action("os-stop", _NULL_ACTION)),),
+            bodies=(BodySchema(one_key("os-stop", null_action)),),
             status=202,
             tag=TAG,
             responses=(409,),

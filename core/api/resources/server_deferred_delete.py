@@ -12,35 +12,17 @@ servers (``os_compute_api:os-deferred-delete:restore``, ``...:force``).
 
 from __future__ import annotations
 
-from typing import Any
-
 from nubis.core.api import policies
 from nubis.core.api.resources import Deps
-from nubis.core.api.resources.common import authorized_server, get_server
-from nubis.core.api.resources.servers import SERVER, TAG
+from nubis.core.api.resources.common import authorized_server
+from nubis.core.api.resources.server_action_routes import ActionHandlers, action_route
 from nubis.core.api.routing import BodySchema, Route
+from nubis.core.api.validation import one_key
 from nubis.core.api.wsgi import Reply, Request
 
 
-def _any_value(key: str) -> dict[str, Any]:
-    """Nova's body schema of these actions: the key, with any value."""
-    return {
-        "type": "object",
-        "properties": {key: {}},
-        "required": [key],
-        "additionalProperties": False,
-    }
-
-
-class DeferredDelete:
+class DeferredDelete(ActionHandlers):
     """The handlers of the ``restore`` and ``forceDelete`` actions."""
-
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
-
-    def lookup(self, req: Request, server_id: str) -> Any:
-        """The server the action path names (404 unless the caller may see it)."""
-        return get_server(req, self.deps.compute_api, server_id)
 
     def restore(self, req: Request, server_id: str) -> Reply:
         compute_api = self.deps.compute_api
@@ -57,34 +39,22 @@ class DeferredDelete:
 
 def routes(deps: Deps) -> list[Route]:
     handler = DeferredDelete(deps)
-    path = f"{SERVER}/action"
     return [
-        Route(
-            "POST",
-            path,
+        action_route(
+            handler,
             handler.restore,
             "Restore a soft-deleted server",
             policy=policies.DEFERRED_DELETE_RESTORE,
-            target="resource",
-            lookup=handler.lookup,
             action="restore",
-            bodies=(BodySchema(_any_value("restore")),),
-            status=202,
-            tag=TAG,
-            responses=(409, 503),
+            bodies=(BodySchema(one_key("restore", {})),),
         ),
-        Route(
-            "POST",
-            path,
+        action_route(
+            handler,
             handler.force_delete,
             "Delete a server at once (a soft-deleted one before it is reclaimed)",
             policy=policies.DEFERRED_DELETE_FORCE,
-            target="resource",
-            lookup=handler.lookup,
             action="forceDelete",
-            bodies=(BodySchema(_any_value("forceDelete")),),
-            status=202,
-            tag=TAG,
+            bodies=(BodySchema(one_key("forceDelete", {})),),
             responses=(409,),
         ),
     ]

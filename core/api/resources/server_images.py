@@ -32,10 +32,10 @@ from nubis.core import quota
 from nubis.core.api import policies
 from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps
-from nubis.core.api.resources.common import authorized_server, get_server
-from nubis.core.api.resources.servers import SERVER, TAG
+from nubis.core.api.resources.common import authorized_server
+from nubis.core.api.resources.server_action_routes import ActionHandlers, action_route
 from nubis.core.api.routing import BodySchema, Route
-from nubis.core.api.validation import metadata, name, non_negative_integer
+from nubis.core.api.validation import metadata, name, non_negative_integer, one_object
 from nubis.core.api.wsgi import Reply, Request
 
 #: The first microversion whose createImage/createBackup no longer check the metadata
@@ -45,25 +45,9 @@ NO_METADATA_QUOTA_VERSION = "2.39"
 IMAGE_ID_BODY_VERSION = "2.45"
 
 
-def _action(key: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {
-            key: {
-                "type": "object",
-                "properties": properties,
-                "required": required,
-                "additionalProperties": False,
-            }
-        },
-        "required": [key],
-        "additionalProperties": False,
-    }
+CREATE_IMAGE_BODY = one_object("createImage", {"name": name, "metadata": metadata}, ["name"])
 
-
-CREATE_IMAGE_BODY = _action("createImage", {"name": name, "metadata": metadata}, ["name"])
-
-CREATE_BACKUP_BODY = _action(
+CREATE_BACKUP_BODY = one_object(
     "createBackup",
     {
         "name": name,
@@ -75,14 +59,8 @@ CREATE_BACKUP_BODY = _action(
 )
 
 
-class ServerImages:
+class ServerImages(ActionHandlers):
     """Handlers of the createImage and createBackup actions."""
-
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
-
-    def lookup(self, req: Request, server_id: str) -> Any:
-        return get_server(req, self.deps.compute_api, server_id)
 
     def _metadata(self, req: Request, body: dict[str, Any]) -> dict[str, str]:
         items: dict[str, str] = dict(body.get("metadata") or {})
@@ -128,34 +106,21 @@ class ServerImages:
 
 def routes(deps: Deps) -> list[Route]:
     handlers = ServerImages(deps)
-    path = f"{SERVER}/action"
     return [
-        Route(
-            "POST",
-            path,
+        action_route(
+            handlers,
             handlers.create_image,
             "Create an image of a server's root disk (a snapshot)",
             policy=policies.SERVERS_CREATE_IMAGE,
-            target="resource",
-            lookup=handlers.lookup,
             action="createImage",
             bodies=(BodySchema(CREATE_IMAGE_BODY),),
-            status=202,
-            tag=TAG,
-            responses=(409, 503),
         ),
-        Route(
-            "POST",
-            path,
+        action_route(
+            handlers,
             handlers.create_backup,
             "Create a backup image of a server, deleting its oldest backups beyond rotation",
             policy=policies.CREATE_BACKUP,
-            target="resource",
-            lookup=handlers.lookup,
             action="createBackup",
             bodies=(BodySchema(CREATE_BACKUP_BODY),),
-            status=202,
-            tag=TAG,
-            responses=(409, 503),
         ),
     ]

@@ -19,15 +19,16 @@ from __future__ import annotations
 from nubis.core.api import policies
 from nubis.core.api.resources import Deps
 from nubis.core.api.resources.common import authorized_server, target_of
-from nubis.core.api.resources.server_actions import ServerActions, _action
+from nubis.core.api.resources.server_actions import ServerActions
 from nubis.core.api.resources.servers import SERVER, TAG
 from nubis.core.api.routing import BodySchema, Route
+from nubis.core.api.validation import one_key
 from nubis.core.api.wsgi import Reply, Request
 from nubis.core.compute import instance_lock
 
 #: Before 2.73 the value of ``lock`` (and always of ``unlock``) is anything: not read.
-LOCK_BODY = _action("lock", {})
-LOCK_BODY_V273 = _action(
+LOCK_BODY = one_key("lock", {})
+LOCK_BODY_V273 = one_key(
     "lock",
     {
         "type": ["object", "null"],
@@ -35,7 +36,7 @@ LOCK_BODY_V273 = _action(
         "additionalProperties": False,
     },
 )
-UNLOCK_BODY = _action("unlock", {})
+UNLOCK_BODY = one_key("unlock", {})
 
 
 class ServerLock:

@@ -27,43 +27,11 @@ from nubis.core.api.resources import Deps
 from nubis.core.api.resources.common import authorized_server, get_server
 from nubis.core.api.resources.servers import SERVER, TAG
 from nubis.core.api.routing import BodySchema, Route
+from nubis.core.api.validation import one_key
 from nubis.core.api.wsgi import Reply, Request
-
-
-def _any_value(action: str) -> dict[str, Any]:
-    """Nova's body schema of these actions: the key, whatever its value."""
-    return {
-        "type": "object",
-        "properties": {action: {}},
-        "required": [action],
-        "additionalProperties": False,
-    }
-
+from nubis.core.virt.diagnostics import DETAIL_FIELDS, DRIVERS, STANDARD_FIELDS
 
 _NULLABLE_INT = {"type": ["integer", "null"]}
-_DETAILS = {
-    "cpu_details": ("id", "time", "utilisation"),
-    "nic_details": (
-        "mac_address",
-        "rx_octets",
-        "rx_errors",
-        "rx_drop",
-        "rx_packets",
-        "rx_rate",
-        "tx_octets",
-        "tx_errors",
-        "tx_drop",
-        "tx_packets",
-        "tx_rate",
-    ),
-    "disk_details": (
-        "read_bytes",
-        "read_requests",
-        "write_bytes",
-        "write_requests",
-        "errors_count",
-    ),
-}
 
 
 def _items(fields: tuple[str, ...]) -> dict[str, Any]:
@@ -89,10 +57,7 @@ DIAGNOSTICS_V248 = {
             "type": "string",
             "enum": ["pending", "running", "paused", "shutdown", "crashed", "suspended"],
         },
-        "driver": {
-            "type": "string",
-            "enum": ["libvirt", "xenapi", "vmwareapi", "ironic", "hyperv"],
-        },
+        "driver": {"type": "string", "enum": list(DRIVERS)},
         "hypervisor": {"type": ["string", "null"]},
         "hypervisor_os": {"type": ["string", "null"]},
         "uptime": _NULLABLE_INT,
@@ -106,23 +71,9 @@ DIAGNOSTICS_V248 = {
             "required": ["maximum", "used"],
             "additionalProperties": False,
         },
-        **{key: _items(fields) for key, fields in _DETAILS.items()},
+        **{key: _items(fields) for key, fields in DETAIL_FIELDS.items()},
     },
-    "required": [
-        "state",
-        "driver",
-        "hypervisor",
-        "hypervisor_os",
-        "uptime",
-        "config_drive",
-        "num_cpus",
-        "num_nics",
-        "num_disks",
-        "memory_details",
-        "cpu_details",
-        "nic_details",
-        "disk_details",
-    ],
+    "required": [*STANDARD_FIELDS, "memory_details", *DETAIL_FIELDS],
     "additionalProperties": False,
 }
 
@@ -189,7 +140,7 @@ def routes(deps: Deps) -> list[Route]:
             target="resource",
             lookup=handlers.lookup,
             action=action,
-            bodies=(BodySchema(_any_value(action)),),
+            bodies=(BodySchema(one_key(action, {})),),
             status=202,
             tag=TAG,
             responses=(409,),

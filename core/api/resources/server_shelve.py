@@ -30,30 +30,18 @@ from nubis.core import exception
 from nubis.core.api import policies
 from nubis.core.api.faults import Fault
 from nubis.core.api.resources import Deps
-from nubis.core.api.resources.common import authorized_server, get_server, target_of
-from nubis.core.api.resources.servers import SERVER, TAG
+from nubis.core.api.resources.common import authorized_server, target_of
+from nubis.core.api.resources.server_action_routes import ActionHandlers, action_route
 from nubis.core.api.routing import BodySchema, Route
-from nubis.core.api.validation import name
+from nubis.core.api.validation import name, null_action, one_key
 from nubis.core.api.wsgi import Reply, Request
 from nubis.core.compute.api_shelve import KEEP
 
-_NULL_ACTION = {"type": ["null", "object"], "maxProperties": 0}
-
-
-def _action(key: str, inner: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {key: inner},
-        "required": [key],
-        "additionalProperties": False,
-    }
-
-
 UNSHELVE_BODIES = (
     # Nova checked no body before 2.77.
-    BodySchema(_action("unshelve", {}), max_version="2.76"),
+    BodySchema(one_key("unshelve", {}), max_version="2.76"),
     BodySchema(
-        _action(
+        one_key(
             "unshelve",
             {
                 "type": ["object", "null"],
@@ -66,7 +54,7 @@ UNSHELVE_BODIES = (
         max_version="2.90",
     ),
     BodySchema(
-        _action(
+        one_key(
             "unshelve",
             {
                 "oneOf": [
@@ -87,14 +75,8 @@ UNSHELVE_BODIES = (
 )
 
 
-class ServerShelve:
+class ServerShelve(ActionHandlers):
     """Handlers of the shelve, shelveOffload and unshelve actions."""
-
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
-
-    def lookup(self, req: Request, server_id: str) -> Any:
-        return get_server(req, self.deps.compute_api, server_id)
 
     def shelve(self, req: Request, server_id: str) -> Reply:
         compute_api = self.deps.compute_api
@@ -130,23 +112,9 @@ class ServerShelve:
 
 def routes(deps: Deps) -> list[Route]:
     handlers = ServerShelve(deps)
-    path = f"{SERVER}/action"
 
     def route(handler: Any, summary: str, rule: str, action: str, bodies: Any) -> Route:
-        return Route(
-            "POST",
-            path,
-            handler,
-            summary,
-            policy=rule,
-            target="resource",
-            lookup=handlers.lookup,
-            action=action,
-            bodies=bodies,
-            status=202,
-            tag=TAG,
-            responses=(409, 503),
-        )
+        return action_route(handlers, handler, summary, policy=rule, action=action, bodies=bodies)
 
     return [
         route(
@@ -154,14 +122,14 @@ def routes(deps: Deps) -> list[Route]:
             "Shelve a server: power it off and keep an image of it",
             policies.SHELVE,
             "shelve",
-            (BodySchema(_action("shelve", _NULL_ACTION)),),
+            (BodySchema(one_key("shelve", null_action)),),
         ),
         route(
             handlers.shelve_offload,
             "Offload a shelved server from its host (administrators)",
             policies.SHELVE_OFFLOAD,
             "shelveOffload",
-            (BodySchema(_action("shelveOffload", _NULL_ACTION)),),
+            (BodySchema(one_key("shelveOffload", null_action)),),
         ),
         route(
             handlers.unshelve,

@@ -211,17 +211,8 @@ class ComputeTaskManager:
         preserve_ephemeral: bool = False,
     ) -> None:
         """Cast the rebuild of *instance* to its host (see the module doc)."""
-        try:
-            current = objects.Instance.get_by_uuid(context, instance.uuid)
-        except exception.InstanceNotFound:
-            LOG.info("not rebuilding instance %s: deleted", instance.uuid)
-            return
-        if current.task_state != TaskState.REBUILDING:
-            LOG.info(
-                "not rebuilding instance %s: its task is %s, not rebuilding",
-                instance.uuid,
-                current.task_state,
-            )
+        current = self._current_in_task(context, instance, TaskState.REBUILDING)
+        if current is None:
             return
         self._event_start(context, current.uuid, EVENT_REBUILD)
         try:
@@ -229,14 +220,7 @@ class ComputeTaskManager:
                 raise exception.InstanceNotReady(
                     instance_id=current.uuid, reason="it has no compute host"
                 )
-            version = ComputeAPI.REBUILD_VERSION
-            if not self.compute_rpcapi.can_send_version(version):
-                raise exception.ServiceTooOld(
-                    what="rebuild",
-                    rpc_api="compute",
-                    version=version,
-                    cap=self.compute_rpcapi.version_cap,
-                )
+            self._require_compute_version(ComputeAPI.REBUILD_VERSION, "rebuild")
             self.compute_rpcapi.rebuild_instance(
                 context,
                 current,
@@ -298,6 +282,37 @@ class ComputeTaskManager:
             raise
         self._event_finish(context, instance.uuid, EVENT_LIVE_MIGRATION)
         return migration
+
+    # --- helpers of the instance tasks ---------------------------------------------
+
+    def _current_in_task(self, context: Any, instance: Any, task: str) -> Any | None:
+        """*instance* as the database has it now, or None (logged) when it was deleted or
+        its task is no longer *task* (a request delivered twice, or one that was
+        overtaken): the conductor then drops the request."""
+        try:
+            current = objects.Instance.get_by_uuid(context, instance.uuid)
+        except exception.InstanceNotFound:
+            LOG.info("not %s instance %s: deleted", task, instance.uuid)
+            return None
+        if current.task_state != task:
+            LOG.info(
+                "not %s instance %s: its task is %s, not %s",
+                task,
+                instance.uuid,
+                current.task_state,
+                task,
+            )
+            return None
+        return current
+
+    def _require_compute_version(self, version: str, what: str) -> None:
+        """Raise ServiceTooOld unless the compute RPC API may send *version* (the
+        version *what*, e.g. ``rebuild``, needs) under its version cap."""
+        compute = self.compute_rpcapi
+        if not compute.can_send_version(version):
+            raise exception.ServiceTooOld(
+                what=what, rpc_api="compute", version=version, cap=compute.version_cap
+            )
 
     # --- instance action events ----------------------------------------------------
 

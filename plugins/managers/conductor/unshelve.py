@@ -41,28 +41,12 @@ class Unshelves:
     def unshelve_instance(self, context: Any, instance: Any, spec: Any) -> None:
         """See the module docstring."""
         endpoint = self.endpoint
-        try:
-            current = objects.Instance.get_by_uuid(context, instance.uuid)
-        except exception.InstanceNotFound:
-            LOG.info("not unshelving instance %s: deleted", instance.uuid)
-            return
-        if current.task_state != TaskState.UNSHELVING:
-            LOG.info(
-                "not unshelving instance %s: its task is %s, not unshelving",
-                current.uuid,
-                current.task_state,
-            )
+        current = endpoint._current_in_task(context, instance, TaskState.UNSHELVING)
+        if current is None:
             return
         endpoint._event_start(context, current.uuid, EVENT_UNSHELVE)
         try:
-            compute: ComputeAPI = endpoint.compute_rpcapi
-            if not compute.can_send_version(ComputeAPI.SHELVE_VERSION):
-                raise exception.ServiceTooOld(
-                    what="unshelve",
-                    rpc_api="compute",
-                    version=ComputeAPI.SHELVE_VERSION,
-                    cap=compute.version_cap,
-                )
+            endpoint._require_compute_version(ComputeAPI.SHELVE_VERSION, "unshelve")
             if current.vm_state == VMState.SHELVED:
                 if not current.host:
                     raise exception.InstanceNotReady(
@@ -77,7 +61,9 @@ class Unshelves:
                     context, spec, ignore_hosts=list(spec.ignore_hosts), num=1
                 )
                 host, node = destination["host"], destination["nodename"]
-            compute.unshelve_instance(context, current, host, node=node, request_spec=spec)
+            endpoint.compute_rpcapi.unshelve_instance(
+                context, current, host, node=node, request_spec=spec
+            )
         except Exception as exc:
             if not isinstance(exc, exception.NubisException):
                 exc = exception.NoValidHost(reason=f"unshelve failed: {exception.one_line(exc)}")

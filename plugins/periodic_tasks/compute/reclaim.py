@@ -20,7 +20,6 @@ A failure with one instance does not stop the others. Written on
 
 from __future__ import annotations
 
-import datetime
 import logging
 from typing import Any
 
@@ -31,6 +30,7 @@ from nubis.core.compute.host import ComputeHost, compute_host_of
 from nubis.core.compute.states import TaskState, VMState
 from nubis.core.periodic import periodic_task
 from nubis.core.virt import power_state
+from nubis.plugins.periodic_tasks.compute.waiting import waited_more_than
 
 LOG = logging.getLogger(__name__)
 
@@ -41,20 +41,6 @@ _REFUSED = (
     exception.UnexpectedTaskStateError,
     exception.UnexpectedVMStateError,
 )
-
-
-def old_enough(
-    deleted_at: datetime.datetime | None, interval: float, now: datetime.datetime
-) -> bool:
-    """Whether an instance soft-deleted at *deleted_at* (naive values are UTC; None:
-    unknown, so yes, as Nova decides) waited more than *interval* seconds by *now*."""
-    if deleted_at is None:
-        return True
-    if deleted_at.tzinfo is not None:
-        deleted_at = deleted_at.astimezone(datetime.UTC).replace(tzinfo=None)
-    if now.tzinfo is not None:
-        now = now.astimezone(datetime.UTC).replace(tzinfo=None)
-    return (now - deleted_at).total_seconds() > interval
 
 
 @periodic_task(spacing=RECLAIM_SPACING)
@@ -78,7 +64,7 @@ def reclaim(host: ComputeHost, context: Any, interval: float) -> list[str]:
     )
     reclaimed = []
     for instance in queued:
-        if not old_enough(instance.deleted_at, interval, now):
+        if not waited_more_than(instance.deleted_at, interval, now):
             continue
         try:
             with host.instance_lock(instance.uuid, "reclaiming soft-deleted instances", 0):

@@ -24,6 +24,7 @@ from nubis.core import exception, objects
 from nubis.core.compute.host import ComputeHost, compute_host_of
 from nubis.core.compute.states import VMState
 from nubis.core.periodic import periodic_task
+from nubis.plugins.periodic_tasks.compute.waiting import waited_more_than
 
 LOG = logging.getLogger(__name__)
 
@@ -41,11 +42,7 @@ def shelved_long_enough(shelved_at: str | None, wait: float, now: datetime.datet
         when = datetime.datetime.fromisoformat(shelved_at)
     except ValueError:
         return True
-    if when.tzinfo is not None:
-        when = when.astimezone(datetime.UTC).replace(tzinfo=None)
-    if now.tzinfo is not None:
-        now = now.astimezone(datetime.UTC).replace(tzinfo=None)
-    return (now - when).total_seconds() > wait
+    return waited_more_than(when, wait, now)
 
 
 @periodic_task(spacing=SHELVED_POLL_SPACING)

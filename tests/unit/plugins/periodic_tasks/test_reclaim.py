@@ -113,12 +113,3 @@ def test_a_locked_instance_waits_and_a_failure_gives_it_back(
     back = objects.Instance.get_by_uuid(ctx, instance.uuid)
     assert (back.vm_state, back.task_state) == (VMState.SOFT_DELETED, None)
     assert reclaim.reclaim_queued_deletes(manager, ctx) == [instance.uuid]  # next run
-
-
-def test_old_enough_reads_naive_and_aware_times() -> None:
-    now = datetime.datetime(2030, 1, 1, 12, 0, 0)
-    assert reclaim.old_enough(now - 2 * HOUR, 3600, now)
-    assert not reclaim.old_enough(now - HOUR / 2, 3600, now)
-    aware = (now - 2 * HOUR).replace(tzinfo=datetime.UTC)
-    assert reclaim.old_enough(aware, 3600, now.replace(tzinfo=datetime.UTC))
-    assert reclaim.old_enough(None, 3600, now)
