@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from alembic.script import ScriptDirectory
 
+from nubis.core.compute.rpcapi import ComputeAPI
 from nubis.core.db import migration
 from tests.fixtures.silent_server import silent_server
 
@@ -111,7 +112,7 @@ def test_a_bad_upgrade_levels_cap_fails(deployment: Deployment) -> None:
     assert checks["RPC version caps ([upgrade_levels])"] == (
         2,
         "[upgrade_levels] compute: '1.x' is neither 'auto' nor a version such as '1.2'; "
-        "use auto or a version up to 1.3.",
+        f"use auto or a version up to {ComputeAPI.VERSION}.",
     )
 
 
