@@ -11,8 +11,10 @@ its verdicts.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
+import re
 import signal
 import subprocess
 import threading
@@ -355,6 +357,28 @@ class FaultCloud:
         finally:
             engine.dispose()
         return {r[0]: (r[1], r[2], int(r[3])) for r in rows}
+
+    def fault_messages(self, uuids: list[str]) -> collections.Counter[str]:
+        """How many of *uuids* have each fault message (the first line, uuids blanked),
+        so a report can say why builds ended in ERROR."""
+        engine = sqlalchemy.create_engine(self.db_url)
+        try:
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    sqlalchemy.text(
+                        "SELECT instance_uuid, message FROM instance_faults "
+                        "WHERE instance_uuid = ANY(:u) AND message <> ''"
+                    ),
+                    {"u": list(uuids)},
+                ).all()
+        finally:
+            engine.dispose()
+        return collections.Counter(
+            re.sub(
+                r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}|[0-9a-f]{32}", "<id>", message
+            ).splitlines()[0][:200]
+            for _, message in rows
+        )
 
     def named(self, prefix: str) -> int:
         """Instances not deleted whose name starts with *prefix*."""

@@ -166,6 +166,9 @@ def check(
     assert recovered, "the server did not come back"
     states, settled = cloud.settle(outcome.acknowledged, SETTLE)
     counts = report(name, outcome, states, settled, recovered[-1])
+    faults = cloud.fault_messages(outcome.acknowledged)
+    if faults:
+        print(f"[{name}] faults: {dict(faults.most_common())}")
     seen = {
         what: sum(cloud.log_count(n, text) for n in cloud.procs)
         for what, text in (
@@ -306,7 +309,7 @@ def test_zookeeper_outage_builds_are_still_scheduled(cloud: FaultCloud, servers:
     health.verdict()
     assert outcome.refused == 0
     # The scheduler kept the last known membership: every build found a host.
-    assert counts["active"] == len(outcome.acknowledged)
+    assert counts["active"] == len(outcome.acknowledged), cloud.fault_messages(outcome.acknowledged)
     assert any(cloud.log_count(n, "answering the last known state") for n in cloud.procs)
 
 
