@@ -15,15 +15,8 @@ backend returns, a member seen up before the outage still counts as up while it
 re-registers (a ZooKeeper session that expired during the outage loses its ephemeral
 nodes until the keeper recreates them), unless that state had expired by then (seen
 more than ``service_down_time`` before the backend returned): after a longer outage a
-member is up again only once the driver sees it.
-
-The last known state must be recent when an outage begins, whatever the traffic: an
-idle scheduler asks nothing for minutes, and a state that old would have expired before
-the outage did. So once a group has been asked about, a background thread asks the
-driver about it every ``report_interval`` while the backend answers (one cheap query
-per group; :meth:`API.refresh_known`). An outage of the membership backend shorter than
-``service_down_time`` minus ``report_interval`` therefore changes no scheduling
-decision.
+member is up again only once the driver sees it. So an outage of the membership backend
+shorter than ``service_down_time`` changes no scheduling decision.
 
 :func:`acquire` returns one shared API per process and configuration (one backend
 session, e.g. one ZooKeeper session, however many threads ask at once); its
@@ -65,9 +58,6 @@ class API:
         self._expired_logged = False
         self._recovered_at: float | None = None
         self._shared_key: tuple[int, str] | None = None
-        self._watched: set[str] = set()
-        self._refresher: threading.Thread | None = None
-        self._stop_refreshing = threading.Event()
 
     # --- joining ---------------------------------------------------------------------
 
@@ -78,7 +68,6 @@ class API:
     def leave(self, member: str, group: str, service: Any = None) -> None:
         """Stop reporting *member* and release the driver."""
         self.driver.leave(member, group, service)
-        self._stop_refresher()
         self.driver.cleanup()
 
     def cleanup(self) -> None:
@@ -86,7 +75,6 @@ class API:
         for an API from :func:`acquire`, only when its last holder releases it."""
         if self._shared_key is not None and not _release(self):
             return
-        self._stop_refresher()
         self.driver.cleanup()
 
     # --- queries ---------------------------------------------------------------------
@@ -103,7 +91,6 @@ class API:
             return False
         answer = bool(self.driver.is_up(service_ref))
         key = (str(service_ref.host), str(service_ref.topic))
-        self._watch(key[1])
         now = time.monotonic()
         with self._known_lock:
             if self._backend_unreachable():
@@ -139,7 +126,6 @@ class API:
         from nubis.core.objects.service import ServiceList
 
         up = set(self.driver.get_all(group))
-        self._watch(group)
         now = time.monotonic()
         with self._known_lock:
             if self._backend_unreachable():
@@ -161,49 +147,6 @@ class API:
     def get_updated_time(self, service_ref: Any) -> datetime.datetime | None:
         """Return when the service last showed it was alive."""
         return self.driver.get_updated_time(service_ref)
-
-    # --- keeping the last known state recent -----------------------------------------
-
-    def refresh_known(self) -> None:
-        """Ask the driver about every group asked about so far and keep the answers as
-        the last known state -- only while the backend answers and outside a recovery
-        grace, as a query would keep them. The background thread calls this every
-        ``report_interval``."""
-        with self._known_lock:
-            groups = sorted(self._watched)
-        for group in groups:
-            up = frozenset(self.driver.get_all(group))
-            now = time.monotonic()
-            with self._known_lock:
-                if not self._backend_unreachable() and not self._in_grace(now):
-                    self._known_all[group] = (now, up)
-
-    def _watch(self, group: str) -> None:
-        with self._known_lock:
-            if group in self._watched:
-                return
-            self._watched.add(group)
-            if self._refresher is not None or self._stop_refreshing.is_set():
-                return
-            self._refresher = threading.Thread(
-                target=self._refresh_loop, name="nubis-servicegroup-refresh", daemon=True
-            )
-            self._refresher.start()
-
-    def _refresh_loop(self) -> None:
-        period = max(1.0, float(self.conf.report_interval))
-        while not self._stop_refreshing.wait(period):
-            try:
-                self.refresh_known()
-            except Exception as exc:  # the next query logs the outage; keep refreshing
-                LOG.debug("refreshing the last known membership failed: %s", exc)
-
-    def _stop_refresher(self) -> None:
-        self._stop_refreshing.set()
-        with self._known_lock:
-            refresher, self._refresher = self._refresher, None
-        if refresher is not None and refresher is not threading.current_thread():
-            refresher.join(timeout=float(self.conf.report_interval) + 5)
 
     # --- the last known state (lock held) --------------------------------------------
 

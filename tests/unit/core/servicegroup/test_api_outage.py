@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -48,7 +47,7 @@ class FlakyDriver(ServiceGroupDriver):
 
 
 @pytest.fixture
-def api(flags, monkeypatch) -> Iterator[sg_api.API]:
+def api(flags, monkeypatch) -> sg_api.API:
     flags(service_down_time=60, report_interval=10)
     flags(group="servicegroup", recovery_grace=0.3)
     monkeypatch.setattr(plugins, "load_one", lambda *a, **k: FlakyDriver)
@@ -56,9 +55,7 @@ def api(flags, monkeypatch) -> Iterator[sg_api.API]:
         "nubis.core.objects.service.ServiceList.get_hosts_by_topic",
         classmethod(lambda cls, ctx, group, forced_down=False: []),
     )
-    made = sg_api.API(CONF)
-    yield made
-    made.cleanup()
+    return sg_api.API(CONF)
 
 
 def _ref(host: str) -> Any:
@@ -147,46 +144,3 @@ def test_the_grace_does_not_bring_back_a_state_that_expired_in_the_outage(api, f
     api.driver.reachability.regain()
     assert api.get_all("compute") == ["a"]
     assert not api.is_up(_ref("b"))
-
-
-def test_an_idle_process_enters_an_outage_with_a_recent_state(api, flags) -> None:
-    """The state an outage starts from is the last refresh's, not the last query's: a
-    scheduler idle for longer than service_down_time still schedules through it."""
-    api.driver.up = {"a", "b"}
-    assert api.get_all("compute") == ["a", "b"]  # the group is watched from now on
-    flags(service_down_time=1)
-    time.sleep(1.05)  # idle: the last query's state has expired
-    api.refresh_known()  # what the background thread does every report_interval
-    api.driver.reachability.lose("timeout")
-    assert api.get_all("compute") == ["a", "b"]
-    assert api.is_up(_ref("b"))
-
-
-def test_a_refresh_keeps_nothing_while_the_backend_is_away(api) -> None:
-    api.driver.up = {"a"}
-    assert api.get_all("compute") == ["a"]
-    api.driver.reachability.lose("timeout")
-    api.driver.up = set()
-    api.refresh_known()  # the driver's "all down" is not a state to keep
-    assert api.get_all("compute") == ["a"]
-
-
-def test_the_refresher_runs_every_report_interval_and_stops_with_cleanup(
-    flags, monkeypatch
-) -> None:
-    flags(report_interval=1)
-    monkeypatch.setattr(plugins, "load_one", lambda *a, **k: FlakyDriver)
-    monkeypatch.setattr(
-        "nubis.core.objects.service.ServiceList.get_hosts_by_topic",
-        classmethod(lambda cls, ctx, group, forced_down=False: []),
-    )
-    made = sg_api.API(CONF)
-    refreshed = threading.Event()
-    monkeypatch.setattr(made, "refresh_known", refreshed.set)
-    assert made._refresher is None  # nothing asked yet: no thread
-    made.get_all("compute")
-    refresher = made._refresher
-    assert refresher is not None and refresher.is_alive()
-    assert refreshed.wait(10), "the refresher did not run within 10 report intervals"
-    made.cleanup()
-    assert made._refresher is None and not refresher.is_alive()
