@@ -16,7 +16,9 @@ re-registers (a ZooKeeper session that expired during the outage loses its ephem
 nodes until the keeper recreates them), unless that state had expired by then (seen
 more than ``service_down_time`` before the backend returned): after a longer outage a
 member is up again only once the driver sees it. So an outage of the membership backend
-shorter than ``service_down_time`` changes no scheduling decision.
+shorter than ``service_down_time`` minus the age of the state when it began changes no
+decision; a process that must ride out outages while idle asks periodically (the
+scheduler does, every ``report_interval``).
 
 :func:`acquire` returns one shared API per process and configuration (one backend
 session, e.g. one ZooKeeper session, however many threads ask at once); its

@@ -37,7 +37,7 @@ import pytest
 from nubis_servicegroup_redis import conf as redis_conf
 from oslo_utils import timeutils
 
-from nubis.core import exception, objects, plugins
+from nubis.core import exception, objects, periodic, plugins
 from nubis.core.conf import CONF
 from nubis.core.context import get_admin_context
 from nubis.core.objects import base
@@ -346,5 +346,38 @@ def test_the_scheduler_keeps_scheduling_during_a_memcached_outage(
         with pytest.raises(exception.NoValidHost, match="ComputeFilter eliminated the last 2"):
             choose(scheduler, [])
     finally:
+        scheduler.cleanup_host()
+        computes.cleanup()
+
+
+def test_an_idle_scheduler_meets_an_outage_with_a_recent_state(
+    private_servers: dict[str, Backend], flags: Any, ctx: Any
+) -> None:
+    """A scheduler that served no request for longer than service_down_time still sees
+    its hosts up when the backend goes: its periodic membership read kept the last
+    known state recent. (Without it that state is as old as the last request, has
+    expired, and every host counts as down.)"""
+    memcached = _backend(private_servers, "mc", flags).server
+    flags(group="scheduler", host_state_refresh_interval=3600)  # refreshes are the test's
+    add_compute(ctx, "a", 8192)
+    computes = sg_api.API(CONF)
+    scheduler = plugins.load_one("nubis.managers", "scheduler")(host="sched")
+    runner = periodic.PeriodicRunner(scheduler.periodic_tasks(), interval_max=1.0)
+    try:
+        computes.join("a", CONF.compute.topic)
+
+        def liveness() -> dict[str, bool]:
+            scheduler.refresh_host_states()
+            return {s.host: s.service_up for s in scheduler.host_states()}
+
+        assert wait_until(lambda: liveness() == {"a": True}, REPORT_INTERVAL + SLACK)
+        runner.start()
+        assert "keep_membership_fresh" in runner.task_names
+        time.sleep(SERVICE_DOWN_TIME + REPORT_INTERVAL)  # idle: no request reads anything
+        memcached.kill()
+        assert liveness() == {"a": True}
+        assert choose(scheduler, []) == ["a"]
+    finally:
+        runner.stop()
         scheduler.cleanup_host()
         computes.cleanup()

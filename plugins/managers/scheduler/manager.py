@@ -23,6 +23,14 @@ read nothing). A refresh reads:
 * liveness: one snapshot of the compute topic's up hosts from the servicegroup API
   (which counts forced-down services as down) and of the disabled compute services.
 
+The one read an idle scheduler makes is the compute topic's membership, once every
+``report_interval`` (:meth:`SchedulerManager.keep_membership_fresh`): during an outage
+of the membership backend the servicegroup API answers the last state it saw, for
+``service_down_time`` after seeing it, so that state must be recent when an outage
+begins. Without it a scheduler idle for longer than ``service_down_time`` minus the
+outage would count every host down once its first request came; with it an outage
+shorter than ``service_down_time`` minus ``report_interval`` changes no decision.
+
 One lock, always taken with a timeout, guards the cache; a request holds it while it
 filters, weighs and consumes (pure CPU work over the cache), never across a database or
 RPC call. Requests are thereby serialised, which under the GIL costs no throughput and
@@ -64,6 +72,7 @@ from nubis.core.manager import Manager
 from nubis.core.objects.compute_node import ComputeNodeList
 from nubis.core.objects.request_spec import RequestSpec
 from nubis.core.objects.service import ServiceList
+from nubis.core.periodic import periodic_task
 from nubis.core.scheduler.host_state import HostState
 from nubis.plugins.managers.scheduler import host_index
 
@@ -96,6 +105,10 @@ member deleted within this time still counts for its host until it ends.)"""
 GROUP_MEMORY_SIZE = 256
 """Server groups whose recent choices are kept before the expired ones are swept."""
 
+MEMBERSHIP_CHECK_SPACING = 1.0
+"""Seconds between two checks of whether the compute topic's membership was read within
+``report_interval`` (read when it was not)."""
+
 
 class SchedulerManager(Manager):
     """The scheduler's RPC endpoint and its cache of host states."""
@@ -110,6 +123,8 @@ class SchedulerManager(Manager):
         self._generation = 0
         self._refresh_done = threading.Event()
         self._servicegroup: Any = None
+        self._servicegroup_lock = threading.Lock()
+        self._membership_read_at = 0.0  # time.monotonic() of the last membership read
         #: Refreshes of the host states completed so far (diagnostics).
         self.refreshes = 0
         self._load_plugins()
@@ -137,9 +152,10 @@ class SchedulerManager(Manager):
             )
 
     def cleanup_host(self) -> None:
-        if self._servicegroup is not None:
-            self._servicegroup.cleanup()
-            self._servicegroup = None
+        with self._servicegroup_lock:
+            if self._servicegroup is not None:
+                self._servicegroup.cleanup()
+                self._servicegroup = None
 
     def _load_plugins(self) -> None:
         """Load the configured filters and weighers; on a bad name keep the old ones."""
@@ -346,6 +362,28 @@ class SchedulerManager(Manager):
             self._holder = None
             self._lock.release()
 
+    @periodic_task(spacing=MEMBERSHIP_CHECK_SPACING)
+    def keep_membership_fresh(self, context: Any) -> None:
+        """Ask the servicegroup API which compute hosts are up unless a refresh did
+        within ``report_interval``, so that the last state it keeps for an outage of its
+        backend is never much older than that. The answer is not folded into the host
+        states (a refresh does that)."""
+        if time.monotonic() - self._membership_read_at >= self.conf.report_interval:
+            self._read_membership()
+
+    def _read_membership(self) -> frozenset[str]:
+        up = frozenset(self._membership().get_all(self.conf.compute.topic))
+        self._membership_read_at = time.monotonic()
+        return up
+
+    def _membership(self) -> Any:
+        from nubis.core.servicegroup import api as servicegroup
+
+        with self._servicegroup_lock:  # the periodic task and a refresh may both ask
+            if self._servicegroup is None:
+                self._servicegroup = servicegroup.acquire(self.conf)
+            return self._servicegroup
+
     def refresh_host_states(self) -> None:
         """Read what changed since the last read now, in this thread, whatever the
         interval says (after a refresh already running, if any, has finished). Raises
@@ -444,15 +482,11 @@ class SchedulerManager(Manager):
         liveness snapshot, without the lock; return when the read began with them."""
         began = timeutils.utcnow()
         context = get_admin_context()
-        if self._servicegroup is None:
-            from nubis.core.servicegroup import api as servicegroup
-
-            self._servicegroup = servicegroup.acquire(self.conf)
         start = None
         if since is not None:
             start = (since - CLOCK_SLACK).isoformat()
         nodes = list(ComputeNodeList.get_updated_since(context, start))
-        up = frozenset(self._servicegroup.get_all(self.conf.compute.topic))
+        up = self._read_membership()
         disabled = {
             service.host: service.disabled_reason
             for service in ServiceList.get_all(context, disabled=True)

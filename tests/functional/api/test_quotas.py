@@ -287,12 +287,18 @@ def test_concurrent_creates_cannot_overshoot(cloud: Cloud) -> None:
     for thread in threads:
         thread.join()
     assert sorted(set(statuses)) <= [202, 403]
+    # As in Nova, creates racing for the last places may all be undone by the recheck
+    # (each sees the others' rows), so none accepted is a correct outcome; more than
+    # the limit never is.
     accepted = statuses.count(202)
-    assert 1 <= accepted <= 3
+    assert accepted <= 3
     # every acknowledged create is there, and only those
     assert len(_live_servers(cloud)) == accepted
     detail = admin.get(f"/v2.1/os-quota-sets/{project_a}/detail").json()["quota_set"]
     assert detail["instances"]["in_use"] == accepted
+    # the undone creates left nothing counted: the rest of the room is still there
+    assert [_create(cloud).status_code for _ in range(3 - accepted)] == [202] * (3 - accepted)
+    assert _create(cloud).status_code == 403
 
 
 def test_key_pair_and_metadata_quotas_follow_the_quota_sets(cloud: Cloud) -> None:
