@@ -10,9 +10,9 @@ package brings its own environment module. kit/ holds the kit's own tests
 """
 
 from tests.conformance.environment import (  # noqa: F401 - the hook and fixtures it needs
+    conformance_memcached,
+    conformance_zookeeper,
     libvirt_uri,
-    memcached,
     pytest_nubis_conformance_targets,
     second_libvirt_host,
-    zookeeper,
 )

@@ -18,7 +18,10 @@ Targets:
   libvirtd in its own mount namespace, tests/fixtures/libvirt_hosts.py).
 * ``nubis.servicegroup``: ``db`` (fault: the SQLite database locked for writing),
   ``zk`` (ZooKeeper under a chroot of the test's own; fault: ZooKeeper stopped),
-  ``mc`` (memcached; fault: memcached stopped), each with its ``left_behind`` check.
+  ``mc`` (memcached; fault: memcached killed), each with its ``left_behind`` check.
+  ZooKeeper and memcached are private instances of this session
+  (:data:`CONFORMANCE_ZK_PORT`, :data:`CONFORMANCE_MC_PORT`, data under /var/tmp),
+  started when a target first needs them: a fault stops those, never the machine's.
 * ``oslo.messaging.drivers``: ``inproc`` in both delivery modes; ``rabbit`` on the
   machine's RabbitMQ (the reference the in-process transport is held to).
 """
@@ -39,10 +42,14 @@ from typing import Any
 import pytest
 
 from nubis.core.conformance import Target
+from tests.faults.servers import ZK_SERVER_SH, PrivateMemcached, PrivateZooKeeper, ServerError
 from tests.fixtures import real_servers as servers
 from tests.fixtures.libvirt_hosts import second_libvirt_host  # noqa: F401 - a fixture
-from tests.fixtures.real_servers import libvirt_uri, memcached, zookeeper  # noqa: F401 - fixtures
-from tests.fixtures.require import require_port
+from tests.fixtures.real_servers import libvirt_uri  # noqa: F401 - a fixture
+from tests.fixtures.require import missing, require_port
+
+CONFORMANCE_ZK_PORT = 32191
+CONFORMANCE_MC_PORT = 31221
 
 NODE_XML = Path(__file__).parent.joinpath("virt", "libvirt-test-node.xml").resolve()
 
@@ -149,8 +156,62 @@ def _db_left_behind(deployment: Any, host: str) -> str:
     return ""
 
 
+# ------------------------------------------------------------- private membership servers
+
+_PRIVATE: dict[str, PrivateZooKeeper | PrivateMemcached] = {}
+"""The private servers started, by the address the targets' options name."""
+
+
+def _private(server: PrivateZooKeeper | PrivateMemcached, what: str) -> Iterator[str]:
+    address = server.hosts if isinstance(server, PrivateZooKeeper) else server.address
+    try:
+        server.start()
+    except ServerError as exc:
+        missing(f"cannot start a private {what} for the conformance suite: {exc}")
+    _PRIVATE[address] = server
+    try:
+        yield address
+    finally:
+        _PRIVATE.pop(address, None)
+        try:
+            server.shutdown()
+        except ServerError as exc:
+            print(f"stopping the private {what}: {exc}")
+
+
+@pytest.fixture(scope="session")
+def conformance_zookeeper() -> Iterator[str]:
+    """The ``host:port`` of a ZooKeeper of this session's own."""
+    if not Path(ZK_SERVER_SH).exists():
+        missing("ZooKeeper is not installed; run tests/provisioning/provision.sh")
+    root = Path(tempfile.mkdtemp(prefix="nubis-cf-zk-", dir="/var/tmp"))
+    try:
+        yield from _private(PrivateZooKeeper(root, CONFORMANCE_ZK_PORT), "ZooKeeper")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def conformance_memcached() -> Iterator[str]:
+    """The ``host:port`` of a memcached of this session's own."""
+    if not shutil.which("memcached"):
+        missing("memcached is not installed; run tests/provisioning/provision.sh")
+    root = Path(tempfile.mkdtemp(prefix="nubis-cf-mc-", dir="/var/tmp"))
+    try:
+        yield from _private(PrivateMemcached(root, CONFORMANCE_MC_PORT), "memcached")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _private_of(address: str) -> Any:
+    server = _PRIVATE.get(address)
+    if server is None:
+        raise RuntimeError(f"{address} is not a private server of the conformance suite")
+    return server
+
+
 def _zk_options(request: Any) -> dict[str, Any]:
-    hosts = request.getfixturevalue("zookeeper")
+    hosts = request.getfixturevalue("conformance_zookeeper")
     chroot = f"/nubis-conformance-{uuid.uuid4().hex[:8]}"
     request.addfinalizer(lambda: _zk_delete(hosts, chroot))
     return {
@@ -187,11 +248,14 @@ def _zk_delete(hosts: str, chroot: str) -> None:
 
 @contextlib.contextmanager
 def _zk_fault(deployment: Any) -> Iterator[None]:
-    servers.stop_zookeeper()
+    from nubis.core.conf import CONF
+
+    zookeeper = _private_of(CONF.zookeeper.hosts[0])
+    zookeeper.stop()
     try:
         yield
     finally:
-        servers.start_zookeeper()
+        zookeeper.start()
 
 
 def _zk_left_behind(deployment: Any, host: str) -> str:
@@ -208,16 +272,19 @@ def _zk_left_behind(deployment: Any, host: str) -> str:
 
 
 def _mc_options(request: Any) -> dict[str, Any]:
-    return {"memcache": {"servers": [request.getfixturevalue("memcached")]}}
+    return {"memcache": {"servers": [request.getfixturevalue("conformance_memcached")]}}
 
 
 @contextlib.contextmanager
 def _mc_fault(deployment: Any) -> Iterator[None]:
-    servers.stop_memcached()
+    from nubis.core.conf import CONF
+
+    memcached = _private_of(CONF.memcache.servers[0])
+    memcached.kill()
     try:
         yield
     finally:
-        servers.start_memcached()
+        memcached.start()
 
 
 def _mc_left_behind(deployment: Any, host: str) -> str:

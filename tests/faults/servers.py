@@ -298,11 +298,12 @@ class PrivatePostgres:
 
 
 class PrivateZooKeeper:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, port: int = ZK_PORT) -> None:
         self.root = root / "zookeeper"
+        self.port = port
         self.cfg = self.root / "zoo.cfg"
         self.log = self.root / "control.log"
-        self.hosts = f"127.0.0.1:{ZK_PORT}"
+        self.hosts = f"127.0.0.1:{port}"
 
     def env(self) -> dict[str, str]:
         return {
@@ -314,32 +315,32 @@ class PrivateZooKeeper:
 
     def start(self, timeout: float = 60.0) -> None:
         if not self.cfg.exists():
-            if port_open(ZK_PORT):
-                raise ServerError(f"port {ZK_PORT} is taken: a previous run's ZooKeeper?")
+            if port_open(self.port):
+                raise ServerError(f"port {self.port} is taken: a previous run's ZooKeeper?")
             (self.root / "data").mkdir(parents=True, exist_ok=True)
             (self.root / "log").mkdir(exist_ok=True)
             self.cfg.write_text(
                 "tickTime=500\ninitLimit=10\nsyncLimit=5\nminSessionTimeout=1000\n"
-                f"maxSessionTimeout=30000\ndataDir={self.root / 'data'}\nclientPort={ZK_PORT}\n"
+                f"maxSessionTimeout=30000\ndataDir={self.root / 'data'}\nclientPort={self.port}\n"
                 "clientPortAddress=127.0.0.1\nmaxClientCnxns=0\nadmin.enableServer=false\n"
                 "4lw.commands.whitelist=ruok,srvr,stat,cons\n"
             )
         _run([ZK_SERVER_SH, "start", str(self.cfg)], self.log, timeout, self.env())
-        wait_port(ZK_PORT, True, timeout, "ZooKeeper (private)")
+        wait_port(self.port, True, timeout, "ZooKeeper (private)")
 
     def stop(self, timeout: float = 60.0) -> None:
         _run([ZK_SERVER_SH, "stop", str(self.cfg)], self.log, timeout, self.env())
-        wait_port(ZK_PORT, False, timeout, "ZooKeeper (private) stop")
+        wait_port(self.port, False, timeout, "ZooKeeper (private) stop")
 
     def shutdown(self) -> None:
         pid = _pid(self.root / "zookeeper.pid")
         if pid:
             _kill(pid)
-            wait_port(ZK_PORT, False, 30, "ZooKeeper (private) shutdown")
+            wait_port(self.port, False, 30, "ZooKeeper (private) shutdown")
 
     def connections(self) -> str:
         """ZooKeeper's ``cons`` answer: one line per client connection."""
-        with socket.create_connection(("127.0.0.1", ZK_PORT), timeout=5) as sock:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
             sock.sendall(b"cons")
             chunks = []
             while chunk := sock.recv(65536):
@@ -396,9 +397,10 @@ class PrivateMemcached(_Daemon):
     name = "memcached"
     port = MC_PORT
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, port: int = MC_PORT) -> None:
         super().__init__(root / "memcached")
-        self.address = f"127.0.0.1:{MC_PORT}"
+        self.port = port
+        self.address = f"127.0.0.1:{port}"
 
     def command(self) -> list[str]:
         as_root = ["-u", "root"] if os.geteuid() == 0 else []
@@ -409,7 +411,7 @@ class PrivateMemcached(_Daemon):
             "-l",
             "127.0.0.1",
             "-p",
-            str(MC_PORT),
+            str(self.port),
             "-U",
             "0",
             "-m",

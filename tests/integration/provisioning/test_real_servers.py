@@ -1,46 +1,33 @@
 """Real-server checks of tests/provisioning/provision.sh and tests/fixtures/real_servers.py.
 
 Each test needs a server the provisioning script starts; a missing one skips locally and
-fails under NUBIS_REQUIRE_SERVERS=1. Fault tests stop and restart ZooKeeper and memcached
-(and, only with NUBIS_RABBIT_FAULTS=1, RabbitMQ's app, which every other RabbitMQ user on
-the machine would notice) and always leave them running.
+fails under NUBIS_REQUIRE_SERVERS=1. None stops a shared server: how clients live through
+a ZooKeeper or memcached restart is tested on private instances
+(tests/faults/test_private_servers.py).
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 import time
 import uuid
 
 import pytest
 
-from tests.fixtures.real_servers import (
-    RABBIT_ADDR,
-    host_port,
-    libvirt_domain_type,
-    rabbit_stop_app,
-    restart_memcached,
-    start_zookeeper,
-    stop_zookeeper,
-    wait_until,
-)
-from tests.fixtures.require import missing, port_open
+from tests.fixtures.real_servers import host_port, libvirt_domain_type, wait_until
+from tests.fixtures.require import missing
 
-# Fixtures (zookeeper, memcached, rabbit_url, libvirt_uri, *_fault) come from conftest.py.
+# Fixtures (zookeeper, memcached, libvirt_uri) come from conftest.py.
 
 try:
     from kazoo.client import KazooClient
-    from kazoo.protocol.states import KazooState
 except ImportError:  # reported per test through missing()
-    KazooClient = KazooState = None  # type: ignore[assignment,misc]
+    KazooClient = None  # type: ignore[assignment,misc]
 try:
     from pymemcache.client.base import Client as MemcacheClient
-    from pymemcache.exceptions import MemcacheError
 except ImportError:
     MemcacheClient = None  # type: ignore[assignment,misc]
-    MemcacheError = Exception  # type: ignore[assignment,misc]
 
 FAST_RETRY = {"max_tries": -1, "delay": 0.1, "backoff": 1.5, "max_delay": 1.0}
 
@@ -100,72 +87,6 @@ def test_pymemcache_set_get_is_fast_with_no_delay(memcached):
         assert client.get(key) is None
     finally:
         client.close()
-
-
-@pytest.mark.zookeeper
-@pytest.mark.timeout(60)
-def test_zookeeper_stop_start_and_kazoo_reconnects(zookeeper_fault):
-    """Stopping ZooKeeper suspends a kazoo client; starting it again reconnects the client."""
-    states: list[KazooState] = []
-    suspended, reconnected = threading.Event(), threading.Event()
-
-    def listener(state: KazooState) -> None:
-        states.append(state)
-        if state == KazooState.SUSPENDED:
-            suspended.set()
-        elif state == KazooState.CONNECTED and suspended.is_set():
-            reconnected.set()
-
-    client = _kazoo(zookeeper_fault)
-    client.add_listener(listener)
-    path = f"/nubis-test/fault-{uuid.uuid4().hex}"
-    try:
-        client.create(path, b"before", makepath=True)
-        stop_zookeeper(timeout=20)
-        assert not port_open(*host_port(zookeeper_fault))
-        assert suspended.wait(10), f"kazoo never saw the loss of ZooKeeper: {states}"
-
-        start_zookeeper(timeout=30)
-        assert reconnected.wait(20), f"kazoo did not reconnect after restart: {states}"
-        assert client.get(path)[0] == b"before"
-        client.set(path, b"after")
-        assert client.get(path)[0] == b"after"
-        client.delete(path)
-    finally:
-        client.stop()
-        client.close()
-
-
-@pytest.mark.memcached
-@pytest.mark.timeout(30)
-def test_memcached_restart_loses_keys_and_comes_back(memcached_fault):
-    """restart_memcached() drops every key; an old client recovers after one failed call."""
-    client = _memcache(memcached_fault)
-    key = f"nubis-test-{uuid.uuid4().hex}"
-    try:
-        assert client.set(key, b"v", noreply=False)
-        restart_memcached(timeout=15)
-        try:
-            value = client.get(key)
-        except (OSError, MemcacheError):
-            value = client.get(key)  # pymemcache closed the dead socket; this reconnects
-        assert value is None
-        assert client.set(key, b"v2", noreply=False)
-        assert _memcache(memcached_fault).get(key) == b"v2"
-    finally:
-        client.close()
-
-
-@pytest.mark.rabbit
-@pytest.mark.timeout(90)
-def test_rabbit_stop_app_closes_port_and_start_app_reopens(rabbit_fault):
-    """rabbit_stop_app closes 5672; rabbit_fault's teardown (rabbit_start_app) reopens it.
-
-    It stops the machine's RabbitMQ for a second or two; the suite runs one test at a
-    time, and the fixture brings the broker back before the next test starts."""
-    assert port_open(*RABBIT_ADDR)
-    rabbit_stop_app(timeout=60)
-    assert not port_open(*RABBIT_ADDR)
 
 
 @pytest.mark.libvirtd
