@@ -29,6 +29,12 @@ checked on both sides (``_common.SaveSide.run``: the object, the row read back t
 a separate SQLite connection, the conductor's count); a failed check ends the run with
 exit 1 and no ratio.
 
+After the rounds, with both sides stopped, the transport's floor is timed in this
+process: a raw oslo.messaging ``call`` of an endpoint that does nothing, on the same
+transport (``--calls`` calls after the warm-up). No conductor can save faster than
+that, so ``Nova p50 / floor p50`` is the highest ratio any implementation could reach
+on this transport; it is printed beside the ratios.
+
 Prints p50/p99/mean of each side and the ratios Nova/nubis. Targets: nubis at least 5x
 faster on p50 and 3x on p99; exit 0 when both are met, 1 otherwise, 2 when the Nova
 venv is missing. ``make nova-venv`` (``NOVA_VENV=PATH``; default /var/tmp/nova-venv)
@@ -216,6 +222,44 @@ def alternate(
     return samples
 
 
+def transport_floor(calls: int, warmup: int) -> list[float]:
+    """Time *calls* raw oslo.messaging calls of a do-nothing endpoint on TRANSPORT_URL,
+    server and client in this process as on the sides (ms each)."""
+    import time
+
+    import oslo_messaging as messaging
+    from oslo_config import cfg
+
+    conf = cfg.CONF  # oslo.messaging registers some of its options on the global one only
+    conf([], project="nubis-bench-floor", default_config_files=[], default_config_dirs=[])
+    transport = messaging.get_rpc_transport(conf, url=TRANSPORT_URL)
+
+    class Nothing:
+        target = messaging.Target(version="1.0")
+
+        def nothing(self, ctxt: Any, value: int) -> int:
+            return value
+
+    target = messaging.Target(topic=f"floor-{uuid.uuid4().hex[:8]}", server="floor")
+    server = messaging.get_rpc_server(transport, target, [Nothing()], executor="threading")
+    server.start()
+    client = messaging.get_rpc_client(transport, messaging.Target(topic=target.topic))
+    try:
+        for value in range(warmup):
+            client.call({}, "nothing", value=value)
+        samples = []
+        for value in range(calls):
+            began = time.perf_counter()
+            if client.call({}, "nothing", value=value) != value:
+                raise CheckFailed(f"the floor's endpoint answered wrong for {value}")
+            samples.append((time.perf_counter() - began) * 1000)
+        return samples
+    finally:
+        server.stop()
+        server.wait()
+        transport.cleanup()
+
+
 def nova_python(venv: Path) -> Path | None:
     """The venv's python if Nova NOVA_VERSION is installed there, else None."""
     python = venv / "bin" / "python"
@@ -233,6 +277,7 @@ def nova_python(venv: Path) -> Path | None:
 def report(samples: dict[str, list[float]], infos: dict[str, Any], args: Any) -> bool:
     """Print the table and the ratios; return whether both targets are met."""
     nova, nubis = summarize(samples["nova"]), summarize(samples["nubis"])
+    floor = summarize(samples["floor"])
     p50_ratio, p99_ratio = nova["p50"] / nubis["p50"], nova["p99"] / nubis["p99"]
     sqlite = ", ".join(f"{key}={value}" for key, value in infos["nubis"]["sqlite"].items())
     print(
@@ -245,9 +290,15 @@ def report(samples: dict[str, list[float]], infos: dict[str, Any], args: Any) ->
         (f"Nova {infos['nova']['version']} (nova.conductor)", nova),
         (f"nubis {infos['nubis']['version']} (conductor indirection)", nubis),
     )
+    rows += (("floor: raw oslo.messaging call, no work", floor),)
     for label, stats in rows:
         print(f"{label:<46}{stats['p50']:>9.3f}{stats['p99']:>9.3f}{stats['mean']:>9.3f}")
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
+    print(
+        f"nubis above the floor: p50 +{nubis['p50'] - floor['p50']:.3f} ms, "
+        f"Nova +{nova['p50'] - floor['p50']:.3f} ms; the highest p50 ratio this transport "
+        f"allows: {nova['p50'] / floor['p50']:.1f}x"
+    )
     met = p50_ratio >= TARGET_P50 and p99_ratio >= TARGET_P99
     print(
         f"nubis faster: p50 {p50_ratio:.1f}x (target >= {TARGET_P50:g}x), "
@@ -307,6 +358,7 @@ def main() -> int:
                 f"nubis {infos['nubis']['sqlite']}"
             )
         samples = alternate(workers["nova"], workers["nubis"], calls, args.round, args.warmup)
+        samples["floor"] = transport_floor(calls, args.warmup)
     except CheckFailed as exc:
         print(f"nova_side_by_side: run abandoned, no ratio: {exc}", file=sys.stderr)
         print(f"(worker logs in {workdir})", file=sys.stderr)
