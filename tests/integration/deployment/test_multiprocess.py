@@ -281,7 +281,19 @@ def test_live_migration_scheduler_chosen_then_back_to_a_requested_host(clean: Ru
         done = all(result is not None for _, evs in found for _, result, _ in evs)
         return found if done else None
 
-    actions = poll(finished, 30, "every live-migration event to finish")
+    try:
+        actions = poll(finished, 30, "every live-migration event to finish")
+    except TimeoutError:
+        unfinished = [
+            (action, event, host)
+            for action, evs in op.actions(inst.uuid)
+            for event, result, host in evs
+            if result is None
+        ]
+        raise AssertionError(
+            f"events still unfinished after 30 s: {unfinished}\n"
+            + _warnings_of(clean, {host for _, _, host in unfinished})
+        ) from None
     assert [a for a, _ in actions] == ["create", "live-migration", "live-migration"]
     for _, evs in actions[1:]:
         results = {event: result for event, result, _ in evs}
@@ -321,6 +333,19 @@ def total(
     """The sum of the *name* samples whose labels include *labels*."""
     wanted = set(labels.items())
     return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
+
+
+def _warnings_of(run: Run, names: set[str]) -> str:
+    """The WARNING and ERROR lines of the services *names* (the last 20 of each)."""
+    out = []
+    for name in sorted(names & set(run.deployment.services)):
+        lines = [
+            line
+            for line in run.deployment.log_lines(name, "")
+            if " WARNING " in line or " ERROR " in line
+        ]
+        out.append(f"--- {name}:\n" + "\n".join(lines[-20:]))
+    return "\n".join(out)
 
 
 def test_operator_tools_upgrade_check_ping_health_and_metrics(clean: Run) -> None:
