@@ -35,7 +35,7 @@ import sqlite3
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -162,14 +162,22 @@ _PRIVATE: dict[str, PrivateZooKeeper | PrivateMemcached] = {}
 """The private servers started, by the address the targets' options name."""
 
 
-def _private(server: PrivateZooKeeper | PrivateMemcached, what: str) -> Iterator[str]:
+def _private(
+    make: Callable[[Path], PrivateZooKeeper | PrivateMemcached], what: str, installed: bool
+) -> Iterator[str]:
+    """Start the server *make* returns in a temporary directory; yield its address and
+    remember it for the faults; stop it and remove the directory afterwards."""
+    if not installed:
+        missing(f"{what} is not installed; run tests/provisioning/provision.sh")
+    root = Path(tempfile.mkdtemp(prefix="nubis-cf-", dir="/var/tmp"))
+    server = make(root)
     address = server.hosts if isinstance(server, PrivateZooKeeper) else server.address
     try:
-        server.start()
-    except ServerError as exc:
-        missing(f"cannot start a private {what} for the conformance suite: {exc}")
-    _PRIVATE[address] = server
-    try:
+        try:
+            server.start()
+        except ServerError as exc:
+            missing(f"cannot start a private {what} for the conformance suite: {exc}")
+        _PRIVATE[address] = server
         yield address
     finally:
         _PRIVATE.pop(address, None)
@@ -177,30 +185,27 @@ def _private(server: PrivateZooKeeper | PrivateMemcached, what: str) -> Iterator
             server.shutdown()
         except ServerError as exc:
             print(f"stopping the private {what}: {exc}")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def conformance_zookeeper() -> Iterator[str]:
     """The ``host:port`` of a ZooKeeper of this session's own."""
-    if not Path(ZK_SERVER_SH).exists():
-        missing("ZooKeeper is not installed; run tests/provisioning/provision.sh")
-    root = Path(tempfile.mkdtemp(prefix="nubis-cf-zk-", dir="/var/tmp"))
-    try:
-        yield from _private(PrivateZooKeeper(root, CONFORMANCE_ZK_PORT), "ZooKeeper")
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    yield from _private(
+        lambda root: PrivateZooKeeper(root, CONFORMANCE_ZK_PORT),
+        "ZooKeeper",
+        Path(ZK_SERVER_SH).exists(),
+    )
 
 
 @pytest.fixture(scope="session")
 def conformance_memcached() -> Iterator[str]:
     """The ``host:port`` of a memcached of this session's own."""
-    if not shutil.which("memcached"):
-        missing("memcached is not installed; run tests/provisioning/provision.sh")
-    root = Path(tempfile.mkdtemp(prefix="nubis-cf-mc-", dir="/var/tmp"))
-    try:
-        yield from _private(PrivateMemcached(root, CONFORMANCE_MC_PORT), "memcached")
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    yield from _private(
+        lambda root: PrivateMemcached(root, CONFORMANCE_MC_PORT),
+        "memcached",
+        shutil.which("memcached") is not None,
+    )
 
 
 def _private_of(address: str) -> Any:
