@@ -153,9 +153,9 @@ class SchedulerManager(Manager):
 
     def cleanup_host(self) -> None:
         with self._servicegroup_lock:
-            if self._servicegroup is not None:
-                self._servicegroup.cleanup()
-                self._servicegroup = None
+            membership, self._servicegroup = self._servicegroup, None
+        if membership is not None:
+            membership.cleanup()
 
     def _load_plugins(self) -> None:
         """Load the configured filters and weighers; on a bad name keep the old ones."""
