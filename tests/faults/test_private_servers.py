@@ -22,6 +22,7 @@ from pymemcache.exceptions import MemcacheError
 
 from tests.faults.conftest import Servers
 from tests.faults.servers import MC_PORT, PrivateMemcached, port_open
+from tests.fixtures.real_servers import host_port
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -30,8 +31,7 @@ MEMCACHED_PORT = MC_PORT + 1
 
 
 def _memcache(address: str) -> MemcacheClient:
-    host, _, port = address.rpartition(":")
-    return MemcacheClient((host, int(port)), no_delay=True, connect_timeout=2, timeout=2)
+    return MemcacheClient(host_port(address), no_delay=True, connect_timeout=2, timeout=2)
 
 
 @pytest.fixture
