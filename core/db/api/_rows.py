@@ -2,9 +2,10 @@
 
 Reads see soft-deleted rows as ``context.read_deleted`` says (:func:`_visible`,
 :func:`_query`); :func:`_add` turns a duplicate-key error into the caller's ``...Exists``
-exception; :func:`_update_one` is the hot-path keyed ``UPDATE ... RETURNING`` (its
-statements are built once each and kept in :func:`_keyed_update`'s cache, the only
-statement cache of the DB API); :func:`_soft_delete_rows` marks rows deleted;
+exception; :func:`_update_one` is the hot-path keyed ``UPDATE ... RETURNING`` and
+:func:`_first_by` the hot-path read of one row by key (their statements are built once
+each and kept in :func:`_keyed_update`'s and :func:`_keyed_select`'s caches, the
+statement caches of the DB API); :func:`_soft_delete_rows` marks rows deleted;
 :func:`_filtered` applies exact-match filters from a list of allowed columns.
 """
 
@@ -51,6 +52,63 @@ def _query(
 
 def _first(session: Session, statement: Select[tuple[ModelT]]) -> ModelT | None:
     return session.scalars(statement.limit(1)).first()
+
+
+@functools.lru_cache(maxsize=256)
+def _keyed_select(
+    model: type[ModelT],
+    key_columns: tuple[str, ...],
+    read_deleted: str,
+    order: tuple[str, ...],
+    for_update: bool,
+) -> Select[tuple[ModelT]]:
+    """``SELECT`` of the first visible *model* row whose *key_columns* equal the bind
+    parameters ``nubis_key_<column>``, in *order* (column names, ``-`` for descending),
+    locked when *for_update*.
+
+    Built once per shape: building the WHERE clause from ORM attributes and its cache key
+    on every call cost more than running the query (the build path reads instances and
+    actions by key several times per build).
+    """
+    where = [
+        getattr(model, name) == bindparam(f"nubis_key_{name}", type_=model.__table__.c[name].type)
+        for name in key_columns
+    ]
+    statement = _query(None, model, *where, read_deleted=read_deleted)
+    for name in order:
+        column = getattr(model, name.lstrip("-"))
+        statement = statement.order_by(column.desc() if name.startswith("-") else column)
+    statement = statement.limit(1)
+    return statement.with_for_update() if for_update else statement
+
+
+def _first_by(
+    session: Session,
+    context: Any,
+    model: type[ModelT],
+    key: Mapping[str, Any],
+    *,
+    order: tuple[str, ...] = (),
+    for_update: bool = False,
+    read_deleted: str | None = None,
+    reload: bool = False,
+) -> ModelT | None:
+    """The first visible *model* row whose columns equal *key* (``{column: value}``), in
+    *order*, or None; the statement comes from :func:`_keyed_select`'s cache.
+
+    Visibility is ``context.read_deleted`` unless *read_deleted* is given; *reload*
+    refreshes an instance of the row the session already holds (``populate_existing``).
+    """
+    statement = _keyed_select(
+        model,
+        tuple(key),
+        read_deleted or _read_deleted(context),
+        order,
+        for_update,
+    )
+    params = {f"nubis_key_{name}": value for name, value in key.items()}
+    options = {"populate_existing": True} if reload else {}
+    return session.scalars(statement, params, execution_options=options).first()
 
 
 def _all(session: Session, statement: Select[tuple[ModelT]]) -> list[ModelT]:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from nubis.core import exception
-from nubis.core.db.api._rows import _all, _first, _query
+from nubis.core.db.api._rows import _all, _first_by, _query
 from nubis.core.db.api._transaction import _reader, _writer
 from nubis.core.db.models import InstanceAction, InstanceActionEvent
 
@@ -23,13 +23,13 @@ _ACTION_KEYS = ("instance_uuid", "request_id")
 def _action_get_by_request_id(
     session: Session, context: Any, instance_uuid: str, request_id: str
 ) -> InstanceAction:
-    statement = _query(
+    action = _first_by(
+        session,
         context,
         InstanceAction,
-        InstanceAction.instance_uuid == instance_uuid,
-        InstanceAction.request_id == request_id,
-    ).order_by(InstanceAction.created_at.desc(), InstanceAction.id.desc())
-    action = _first(session, statement)
+        {"instance_uuid": instance_uuid, "request_id": request_id},
+        order=("-created_at", "-id"),
+    )
     if action is None:
         raise exception.InstanceActionNotFound(request_id=request_id, instance_uuid=instance_uuid)
     return action
@@ -110,13 +110,13 @@ def action_event_finish(
     action = _action_get_by_request_id(
         session, context, values["instance_uuid"], values["request_id"]
     )
-    statement = _query(
+    event = _first_by(
+        session,
         context,
         InstanceActionEvent,
-        InstanceActionEvent.action_id == action.id,
-        InstanceActionEvent.event == values["event"],
-    ).order_by(InstanceActionEvent.id.desc())
-    event = _first(session, statement)
+        {"action_id": action.id, "event": values["event"]},
+        order=("-id",),
+    )
     if event is None:
         raise exception.InstanceActionEventNotFound(action_id=action.id, event=values["event"])
     for name, value in values.items():

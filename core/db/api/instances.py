@@ -24,7 +24,7 @@ from nubis.core.db.api._rows import (
     _add,
     _all,
     _filtered,
-    _first,
+    _first_by,
     _query,
     _reloaded,
     _soft_delete_rows,
@@ -53,10 +53,7 @@ TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
 def _instance_get_by_uuid(
     session: Session, context: Any, instance_uuid: str, *, for_update: bool = False
 ) -> Instance:
-    statement = _query(context, Instance, Instance.uuid == instance_uuid)
-    if for_update:
-        statement = statement.with_for_update()
-    instance = _first(session, statement)
+    instance = _first_by(session, context, Instance, {"uuid": instance_uuid}, for_update=for_update)
     if instance is None:
         raise exception.InstanceNotFound(instance_id=instance_uuid)
     return instance
@@ -290,7 +287,11 @@ def instance_update_and_get_original(
     if not _update_rows(session, context, Instance, conditions, values):
         actual = _instance_get_by_uuid(session, context, instance_uuid, for_update=True)
         _raise_unexpected_state(actual, expected_task, expected_vm)
-    updated = _reloaded(session, select(Instance).where(Instance.uuid == instance_uuid))
+    updated = _first_by(
+        session, context, Instance, {"uuid": instance_uuid}, read_deleted="yes", reload=True
+    )
+    if updated is None:  # the UPDATE above matched it, in this transaction
+        raise exception.InstanceNotFound(instance_id=instance_uuid)
     return original, updated
 
 
