@@ -466,9 +466,11 @@ class Servers:
                 f"(server.{field}); one request may create at most {cap} "
                 "([api] max_instances_per_request).",
             )
-        allowed = quota.limits(req.context, req.conf, context.project_id)["metadata_items"]
-        if 0 <= allowed < len(body.get("metadata") or {}):
-            raise exception.MetadataLimitExceeded(allowed=allowed)
+        metadata = body.get("metadata") or {}
+        if metadata:  # no metadata fits under any limit: skip reading the limits
+            allowed = quota.limits(req.context, req.conf, context.project_id)["metadata_items"]
+            if 0 <= allowed < len(metadata):
+                raise exception.MetadataLimitExceeded(allowed=allowed)
         # Nova reads os:scheduler_hints when given, else the old OS-SCH-HNT: name.
         hints = req.body.get("os:scheduler_hints", req.body.get("OS-SCH-HNT:scheduler_hints"))
         try:
@@ -481,7 +483,7 @@ class Servers:
                 max_count=max_count,
                 requested_host=requested_host,
                 availability_zone=zone,
-                metadata=body.get("metadata") or {},
+                metadata=metadata,
                 description=body.get("description"),
                 key_pair=self._key_pair(req, body.get("key_name")),
                 access_ip_v4=_address(body.get("accessIPv4")),
