@@ -18,11 +18,8 @@ from nubis.core.db.api import _rows
 pytestmark = pytest.mark.usefixtures("db_url")
 
 
-def _instance(ctx, **values):
-    values.setdefault("host", "host1")
-    values.setdefault("node", "node1")
-    values.setdefault("vm_state", "active")
-    return api.instance_create(ctx, values)
+def _instance(ctx, task_state=None):
+    return api.instance_create(ctx, {"vm_state": "active", "task_state": task_state})
 
 
 def test_the_statement_of_a_shape_is_built_once():
