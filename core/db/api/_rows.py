@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from oslo_utils import timeutils
 from sqlalchemy import ColumnElement, Connection, Select, Table, and_, bindparam, select, update
@@ -56,12 +56,12 @@ def _first(session: Session, statement: Select[tuple[ModelT]]) -> ModelT | None:
 
 @functools.lru_cache(maxsize=256)
 def _keyed_select(
-    model: type[ModelT],
+    model: type[Base],
     key_columns: tuple[str, ...],
     read_deleted: str,
     order: tuple[str, ...],
     for_update: bool,
-) -> Select[tuple[ModelT]]:
+) -> Select[Any]:
     """``SELECT`` of the first visible *model* row whose *key_columns* equal the bind
     parameters ``nubis_key_<column>``, in *order* (column names, ``-`` for descending),
     locked when *for_update*.
@@ -100,7 +100,7 @@ def _first_by(
     refreshes an instance of the row the session already holds (``populate_existing``).
     """
     statement = _keyed_select(
-        model,
+        cast(Any, model),  # a class is hashable; mypy cannot tell for a TypeVar's type
         tuple(key),
         read_deleted or _read_deleted(context),
         order,
@@ -108,7 +108,8 @@ def _first_by(
     )
     params = {f"nubis_key_{name}": value for name, value in key.items()}
     options = {"populate_existing": True} if reload else {}
-    return session.scalars(statement, params, execution_options=options).first()
+    row: ModelT | None = session.scalars(statement, params, execution_options=options).first()
+    return row
 
 
 def _all(session: Session, statement: Select[tuple[ModelT]]) -> list[ModelT]:
