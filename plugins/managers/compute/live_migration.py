@@ -500,10 +500,11 @@ class LiveMigrations:
 
     def _finish_migration(self, job: _Job, status: str, exc: BaseException | None) -> None:
         context, instance = job.context, job.instance
+        # Counted before the status is saved: whoever sees the migration end sees it counted.
+        metrics.live_migration_finished(status, time.monotonic() - job.started)
         try:
             self._set_status(job, status)
         except Exception:
             LOG.exception("saving the status %s of migration %s failed", status, job.migration.uuid)
         self._ops.event_finish(context, instance.uuid, "compute_live_migration", exc)
         self._ops.action_finish(context, instance.uuid)
-        metrics.live_migration_finished(status, time.monotonic() - job.started)
