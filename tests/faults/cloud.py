@@ -397,10 +397,11 @@ class FaultCloud:
         finally:
             engine.dispose()
 
-    def builds(self, instance_uuid: str) -> int:
-        """How many times a compute host logged building the instance."""
+    def spawns(self, instance_uuid: str) -> int:
+        """How many times a compute host logged spawning the instance's guest (each host
+        logs it before it saves the instance ACTIVE)."""
         return sum(
-            self.log_count(name, f"instance {instance_uuid} built on")
+            self.log_count(name, f"instance {instance_uuid} spawned on")
             for name in self.procs
             if name.startswith("compute")
         )

@@ -147,6 +147,31 @@ def test_build_stop_start_reboot_delete(cloud: Cloud) -> None:
     assert faults_of(inst.uuid) == []
 
 
+def test_the_spawn_is_logged_before_active_is_saved(cloud: Cloud) -> None:
+    """A host that dies right after saving ACTIVE has still logged the guest's spawn:
+    the fault tests count spawns from the logs of killed hosts."""
+    seen: dict[str, str] = {}
+
+    class AtSpawnLine(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if " spawned on cmp1 (node cmp1) in " in message:
+                uuid_ = message.split()[1]
+                seen[uuid_] = instance_of(uuid_).vm_state
+
+    handler = AtSpawnLine(logging.INFO)
+    logger = logging.getLogger("nubis.plugins.managers.compute.manager")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        inst = cloud.build()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert seen == {inst.uuid: VMState.BUILDING}
+
+
 def test_a_transition_from_the_wrong_task_state_is_refused(cloud: Cloud) -> None:
     inst = cloud.build()
     inst.task_state = TaskState.REBOOTING  # somebody else's operation is in progress

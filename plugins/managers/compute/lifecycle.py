@@ -201,12 +201,22 @@ class Lifecycle:
                         expected_task_state=[TaskState.SCHEDULING, None],
                         expected_vm_state=[VMState.BUILDING],
                     )
+                    started = time.monotonic()
                     try:
                         self._driver.spawn(context, instance)
                     except Exception:
                         if reschedule:
                             self._destroy_quietly(context, instance)
                         raise
+                    # Logged before ACTIVE is saved: whoever sees ACTIVE finds the guest's
+                    # spawn in the log, even if this process dies before the next line.
+                    LOG.info(
+                        "instance %s spawned on %s (node %s) in %.2f s",
+                        instance.uuid,
+                        self._view.host,
+                        nodename,
+                        time.monotonic() - started,
+                    )
             except REFUSALS:
                 raise
             except Exception as exc:
