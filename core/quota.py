@@ -156,12 +156,11 @@ def _headrooms(
     context: Any, conf: Any, project_id: str, user_id: str, flavor: Any
 ) -> list[_Headroom]:
     """The headrooms of instances, cores and ram, for the project and for the user in
-    it (two queries: the stored limits, the usage)."""
-    stored = db.quota_get_overrides(context, project_id=project_id, user_id=user_id)
+    it (one transaction: the stored limits, the usage)."""
+    stored, counted = db.quota_get_instance_limits_and_usage(context, project_id, user_id)
     base = _layered(configured_defaults(conf), stored["class"])
     project_limits = _layered(base, stored["project"])
     user_limits = _layered(project_limits, stored["user"])
-    counted = db.quota_usage_instances(context, project_id, user_id)
     rooms = []
     for resource, need_of in _PER_INSTANCE.items():
         need = int(need_of(flavor) or 0)

@@ -169,6 +169,7 @@ from nubis.core.db.api.migration_records import (
 from nubis.core.db.api.quotas import (
     quota_class_set,
     quota_destroy_all,
+    quota_get_instance_limits_and_usage,
     quota_get_overrides,
     quota_get_user_limit_sums,
     quota_set,
@@ -249,6 +250,7 @@ __all__ = [
     "instance_group_unplaced_count",
     "quota_class_set",
     "quota_destroy_all",
+    "quota_get_instance_limits_and_usage",
     "quota_get_overrides",
     "quota_get_user_limit_sums",
     "quota_set",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, delete, false, func, or_, select
+from sqlalchemy import Select, String, case, delete, false, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from nubis.core.db.api._transaction import _reader, _writer
@@ -26,28 +26,48 @@ def quota_get_overrides(
     class_name: str = "default",
 ) -> dict[str, dict[str, int]]:
     """The stored limits that override the configured defaults, read in one
-    transaction: ``{"class": ..., "project": ..., "user": ...}``, each by resource (the
+    query: ``{"class": ..., "project": ..., "user": ...}``, each by resource (the
     class *class_name*'s, *project_id*'s own, *user_id*'s within that project; empty
     when not asked for)."""
-    found: dict[str, dict[str, int]] = {"class": {}, "project": {}, "user": {}}
-    rows = session.execute(
-        select(QuotaClass.resource, QuotaClass.hard_limit).where(
+    return _overrides(session, project_id, user_id, class_name)
+
+
+@_reader
+def quota_get_instance_limits_and_usage(
+    session: Session, context: Any, project_id: str, user_id: str
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """What a server create's quota check reads, in one transaction (two queries):
+    ``(quota_get_overrides(project_id, user_id), quota_usage_instances(project_id,
+    user_id))``."""
+    return (
+        _overrides(session, project_id, user_id, "default"),
+        _instance_usage(session, project_id, user_id),
+    )
+
+
+def _overrides(
+    session: Session, project_id: str | None, user_id: str | None, class_name: str
+) -> dict[str, dict[str, int]]:
+    layers: list[Select[Any]] = [
+        select(literal("class", String), QuotaClass.resource, QuotaClass.hard_limit).where(
             QuotaClass.class_name == class_name
         )
-    )
-    found["class"] = {resource: limit for resource, limit in rows}
+    ]
     if project_id is not None:
-        rows = session.execute(
-            select(Quota.resource, Quota.hard_limit).where(Quota.project_id == project_id)
-        )
-        found["project"] = {resource: limit for resource, limit in rows}
-    if project_id is not None and user_id is not None:
-        rows = session.execute(
-            select(ProjectUserQuota.resource, ProjectUserQuota.hard_limit).where(
-                ProjectUserQuota.project_id == project_id, ProjectUserQuota.user_id == user_id
+        layers.append(
+            select(literal("project", String), Quota.resource, Quota.hard_limit).where(
+                Quota.project_id == project_id
             )
         )
-        found["user"] = {resource: limit for resource, limit in rows}
+    if project_id is not None and user_id is not None:
+        layers.append(
+            select(
+                literal("user", String), ProjectUserQuota.resource, ProjectUserQuota.hard_limit
+            ).where(ProjectUserQuota.project_id == project_id, ProjectUserQuota.user_id == user_id)
+        )
+    found: dict[str, dict[str, int]] = {"class": {}, "project": {}, "user": {}}
+    for layer, resource, limit in session.execute(union_all(*layers)):
+        found[layer][resource] = limit
     return found
 
 
@@ -127,6 +147,12 @@ def quota_usage_instances(
     counts are zero without *user_id*). Every instance row not deleted counts, whatever
     its state, but a soft-deleted one (vm_state ``soft-delete``: Nova counts them out,
     and checks the quota again when one is restored)."""
+    return _instance_usage(session, project_id, user_id)
+
+
+def _instance_usage(
+    session: Session, project_id: str, user_id: str | None
+) -> dict[str, dict[str, int]]:
     mine = Instance.user_id == user_id if user_id is not None else false()
     count, cores, ram, my_count, my_cores, my_ram = session.execute(
         select(

@@ -65,3 +65,26 @@ def test_usage_counts_live_instances(admin_context):
         "project": {"instances": 0, "cores": 0, "ram": 0},
         "user": {"instances": 0, "cores": 0, "ram": 0},
     }
+
+
+def test_a_create_reads_its_limits_and_usage_in_one_transaction(admin_context):
+    ctx = admin_context
+    api.quota_class_set(ctx, "default", {"instances": 7})
+    api.quota_class_set(ctx, "gold", {"instances": 70})
+    api.quota_set(ctx, "p1", {"cores": 9})
+    api.quota_set(ctx, "p1", {"ram": 4096}, user_id="u1")
+    api.quota_set(ctx, "p1", {"ram": 1}, user_id="u2")
+    values = {"project_id": "p1", "vcpus": 2, "memory_mb": 512, "vm_state": "active"}
+    api.instance_create(ctx, {**values, "user_id": "u1"})
+    api.instance_create(ctx, {**values, "user_id": "u2"})
+    assert api.quota_get_instance_limits_and_usage(ctx, "p1", "u1") == (
+        {"class": {"instances": 7}, "project": {"cores": 9}, "user": {"ram": 4096}},
+        {
+            "project": {"instances": 2, "cores": 4, "ram": 1024},
+            "user": {"instances": 1, "cores": 2, "ram": 512},
+        },
+    )
+    assert api.quota_get_instance_limits_and_usage(ctx, "p1", "u1") == (
+        api.quota_get_overrides(ctx, "p1", "u1"),
+        api.quota_usage_instances(ctx, "p1", "u1"),
+    )
