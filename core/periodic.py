@@ -10,10 +10,11 @@ disables the task. A task first runs at start when ``run_immediately`` is set, o
 one spacing after start; after that it runs one spacing after its previous run *began*.
 
 :class:`PeriodicRunner` sleeps until the next task is due (never longer than
-``interval_max``), hands due tasks to a futurist thread pool so one slow task does not
-delay the others, never runs the same task twice at once, logs a task that outlasts its
-spacing, and logs a failing task without stopping the rest. Each run's duration, overrun
-and failure are recorded in :mod:`nubis.core.metrics` under the task's name.
+``interval_max``), runs each due task in a thread of its own (at most ``max_workers`` at
+once) so one slow task does not delay the others, never runs the same task twice at
+once, logs a task that outlasts its spacing, and logs a failing task without stopping
+the rest. Each run's duration, overrun and failure are recorded in
+:mod:`nubis.core.metrics` under the task's name.
 """
 
 from __future__ import annotations
@@ -27,9 +28,6 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-
-import futurist
-from futurist import waiters
 
 from nubis.core import metrics
 
@@ -129,9 +127,12 @@ class PeriodicRunner:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
-        self._executor = futurist.ThreadPoolExecutor(max_workers=max_workers)
+        # A thread per run rather than a pool: runs are seconds apart, and a pool's idle
+        # workers (futurist's poll every second) would wake a thousand hosts' processes
+        # thousands of times a second for nothing.
+        self._slots = threading.BoundedSemaphore(max_workers)
         self._thread: threading.Thread | None = None
-        self._in_flight: set[futurist.Future] = set()
+        self._in_flight: set[threading.Thread] = set()
         self.runs: dict[str, int] = {t.spec.name: 0 for t in self._tasks}
 
     @property
@@ -149,12 +150,11 @@ class PeriodicRunner:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        # Waiting on the runs themselves, not on shutdown(wait=True): futurist's idle
-        # workers only notice a shutdown after their one-second idle poll.
-        self._executor.shutdown(wait=False)
         with self._lock:
             in_flight = list(self._in_flight)
-        waiters.wait_for_all(in_flight, timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for run in in_flight:
+            run.join(None if deadline is None else max(deadline - time.monotonic(), 0.0))
 
     def _loop(self) -> None:
         if self._initial_delay and self._stop.wait(self._initial_delay):
@@ -189,21 +189,23 @@ class PeriodicRunner:
                 return
             task.running = True
             task.last_started = now
-        try:
-            future = self._executor.submit(self._run, task)
-        except RuntimeError:  # executor shut down while stopping
-            with self._lock:
-                task.running = False
-            return
-        with self._lock:
-            self._in_flight.add(future)
-        future.add_done_callback(self._forget)
-
-    def _forget(self, future: futurist.Future) -> None:
-        with self._lock:
-            self._in_flight.discard(future)
+        run = threading.Thread(
+            target=self._run, args=(task,), name=f"nubis-periodic-{task.spec.name}", daemon=True
+        )
+        with self._lock:  # started under the lock: stop() joins only started threads
+            self._in_flight = {t for t in self._in_flight if t.is_alive()}
+            run.start()
+            self._in_flight.add(run)
 
     def _run(self, task: _Scheduled) -> None:
+        with self._slots:
+            if self._stop.is_set():  # waited for a slot until the runner stopped
+                with self._lock:
+                    task.running = False
+                return
+            self._run_once(task)
+
+    def _run_once(self, task: _Scheduled) -> None:
         began = self._clock()
         failed = False
         try:

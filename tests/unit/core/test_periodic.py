@@ -119,3 +119,38 @@ def test_stop_interrupts_a_long_sleep():
     began = time.monotonic()
     runner.stop()
     assert time.monotonic() - began < 1
+
+
+def test_at_most_max_workers_run_at_once_and_no_thread_idles_after():
+    lock = threading.Lock()
+    active = [0]
+    most = [0]
+    release = threading.Event()
+    done: list[str] = []
+
+    def task(name):
+        def run():
+            with lock:
+                active[0] += 1
+                most[0] = max(most[0], active[0])
+            release.wait(5)
+            with lock:
+                active[0] -= 1
+                done.append(name)
+
+        return run
+
+    runner = periodic.PeriodicRunner(
+        [(_spec(n, 3600, immediately=True), task(n)) for n in ("a", "b", "c")], max_workers=2
+    )
+    runner.start()
+    deadline = time.monotonic() + 5
+    while active[0] < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert active[0] == 2
+    release.set()
+    while len(done) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sorted(done) == ["a", "b", "c"] and most[0] == 2
+    runner.stop()
+    assert [t.name for t in threading.enumerate() if t.name.startswith("nubis-periodic")] == []
