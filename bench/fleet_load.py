@@ -46,10 +46,12 @@ def _conductor_histogram(cloud: FleetCloud) -> list[tuple[float, float]]:
     return probe.histogram(merged, CALL_HISTOGRAM, api="scheduler", method="select_destinations")
 
 
-def _builds(cloud: FleetCloud, prefix: str, count: int) -> tuple[list[str], list[float], float]:
+def _builds(
+    cloud: FleetCloud, prefix: str, count: int
+) -> tuple[list[str], list[float], float, float]:
     """POST *count* servers from WORKERS threads; wait until all are ACTIVE or ERROR.
-    Return the uuids, the POST latencies (s) and the seconds from the first POST until
-    the last instance settled."""
+    Return the uuids, the POST latencies (s), and the seconds from the first POST until
+    the last POST was answered and until the last instance settled."""
     began = time.monotonic()
 
     def one(index: int) -> tuple[str | None, float]:
@@ -63,6 +65,7 @@ def _builds(cloud: FleetCloud, prefix: str, count: int) -> tuple[list[str], list
 
     with concurrent.futures.ThreadPoolExecutor(WORKERS) as pool:
         answers = list(pool.map(one, range(count)))
+    answered = time.monotonic() - began
     uuids = [u for u, _ in answers if u]
     states, _ = cloud.settle(uuids, SETTLE_TIMEOUT)
     settled = time.monotonic() - began
@@ -72,7 +75,7 @@ def _builds(cloud: FleetCloud, prefix: str, count: int) -> tuple[list[str], list
             f"  {len(not_active)} of {len(uuids)} builds did not end ACTIVE: "
             f"{states[not_active[0]]}"
         )
-    return uuids, [s for _, s in answers], settled
+    return uuids, [s for _, s in answers], answered, settled
 
 
 def _db(cloud: FleetCloud, sql: str, **params: Any) -> list[Any]:
@@ -204,7 +207,7 @@ def run_load(cloud: FleetCloud, args: argparse.Namespace, largest: bool) -> dict
     figures: dict[str, Any] = {}
     before = _conductor_histogram(cloud)
     cpu_before = {role: _cpu(cloud, names) for role, names in ROLES.items()}
-    uuids, posts, settled = _builds(cloud, "load", args.load)
+    uuids, posts, _, settled = _builds(cloud, "load", args.load)
     cpu = {role: _cpu(cloud, names) - cpu_before[role] for role, names in ROLES.items()}
     after = _conductor_histogram(cloud)
     # CPU per build over the burst (the steady-state background included: small).
@@ -223,12 +226,15 @@ def run_load(cloud: FleetCloud, args: argparse.Namespace, largest: bool) -> dict
     figures["migrations_s"] = _migrations(cloud, uuids[half:], args.migrations)
     if largest and args.burst:
         cpu_before = {role: _cpu(cloud, names) for role, names in ROLES.items()}
-        burst, _, settled = _builds(cloud, "burst", args.burst)
-        control = sum(_cpu(cloud, names) - cpu_before[role] for role, names in ROLES.items())
+        burst, posts, answered, settled = _builds(cloud, "burst", args.burst)
+        cpu = {role: _cpu(cloud, names) - cpu_before[role] for role, names in ROLES.items()}
         figures.update(
             burst_builds=len(burst),
+            burst_answered_s=answered,
+            burst_create_p50_ms=percentile(posts, 50) * 1000,
             burst_active_s=settled,
-            burst_control_cpu_cores=control / settled,
+            burst_control_cpu_cores=sum(cpu.values()) / settled,
+            burst_cpu_cores=" / ".join(f"{cpu[role] / settled:.2f}" for role in ROLES),
         )
         figures.update(_detail(cloud, uuids[-1], args.detail_rows))
     return figures
