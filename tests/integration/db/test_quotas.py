@@ -3,6 +3,7 @@ by layer, upserts, the users' limit sums, deletes, and instances/cores/RAM count
 live rows (deleted ones not counted), for a project and one user in it."""
 
 import pytest
+from sqlalchemy import Engine, event
 
 from nubis.core.db import api
 
@@ -77,7 +78,18 @@ def test_a_create_reads_its_limits_and_usage_in_one_transaction(admin_context):
     values = {"project_id": "p1", "vcpus": 2, "memory_mb": 512, "vm_state": "active"}
     api.instance_create(ctx, {**values, "user_id": "u1"})
     api.instance_create(ctx, {**values, "user_id": "u2"})
-    assert api.quota_get_instance_limits_and_usage(ctx, "p1", "u1") == (
+    began: list[object] = []
+
+    def count(connection: object) -> None:
+        began.append(connection)
+
+    event.listen(Engine, "begin", count)  # every engine: readers may have their own
+    try:
+        both = api.quota_get_instance_limits_and_usage(ctx, "p1", "u1")
+    finally:
+        event.remove(Engine, "begin", count)
+    assert len(began) == 1
+    assert both == (
         {"class": {"instances": 7}, "project": {"cores": 9}, "user": {"ram": 4096}},
         {
             "project": {"instances": 2, "cores": 4, "ram": 1024},
