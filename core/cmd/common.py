@@ -197,13 +197,16 @@ def exit_promptly(code: int, abandoned: bool) -> int:
 
     Abandoned work (``graceful_shutdown_timeout`` passed) is left the way a crash leaves
     it: the process exits at once. Otherwise threads left behind (a start-up wait that
-    a signal cut short) get :data:`EXIT_GRACE_SECONDS` before the process exits anyway;
-    with none left this returns *code* for the normal exit.
+    a signal cut short, a cast still retrying an absent broker) get
+    :data:`EXIT_GRACE_SECONDS` before the process exits anyway; with none left this
+    returns *code* for the normal exit.
     """
     if abandoned:
         _hard_exit(code)
     current = threading.current_thread()
-    if any(t is not current and not t.daemon and t.is_alive() for t in threading.enumerate()):
+    # Daemon threads count too: the interpreter's exit joins every concurrent.futures
+    # worker (daemon or not) before it ends, so one stuck in a call holds the exit.
+    if any(t is not current and t.is_alive() for t in threading.enumerate()):
 
         def backstop() -> None:
             time.sleep(EXIT_GRACE_SECONDS)
