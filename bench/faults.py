@@ -1,7 +1,7 @@
 """Infrastructure faults on a multi-process nubis, and what durable queues cost.
 
 Measured in ONE run on private servers (tests/faults/servers.py: a RabbitMQ node on
-35672, PostgreSQL on 35432, ZooKeeper on 32181 -- never the machine's shared ones):
+31672, PostgreSQL on 31432, ZooKeeper on 32181 -- never the machine's shared ones):
 
 1. Steady-state cost of the RPC queues' durability, on the same private broker, one
    oslo.messaging threading RPC server in another process and one client here, per

@@ -31,7 +31,7 @@ sub-linear). Latencies were taken on a shared 2-core machine (other work runs
 alongside); CPU figures are CPU time and robust to that.
 
 The machine's RabbitMQ allows 832 sockets (1,024 descriptors): ~750 hosts. Larger
-fleets need ``--private-broker`` (tests/faults/servers.py's private node on port 35672,
+fleets need ``--private-broker`` (tests/faults/servers.py's private node on port 31672,
 started with 20,000 descriptors). docs/sizing.md has the figures and how to read them.
 
 Run: ``.venv/bin/python bench/fleet.py [--hosts 100,300,1000 | --quick]
@@ -64,8 +64,8 @@ from tests.fixtures.deployment import CONFIG_DIR, _config_args, write_config  # 
 
 FLEET_SCRIPT = Path(__file__).resolve().parent / "fleet_hosts.py"
 CONTROL_PLANE = ("conductor-1", "conductor-2", "scheduler-1", "api-1")
-METRICS_BASE = 39100
-API_PORT = 39099
+METRICS_BASE = 30100
+API_PORT = 30099
 ZK_HOSTS = "127.0.0.1:2181"
 PRIVATE_BROKER_FILES = 20_000
 
@@ -465,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--private-broker",
         action="store_true",
-        help="run a private RabbitMQ node (tests/faults/servers.py's, port 35672) with a "
+        help="run a private RabbitMQ node (tests/faults/servers.py's, port 31672) with a "
         "descriptor limit of 20,000 instead of the machine's, whose 1,024 descriptors "
         "(832 sockets) cannot hold the connections of ~800 hosts or more",
     )

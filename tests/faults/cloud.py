@@ -29,7 +29,7 @@ import sqlalchemy
 
 from tests.fixtures.deployment import BIN, CONFIG_DIR, _config_args, write_config
 
-API_PORT = 38774
+API_PORT = 31774
 STOP_TIMEOUT = 20.0
 
 #: name, console script, ready config files after nubis.conf
@@ -318,9 +318,18 @@ class FaultCloud:
                     if not ok:
                         read_failures += 1
 
+        fault_failed: list[BaseException] = []
+
+        def run_fault() -> None:
+            assert during is not None
+            try:
+                during()
+            except BaseException as exc:  # reported by drive(), in the test's thread
+                fault_failed.append(exc)
+
         reading = threading.Thread(target=reader, daemon=True)
         reading.start()
-        fault = threading.Thread(target=during, daemon=True) if during else None
+        fault = threading.Thread(target=run_fault, daemon=True) if during else None
         with concurrent.futures.ThreadPoolExecutor(max(workers, burst)) as pool:
             futures = []
             for index in range(count):
@@ -337,6 +346,11 @@ class FaultCloud:
             fault.join(300)
         stop_reading.set()
         reading.join(10)
+        if fault is not None and fault.is_alive():
+            raise AssertionError("the fault (stop, wait, start) did not end within 300 s")
+        if fault_failed:
+            exc = fault_failed[0]
+            raise AssertionError(f"the fault failed: {type(exc).__name__}: {exc}") from exc
         return Outcome(acknowledged, refused, other, write_latencies, read_latencies, read_failures)
 
     # --- verdicts from the database -------------------------------------------------------

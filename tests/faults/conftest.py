@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.cloud import FaultCloud
+from tests.faults.cloud import API_PORT, FaultCloud
 from tests.faults.servers import (
     PrivatePostgres,
     PrivateRabbit,
     PrivateZooKeeper,
     ServerError,
+    ephemeral_port_clashes,
+    fixed_ports,
     missing_binaries,
 )
 from tests.fixtures.require import missing
@@ -66,6 +68,14 @@ def servers() -> Iterator[Servers]:
     lacking = missing_binaries()
     if lacking:
         missing(f"fault tests need {', '.join(lacking)}; run tests/provisioning/provision.sh")
+    clashes = ephemeral_port_clashes({**fixed_ports(), "nubis-api": API_PORT})
+    if clashes:
+        pytest.fail(
+            f"{', '.join(clashes)}: inside this machine's ephemeral port range "
+            "(net.ipv4.ip_local_port_range), where an outgoing connection may take the port "
+            "while the server is stopped; choose ports below the range in "
+            "tests/faults/servers.py or reserve them (net.ipv4.ip_local_reserved_ports)"
+        )
     root = Path(tempfile.mkdtemp(prefix="nubis-faults-", dir="/var/tmp"))
     running = Servers(root)
     try:
@@ -81,6 +91,16 @@ def servers() -> Iterator[Servers]:
             print(f"fault run kept in {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def servers_up_after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that stopped a private server and failed before starting it again leaves
+    it up for the next test, which then fails (or passes) for its own reasons."""
+    running = request.getfixturevalue("servers") if "servers" in request.fixturenames else None
+    yield
+    if running is not None:
+        running.ensure_up()
 
 
 @pytest.fixture(scope="module")

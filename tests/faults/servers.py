@@ -4,7 +4,12 @@ Each runs on its own fixed port, far from the machine's shared servers (RabbitMQ
 with Erlang distribution 25672, PostgreSQL 5432, ZooKeeper 2181), with its data and
 logs under one temporary directory; the tests stop and start these and never touch the
 shared ones. Every wait is bounded; a failure raises :class:`ServerError` naming the
-command and its log.
+command and the last lines of its log.
+
+The fixed ports lie below Linux's ephemeral range (32768-60999 by default): while a
+server is stopped, a port inside that range can be handed to any outgoing connection on
+the machine, and the server would then fail to start again, by chance.
+:func:`ephemeral_port_clashes` says which fixed ports this machine's range holds.
 
 * RabbitMQ: a second node (``RABBITMQ_NODENAME=nubis-faults@localhost``, AMQP
   :data:`RABBIT_PORT`, distribution :data:`RABBIT_DIST_PORT`, no plugins, its mnesia
@@ -34,14 +39,17 @@ import subprocess
 import time
 from pathlib import Path
 
-RABBIT_PORT = 35672
-RABBIT_DIST_PORT = 35673
+RABBIT_PORT = 31672
+RABBIT_DIST_PORT = 31673
+#: The distribution ports of the rabbitmqctl runs that control the private node
+#: (RabbitMQ's default, 35672-35682, lies in Linux's ephemeral range).
+RABBIT_CTL_DIST_PORTS = (31674, 31684)
 RABBIT_NODE = "nubis-faults@localhost"
-PG_PORT = 35432
+PG_PORT = 31432
 ZK_PORT = 32181
 ZK_SERVER_SH = "/usr/share/zookeeper/bin/zkServer.sh"
 MC_PORT = 31211
-REDIS_PORT = 36379
+REDIS_PORT = 31379
 
 
 class ServerError(RuntimeError):
@@ -85,10 +93,55 @@ def _run(cmd: list[str], log: Path, timeout: float, env: dict[str, str] | None =
             raise ServerError(f"{cmd[0]} not found (see tests/provisioning/provision.sh)") from None
         except subprocess.TimeoutExpired:
             raise ServerError(
-                f"`{' '.join(cmd)}` did not finish in {timeout:g} s; see {log}"
+                f"`{' '.join(cmd)}` did not finish in {timeout:g} s; {log}: {_tail(log)}"
             ) from None
     if done.returncode != 0:
-        raise ServerError(f"`{' '.join(cmd)}` exited {done.returncode}; see {log}")
+        raise ServerError(f"`{' '.join(cmd)}` exited {done.returncode}; {log}: {_tail(log)}")
+
+
+def ephemeral_port_clashes(ports: dict[str, int]) -> list[str]:
+    """Which of *ports* (what listens there -> port) this machine may hand to outgoing
+    connections: inside ``net.ipv4.ip_local_port_range`` and not in
+    ``ip_local_reserved_ports``. Empty when all are safe to stop and start again."""
+    sysctl = Path("/proc/sys/net/ipv4")
+    try:
+        low, high = (int(n) for n in (sysctl / "ip_local_port_range").read_text().split())
+        reserved_text = (sysctl / "ip_local_reserved_ports").read_text().strip()
+    except (OSError, ValueError):
+        return []
+    reserved: set[int] = set()
+    for part in filter(None, reserved_text.split(",")):
+        first, _, last = part.partition("-")
+        reserved.update(range(int(first), int(last or first) + 1))
+    return [
+        f"{what} on {port}"
+        for what, port in ports.items()
+        if low <= port <= high and port not in reserved
+    ]
+
+
+def fixed_ports() -> dict[str, int]:
+    """The fixed ports of the private servers (what listens there -> port)."""
+    ctl_low, ctl_high = RABBIT_CTL_DIST_PORTS
+    return {
+        "RabbitMQ (AMQP)": RABBIT_PORT,
+        "RabbitMQ (distribution)": RABBIT_DIST_PORT,
+        **{f"rabbitmqctl (distribution {ctl_low}-{ctl_high})": p for p in (ctl_low, ctl_high)},
+        "PostgreSQL": PG_PORT,
+        "ZooKeeper": ZK_PORT,
+        "memcached": MC_PORT,
+        "Redis": REDIS_PORT,
+    }
+
+
+def _tail(path: Path, lines: int = 6) -> str:
+    """The last *lines* lines of *path*, joined with " | " (for one error line)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    kept = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
+    return " | ".join(kept)
 
 
 def missing_binaries() -> list[str]:
@@ -120,6 +173,8 @@ class PrivateRabbit:
             "RABBITMQ_NODENAME": RABBIT_NODE,
             "RABBITMQ_NODE_PORT": str(RABBIT_PORT),
             "RABBITMQ_DIST_PORT": str(RABBIT_DIST_PORT),
+            "RABBITMQ_CTL_DIST_PORT_MIN": str(RABBIT_CTL_DIST_PORTS[0]),
+            "RABBITMQ_CTL_DIST_PORT_MAX": str(RABBIT_CTL_DIST_PORTS[1]),
             "RABBITMQ_MNESIA_BASE": str(self.root / "mnesia"),
             "RABBITMQ_LOG_BASE": str(self.root / "log"),
             "RABBITMQ_PID_FILE": str(self.root / "rabbit.pid"),
@@ -167,11 +222,13 @@ class PrivateRabbit:
         while not port_open(RABBIT_PORT):
             if self.process.poll() is not None:
                 raise ServerError(
-                    f"RabbitMQ (private) exited {self.process.returncode}; see {self.log}"
+                    f"RabbitMQ (private) exited {self.process.returncode}; "
+                    f"{self.log}: {_tail(self.log)}"
                 )
             if time.monotonic() > deadline:
                 raise ServerError(
-                    f"RabbitMQ (private) not listening after {timeout:g} s; see {self.log}"
+                    f"RabbitMQ (private) not listening after {timeout:g} s; "
+                    f"{self.log}: {_tail(self.log)}"
                 )
             time.sleep(0.2)
         _run(["rabbitmqctl", "-n", RABBIT_NODE, "await_startup"], self.log, timeout, self.env())
