@@ -169,6 +169,10 @@ class FleetCloud(FaultCloud):
             if p.popen is not None and not p.running
         ]
 
+    def fleet_names(self) -> tuple[str, ...]:
+        """The processes that run the simulated compute hosts."""
+        return tuple(name for name in self.procs if name.startswith("fleet-"))
+
     def pid(self, name: str) -> int:
         popen = self.procs[name].popen
         assert popen is not None, name
@@ -402,6 +406,8 @@ ROWS: tuple[tuple[str, str, bool], ...] = (
     ("burst_active_s", "burst: until all ACTIVE, s", False),
     ("burst_control_cpu_cores", "burst: control-plane CPU, cores", False),
     ("burst_cpu_cores", "burst: conductors / scheduler / API, cores", False),
+    ("burst_machine_cores", "burst: machine busy / iowait, cores", False),
+    ("burst_other_cores", "burst: fleet hosts / RabbitMQ / PostgreSQL / ZooKeeper, cores", False),
     ("detail_rows", "instance records for GET /servers/detail", False),
     ("detail_p50_ms", "GET /servers/detail (1000/page) p50, ms", False),
     ("detail_p99_ms", "GET /servers/detail p99, ms", False),

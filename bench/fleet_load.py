@@ -226,8 +226,14 @@ def run_load(cloud: FleetCloud, args: argparse.Namespace, largest: bool) -> dict
     figures["migrations_s"] = _migrations(cloud, uuids[half:], args.migrations)
     if largest and args.burst:
         cpu_before = {role: _cpu(cloud, names) for role, names in ROLES.items()}
+        fleet_before, servers_before = _cpu(cloud, cloud.fleet_names()), probe.server_cpu()
+        busy_before, iowait_before = probe.machine_cpu()
         burst, posts, answered, settled = _builds(cloud, "burst", args.burst)
         cpu = {role: _cpu(cloud, names) - cpu_before[role] for role, names in ROLES.items()}
+        fleet = _cpu(cloud, cloud.fleet_names()) - fleet_before
+        servers = {k: v - servers_before[k] for k, v in probe.server_cpu().items()}
+        busy_after, iowait_after = probe.machine_cpu()
+        busy, iowait = busy_after - busy_before, iowait_after - iowait_before
         figures.update(
             burst_builds=len(burst),
             burst_answered_s=answered,
@@ -235,6 +241,10 @@ def run_load(cloud: FleetCloud, args: argparse.Namespace, largest: bool) -> dict
             burst_active_s=settled,
             burst_control_cpu_cores=sum(cpu.values()) / settled,
             burst_cpu_cores=" / ".join(f"{cpu[role] / settled:.2f}" for role in ROLES),
+            burst_machine_cores=f"{busy / settled:.2f} / {iowait / settled:.2f}",
+            burst_other_cores=" / ".join(
+                f"{v / settled:.2f}" for v in (fleet, *(servers[k] for k in probe.SERVER_COMMANDS))
+            ),
         )
         figures.update(_detail(cloud, uuids[-1], args.detail_rows))
     return figures

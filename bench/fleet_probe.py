@@ -45,6 +45,39 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, iowait) CPU seconds of the whole machine so far, all cores (/proc/stat)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(n) for n in stat.readline().split()[1:]]
+    idle, iowait = ticks[3], ticks[4]
+    return (sum(ticks[:8]) - idle - iowait) / CLOCK_TICKS, iowait / CLOCK_TICKS
+
+
+#: The servers' processes, by the command name /proc gives them.
+SERVER_COMMANDS = {"RabbitMQ": "beam.smp", "PostgreSQL": "postgres", "ZooKeeper": "java"}
+
+
+def server_cpu() -> dict[str, float]:
+    """CPU seconds each server of :data:`SERVER_COMMANDS` has used so far: its processes'
+    own time, plus the time of the children they reaped (PostgreSQL's ended backends)."""
+    spent = dict.fromkeys(SERVER_COMMANDS, 0.0)
+    by_command = {command: name for name, command in SERVER_COMMANDS.items()}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                head, tail = stat.read().rsplit(")", 1)
+        except OSError:  # ended meanwhile
+            continue
+        name = by_command.get(head.split("(", 1)[1])
+        if name is None:
+            continue
+        fields = tail.split()
+        spent[name] += sum(int(n) for n in fields[11:15]) / CLOCK_TICKS
+    return spent
+
+
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
