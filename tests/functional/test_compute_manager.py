@@ -17,12 +17,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy
 
 from nubis.core import exception, objects
 from nubis.core.compute.rpcapi import ComputeAPI
 from nubis.core.compute.states import LIVE_MIGRATION, MigrationStatus, TaskState, VMState
 from nubis.core.context import get_admin_context
 from nubis.core.service import Service
+from nubis.core.virt import events as virt_events
 from nubis.core.virt import power_state
 from tests.fixtures.inproc_cloud import (
     actions_of,
@@ -491,3 +493,25 @@ def test_aborted_live_migrations_stay_on_the_source(cloud: Cloud, flags: Any) ->
         assert cloud.driver("cmp1").get_info(instance).state == power_state.RUNNING
         assert not cloud.driver("cmp2").instance_exists(instance)
         assert faults_of(instance.uuid) == []  # a cancellation is not a fault
+
+
+def test_a_lifecycle_event_of_a_busy_instance_is_dropped_unread(cloud: Cloud) -> None:
+    """An event that comes while the instance's lock is held (a build's own spawn, say)
+    costs no read of the instance; once the lock is free, the next event is applied."""
+    inst = cloud.build()
+    manager = cloud.manager("cmp1")
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if "FROM instances" in statement and inst.uuid in str(params):
+            reads.append(statement)
+
+    sqlalchemy.event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", count)
+    try:
+        with manager.instance_lock(inst.uuid, "a test's operation", 5):
+            manager._handle_event(virt_events.LifecycleEvent(inst.uuid, virt_events.STARTED))
+        assert reads == []
+        manager._handle_event(virt_events.LifecycleEvent(inst.uuid, virt_events.STARTED))
+        assert reads, "the event of a free instance reads it, to apply the power-state rules"
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", count)

@@ -58,6 +58,12 @@ class KeyedLocks:
         self._guard = threading.Lock()
         self._entries: dict[str, _Entry] = {}
 
+    def is_held(self, key: str) -> bool:
+        """Whether someone holds *key*'s lock at this moment (it may be free the next)."""
+        with self._guard:
+            entry = self._entries.get(key)
+            return entry is not None and bool(entry.holders)
+
     @contextlib.contextmanager
     def hold(self, key: str, wanted_by: str, timeout: float) -> Iterator[None]:
         """Hold *key*'s lock for the block; *timeout* 0 means "only if free right now"."""

@@ -38,7 +38,10 @@ Hypervisor status
     A HypervisorStatusEvent saying the hypervisor went away disables this host's
     service record (reason ``AUTO: ...``); the one saying it is back enables it again
     (only if it was this manager that disabled it). A lifecycle event of a guest applies
-    the power-state rules (:mod:`nubis.core.compute.power_sync`) to its instance.
+    the power-state rules (:mod:`nubis.core.compute.power_sync`) to its instance; while
+    the instance's lock is held (an operation such as a build's spawn, or a sync, is
+    under way and sets the power state itself) the event is dropped without reading the
+    instance, as the sync would skip a busy instance anyway.
 
 The pieces
     The manager composes collaborators, each seeing it only through
@@ -204,6 +207,15 @@ class ComputeManager(Manager, ComputeHost):
             return
         if event.transition == virt_events.MIGRATION_COMPLETED:
             return  # the guest left by live migration: not a stop
+        if self.instance_locks.is_held(event.instance_uuid):
+            # An operation (a build's spawn, a stop) or a sync holds it and sets the power
+            # state itself; the sync below skips a held instance anyway, so it is not read.
+            LOG.debug(
+                "lifecycle event %s of %s: skipped, instance busy",
+                event.transition,
+                event.instance_uuid,
+            )
+            return
         try:
             instance = objects.Instance.get_by_uuid(context, event.instance_uuid)
         except exception.InstanceNotFound:
