@@ -95,8 +95,8 @@ def servers() -> Iterator[Servers]:
 
 @pytest.fixture(autouse=True)
 def servers_up_after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A test that stopped a private server and failed before starting it again leaves
-    it up for the next test, which then fails (or passes) for its own reasons."""
+    """Start again a private server that a failed test left stopped, so that the next
+    test fails (or passes) for its own reasons, not for that one's."""
     running = request.getfixturevalue("servers") if "servers" in request.fixturenames else None
     yield
     if running is not None:

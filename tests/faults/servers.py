@@ -99,11 +99,13 @@ def _run(cmd: list[str], log: Path, timeout: float, env: dict[str, str] | None =
         raise ServerError(f"`{' '.join(cmd)}` exited {done.returncode}; {log}: {_tail(log)}")
 
 
-def ephemeral_port_clashes(ports: dict[str, int]) -> list[str]:
+def ephemeral_port_clashes(
+    ports: dict[str, int], sysctl: Path = Path("/proc/sys/net/ipv4")
+) -> list[str]:
     """Which of *ports* (what listens there -> port) this machine may hand to outgoing
     connections: inside ``net.ipv4.ip_local_port_range`` and not in
-    ``ip_local_reserved_ports``. Empty when all are safe to stop and start again."""
-    sysctl = Path("/proc/sys/net/ipv4")
+    ``ip_local_reserved_ports`` (both read under *sysctl*). Empty when all are safe to
+    stop and start again."""
     try:
         low, high = (int(n) for n in (sysctl / "ip_local_port_range").read_text().split())
         reserved_text = (sysctl / "ip_local_reserved_ports").read_text().strip()
@@ -122,11 +124,12 @@ def ephemeral_port_clashes(ports: dict[str, int]) -> list[str]:
 
 def fixed_ports() -> dict[str, int]:
     """The fixed ports of the private servers (what listens there -> port)."""
-    ctl_low, ctl_high = RABBIT_CTL_DIST_PORTS
+    ctl_low, ctl_high = RABBIT_CTL_DIST_PORTS  # a range: its ends are checked
     return {
         "RabbitMQ (AMQP)": RABBIT_PORT,
         "RabbitMQ (distribution)": RABBIT_DIST_PORT,
-        **{f"rabbitmqctl (distribution {ctl_low}-{ctl_high})": p for p in (ctl_low, ctl_high)},
+        "rabbitmqctl (distribution, lowest)": ctl_low,
+        "rabbitmqctl (distribution, highest)": ctl_high,
         "PostgreSQL": PG_PORT,
         "ZooKeeper": ZK_PORT,
         "memcached": MC_PORT,
