@@ -98,9 +98,10 @@ class InstanceActionEvent(base.NubisPersistentObject, base.NubisObject):
     Version history:
 
     * 1.0 - initial version
+    * 1.1 - added event_finish_with_action
     """
 
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     fields = {
         "id": fields.IntegerField(read_only=True),
@@ -139,26 +140,40 @@ class InstanceActionEvent(base.NubisPersistentObject, base.NubisObject):
         exc_tb: str | None = None,
     ) -> InstanceActionEvent:
         """Record the end of *event_name*: Success, or Error with message and traceback."""
-        values = {
-            "instance_uuid": instance_uuid,
-            "request_id": context.request_id,
-            "event": event_name,
-            "finish_time": timeutils.utcnow(),
-            "result": RESULT_ERROR if exc_val is not None else RESULT_SUCCESS,
-            "details": exc_val,
-            "traceback": exc_tb,
-        }
-        db_event = base.db_api().action_event_finish(context, values)
+        db_event = base.db_api().action_event_finish(
+            context, _finish_values(context, instance_uuid, event_name, exc_val, exc_tb)
+        )
         return cls._from_db_object(context, cls(), db_event)
+
+    @base.remotable_classmethod
+    def event_finish_with_action(
+        cls,
+        context: Any,
+        instance_uuid: str,
+        event_name: str,
+        exc_val: str | None = None,
+        exc_tb: str | None = None,
+    ) -> InstanceActionEvent | None:
+        """Record the end of *event_name* as :meth:`event_finish` does and the end of its
+        action as :meth:`InstanceAction.action_finish` does, in one transaction (1.1).
+
+        Returns None, with the action ended all the same, when the event's start was
+        never recorded; InstanceActionNotFound when there is no action.
+        """
+        db_event = base.db_api().action_event_finish(
+            context,
+            _finish_values(context, instance_uuid, event_name, exc_val, exc_tb),
+            finish_action=True,
+        )
+        return None if db_event is None else cls._from_db_object(context, cls(), db_event)
 
     @classmethod
     def event_finish_with_failure(
         cls, context: Any, instance_uuid: str, event_name: str, exc: BaseException
     ) -> InstanceActionEvent:
         """Record *event_name* as failed with *exc* (message and formatted traceback)."""
-        formatted = "".join(traceback_module.format_exception(exc))
         result: InstanceActionEvent = cls.event_finish(
-            context, instance_uuid, event_name, exc_val=str(exc), exc_tb=formatted
+            context, instance_uuid, event_name, exc_val=str(exc), exc_tb=_formatted(exc)
         )
         return result
 
@@ -170,6 +185,37 @@ class InstanceActionEvent(base.NubisPersistentObject, base.NubisObject):
         if exc is None:
             return cls.event_finish(context, instance_uuid, event_name)
         return cls.event_finish_with_failure(context, instance_uuid, event_name, exc)
+
+    @classmethod
+    def event_and_action_end(
+        cls, context: Any, instance_uuid: str, event_name: str, exc: BaseException | None = None
+    ) -> InstanceActionEvent | None:
+        """End *event_name* as :meth:`event_end` does and its action with it, in one
+        remotable call (:meth:`event_finish_with_action`; the conductors are upgraded
+        first, docs/deployment.md). None when the event's start was never recorded."""
+        if exc is None:
+            return cls.event_finish_with_action(context, instance_uuid, event_name)
+        return cls.event_finish_with_action(
+            context, instance_uuid, event_name, exc_val=str(exc), exc_tb=_formatted(exc)
+        )
+
+
+def _finish_values(
+    context: Any, instance_uuid: str, event_name: str, exc_val: str | None, exc_tb: str | None
+) -> dict[str, Any]:
+    return {
+        "instance_uuid": instance_uuid,
+        "request_id": context.request_id,
+        "event": event_name,
+        "finish_time": timeutils.utcnow(),
+        "result": RESULT_ERROR if exc_val is not None else RESULT_SUCCESS,
+        "details": exc_val,
+        "traceback": exc_tb,
+    }
+
+
+def _formatted(exc: BaseException) -> str:
+    return "".join(traceback_module.format_exception(exc))
 
 
 @base.NubisObjectRegistry.register

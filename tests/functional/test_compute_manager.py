@@ -149,6 +149,50 @@ def test_build_stop_start_reboot_delete(cloud: Cloud) -> None:
     assert faults_of(inst.uuid) == []
 
 
+def test_an_operation_ends_its_event_and_its_action_in_one_conductor_call(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The end of a cast operation, a success or a refusal, is one remotable call that
+    records both the event's result and the action's finish time."""
+    inst = cloud.build()
+    manager = cloud.conductor.manager
+    calls: list[tuple[str, str]] = []
+    class_action = manager.object_class_action_versions
+
+    def recorded(context: Any, objname: str, objmethod: str, *args: Any, **kwargs: Any) -> Any:
+        if objname.startswith("InstanceAction") and not objmethod.startswith("get_"):
+            calls.append((objname, objmethod))  # the records, not the test's own reads
+        return class_action(context, objname, objmethod, *args, **kwargs)
+
+    ctx = get_admin_context()
+    inst.task_state = TaskState.POWERING_OFF
+    inst.save(expected_task_state=[None])
+    objects.InstanceAction.action_start(ctx, inst.uuid, "stop")  # as the API does
+    monkeypatch.setattr(manager, "object_class_action_versions", recorded)
+    ComputeAPI().stop_instance(ctx, inst)
+    wait_for(lambda: ("stop", [("compute_stop_instance", "Success")]) in actions_of(inst.uuid))
+    assert calls == [
+        ("InstanceActionEvent", "event_start"),
+        ("InstanceActionEvent", "event_finish_with_action"),
+    ]
+    stop = objects.InstanceAction.get_by_request_id(ctx, inst.uuid, ctx.request_id)
+    [event] = objects.InstanceActionEventList.get_by_action(ctx, stop.id)
+    assert stop.finish_time == event.finish_time is not None
+
+    calls.clear()
+    ctx = get_admin_context()
+    objects.InstanceAction.action_start(ctx, inst.uuid, "stop")
+    ComputeAPI().stop_instance(ctx, instance_of(inst.uuid))  # refused: it is stopped
+    wait_for(lambda: ("stop", [("compute_stop_instance", "Error")]) in actions_of(inst.uuid))
+    assert calls == [
+        ("InstanceAction", "action_start"),
+        ("InstanceActionEvent", "event_start"),
+        ("InstanceActionEvent", "event_finish_with_action"),
+    ]
+    refused = objects.InstanceAction.get_by_request_id(ctx, inst.uuid, ctx.request_id)
+    assert (refused.finish_time is not None, refused.message) == (True, "Error")
+
+
 def test_the_spawn_is_logged_before_active_is_saved(cloud: Cloud) -> None:
     """A host that dies right after saving ACTIVE has still logged the guest's spawn:
     the fault tests count spawns from the logs of killed hosts."""
@@ -265,7 +309,11 @@ def new_migration(ctx: Any, instance: Any, source: str = "cmp1", dest: str = "cm
 
 
 class StatusWatcher:
-    """Polls Migration records every few ms and remembers each status change."""
+    """Polls Migration records every few ms and remembers each status change.
+
+    Each poll reads every record in one query: read one by one, the first could be
+    seen running just before it completes and the next one seen starting after.
+    """
 
     def __init__(self, *migrations: Any) -> None:
         self.ids = [m.id for m in migrations]
@@ -276,10 +324,10 @@ class StatusWatcher:
         self._thread.start()
 
     def _poll(self) -> None:
-        ctx = get_admin_context()
+        statuses = {m.id: m.status for m in objects.MigrationList.get_all(get_admin_context())}
         now = {}
         for migration_id in self.ids:
-            status = objects.Migration.get_by_id(ctx, migration_id).status
+            status = statuses[migration_id]
             now[migration_id] = status
             if not self.seen[migration_id] or self.seen[migration_id][-1] != status:
                 self.seen[migration_id].append(status)

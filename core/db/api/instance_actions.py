@@ -99,17 +99,24 @@ def action_event_start(
 
 @_writer
 def action_event_finish(
-    session: Session, context: Any, values: Mapping[str, Any]
-) -> InstanceActionEvent:
+    session: Session, context: Any, values: Mapping[str, Any], finish_action: bool = False
+) -> InstanceActionEvent | None:
     """Record the end of event ``values['event']`` of the action (instance_uuid + request_id).
 
     The other values (finish_time, result, traceback, details) go on the event; a
     result of ``Error`` also sets the action's message to ``Error``, as in Nova.
-    InstanceActionNotFound / InstanceActionEventNotFound when either is missing.
+    InstanceActionNotFound when the action is missing.
+
+    Without *finish_action*, InstanceActionEventNotFound when the event is missing.
+    With it, the action's ``finish_time`` is set to the event's in the same
+    transaction (what :func:`action_finish` stores), and a missing event (its start
+    was never recorded) does not keep the action from ending: None is returned then.
     """
     action = _action_get_by_request_id(
         session, context, values["instance_uuid"], values["request_id"]
     )
+    if finish_action:
+        action.finish_time = values["finish_time"]
     event = _first_by(
         session,
         context,
@@ -117,11 +124,12 @@ def action_event_finish(
         {"action_id": action.id, "event": values["event"]},
         order=("-id",),
     )
-    if event is None:
+    if event is None and not finish_action:
         raise exception.InstanceActionEventNotFound(action_id=action.id, event=values["event"])
-    for name, value in values.items():
-        if name not in _ACTION_KEYS:
-            setattr(event, name, value)
+    if event is not None:
+        for name, value in values.items():
+            if name not in _ACTION_KEYS:
+                setattr(event, name, value)
     if str(values.get("result", "")).lower() == "error":
         action.message = "Error"
     session.flush()

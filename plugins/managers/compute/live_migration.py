@@ -506,5 +506,4 @@ class LiveMigrations:
             self._set_status(job, status)
         except Exception:
             LOG.exception("saving the status %s of migration %s failed", status, job.migration.uuid)
-        self._ops.event_finish(context, instance.uuid, "compute_live_migration", exc)
-        self._ops.action_finish(context, instance.uuid)
+        self._ops.event_and_action_finish(context, instance.uuid, "compute_live_migration", exc)

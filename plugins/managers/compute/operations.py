@@ -99,11 +99,23 @@ class Operations:
             lambda: objects.InstanceActionEvent.event_end(context, instance_uuid, event, exc),
         )
 
-    def action_finish(self, context: Any, instance_uuid: str) -> None:
-        self._write(
-            f"recording the end of the action on {instance_uuid}",
-            lambda: objects.InstanceAction.action_finish(context, instance_uuid),
-        )
+    def event_and_action_finish(
+        self, context: Any, instance_uuid: str, event: str, exc: BaseException | None = None
+    ) -> None:
+        """Record the end of *event* and of its action: one remotable call, one write."""
+
+        def write() -> None:
+            ended = objects.InstanceActionEvent.event_and_action_end(
+                context, instance_uuid, event, exc
+            )
+            if ended is None:
+                LOG.warning(
+                    "no start of %s on %s was recorded; its end was not, its action's was",
+                    event,
+                    instance_uuid,
+                )
+
+        self._write(f"recording the end of {event} and its action on {instance_uuid}", write)
 
     def record_fault(self, context: Any, instance_uuid: str, exc: BaseException) -> None:
         fault = objects.InstanceFault.from_exception(context, instance_uuid, exc, self.host)
@@ -169,10 +181,10 @@ class Operations:
                 LOG.warning(
                     "%s of instance %s refused: %s", event, instance.uuid, exception.one_line(exc)
                 )
-                self.event_finish(context, instance.uuid, event, exc)
                 if call:
+                    self.event_finish(context, instance.uuid, event, exc)
                     raise messaging.ExpectedException() from exc
-                self.action_finish(context, instance.uuid)
+                self.event_and_action_finish(context, instance.uuid, event, exc)
             except Exception as exc:
                 expected = isinstance(exc, exception.NubisException)
                 if call:
@@ -187,12 +199,12 @@ class Operations:
                 )
                 self.record_fault(context, instance.uuid, exc)
                 self.revert_task_state(context, instance, error_vm_state)
-                self.event_finish(context, instance.uuid, event, exc)
-                self.action_finish(context, instance.uuid)
+                self.event_and_action_finish(context, instance.uuid, event, exc)
             else:
-                self.event_finish(context, instance.uuid, event)
-                if not call:
-                    self.action_finish(context, instance.uuid)
+                if call:
+                    self.event_finish(context, instance.uuid, event)
+                else:
+                    self.event_and_action_finish(context, instance.uuid, event)
 
 
 def end_task(

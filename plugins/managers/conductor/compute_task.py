@@ -194,11 +194,12 @@ class ComputeTaskManager:
             instance.save()
         except exception.InstanceNotFound:
             return
-        self._event_finish(context, instance.uuid, EVENT_BUILD, exc)
         try:
-            objects.InstanceAction.action_finish(context, instance.uuid)
+            objects.InstanceActionEvent.event_and_action_end(
+                context, instance.uuid, EVENT_BUILD, exc
+            )
         except exception.InstanceActionNotFound:
-            pass
+            LOG.debug("no action to record the end of %s of %s on", EVENT_BUILD, instance.uuid)
 
     # --- rebuild -------------------------------------------------------------------
 

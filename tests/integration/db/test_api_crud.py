@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+import sqlalchemy
 from oslo_utils import timeutils, uuidutils
 
 from nubis.core import exception
@@ -427,6 +428,48 @@ def test_instance_actions_and_events(admin_context):
         api.action_event_finish(
             ctx, {"instance_uuid": instance.uuid, "request_id": "req-1", "event": "nope"}
         )
+
+
+def test_an_event_and_its_action_end_in_one_transaction(admin_context):
+    ctx = admin_context
+    instance = _instance(ctx)
+    keys = {"instance_uuid": instance.uuid, "request_id": "req-1"}
+    api.action_start(ctx, {**keys, "action": "stop"})
+    event = api.action_event_start(ctx, {**keys, "event": "compute_stop_instance"})
+    began: list[object] = []
+
+    def count(connection: object) -> None:
+        began.append(connection)
+
+    sqlalchemy.event.listen(sqlalchemy.Engine, "begin", count)
+    try:
+        ended = api.action_event_finish(
+            ctx,
+            {
+                **keys,
+                "event": "compute_stop_instance",
+                "finish_time": timeutils.utcnow(),
+                "result": "Error",
+            },
+            finish_action=True,
+        )
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.Engine, "begin", count)
+    assert len(began) == 1
+    assert (ended.id, ended.result) == (event.id, "Error")
+    action = api.action_get_by_request_id(ctx, instance.uuid, "req-1")
+    assert (action.finish_time, action.message) == (ended.finish_time, "Error")
+
+    # An event whose start was never recorded does not keep its action from ending.
+    api.action_start(ctx, {**keys, "request_id": "req-2", "action": "reboot"})
+    never = {**keys, "request_id": "req-2", "event": "never", "finish_time": timeutils.utcnow()}
+    assert api.action_event_finish(ctx, never, finish_action=True) is None
+    assert api.action_get_by_request_id(ctx, instance.uuid, "req-2").finish_time is not None
+    assert api.action_get_by_request_id(ctx, instance.uuid, "req-2").message is None
+    with pytest.raises(exception.InstanceActionEventNotFound):
+        api.action_event_finish(ctx, never)
+    with pytest.raises(exception.InstanceActionNotFound):
+        api.action_event_finish(ctx, {**never, "request_id": "req-9"}, finish_action=True)
 
 
 def test_instance_faults(admin_context):
