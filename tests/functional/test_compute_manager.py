@@ -26,6 +26,8 @@ from nubis.core.context import get_admin_context
 from nubis.core.service import Service
 from nubis.core.virt import events as virt_events
 from nubis.core.virt import power_state
+from nubis.plugins.managers.compute.locks import KeyedLocks
+from nubis.plugins.managers.compute.operations import Operations
 from tests.fixtures.inproc_cloud import (
     actions_of,
     active,
@@ -191,6 +193,23 @@ def test_an_operation_ends_its_event_and_its_action_in_one_conductor_call(
     ]
     refused = objects.InstanceAction.get_by_request_id(ctx, inst.uuid, ctx.request_id)
     assert (refused.finish_time is not None, refused.message) == (True, "Error")
+
+
+def test_an_event_whose_start_was_not_recorded_still_ends_its_action(
+    cloud: Cloud, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The start of an event can be lost (the conductor was away then); its end then
+    has no event to record, and the action is ended all the same, with a warning."""
+    inst = cloud.build()
+    ctx = get_admin_context()
+    objects.InstanceAction.action_start(ctx, inst.uuid, "stop")
+    ops = Operations("cmp1", KeyedLocks("instance"))
+    with caplog.at_level(logging.WARNING, "nubis.plugins.managers.compute.manager"):
+        ops.event_and_action_finish(ctx, inst.uuid, "compute_stop_instance")
+    stop = objects.InstanceAction.get_by_request_id(ctx, inst.uuid, ctx.request_id)
+    assert stop.finish_time is not None
+    assert list(objects.InstanceActionEventList.get_by_action(ctx, stop.id)) == []
+    assert f"the end of compute_stop_instance on {inst.uuid} was not recorded" in caplog.text
 
 
 def test_the_spawn_is_logged_before_active_is_saved(cloud: Cloud) -> None:

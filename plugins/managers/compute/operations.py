@@ -110,7 +110,8 @@ class Operations:
             )
             if ended is None:
                 LOG.warning(
-                    "no start of %s on %s was recorded; its end was not, its action's was",
+                    "the end of %s on %s was not recorded (its start never was); "
+                    "its action was ended",
                     event,
                     instance_uuid,
                 )
