@@ -161,10 +161,13 @@ def test_an_operation_ends_its_event_and_its_action_in_one_conductor_call(
     calls: list[tuple[str, str]] = []
     class_action = manager.object_class_action_versions
 
-    def recorded(context: Any, objname: str, objmethod: str, *args: Any, **kwargs: Any) -> Any:
-        if objname.startswith("InstanceAction") and not objmethod.startswith("get_"):
-            calls.append((objname, objmethod))  # the records, not the test's own reads
-        return class_action(context, objname, objmethod, *args, **kwargs)
+    def recorded(
+        context: Any, objname: str, objmethod: str, object_versions: Any, args: Any, kwargs: Any
+    ) -> Any:
+        # This instance's records only: not the test's own reads, nor another instance's.
+        if not objmethod.startswith("get_") and args and args[0] == inst.uuid:
+            calls.append((objname, objmethod))
+        return class_action(context, objname, objmethod, object_versions, args, kwargs)
 
     ctx = get_admin_context()
     inst.task_state = TaskState.POWERING_OFF
