@@ -72,9 +72,13 @@ class Cloud:
         instance = self.new_instance(ctx, **kwargs)
         objects.InstanceAction.action_start(ctx, instance.uuid, "create")  # as the API does
         ComputeAPI().build_and_run_instance(ctx, instance, host)
-        return wait_for(
+        built = wait_for(
             lambda: active(instance.uuid), what=f"instance {instance.uuid} to become active"
         )
+        # The host ends the build's event after it saves ACTIVE: the build is over then.
+        ended = ("create", [("compute_build_and_run_instance", "Success")])
+        wait_for(lambda: ended in actions_of(instance.uuid), what="the build's event to end")
+        return built
 
     def usage(self, host: str) -> int:
         """memory_mb_used of the host's node as the database has it."""
@@ -377,6 +381,12 @@ def ended(migration: Any) -> Callable[[], Any]:
     return check
 
 
+def live_migration_events_ended(instance_uuid: str) -> list[tuple[str, str | None]] | None:
+    """The events of the instance's one live-migration action once every one has ended."""
+    [(_, events)] = [a for a in actions_of(instance_uuid) if a[0] == "live-migration"]
+    return events if all(result is not None for _, result in events) else None
+
+
 def live_migrate(ctx: Any, inst: Any, migration: Any, api: ComputeAPI | None = None) -> None:
     """The conductor's part: destination check (which asks the source), then the cast."""
     api = api or ComputeAPI()
@@ -434,7 +444,8 @@ def test_live_migration_end_to_end_with_one_slot(cloud: Cloud) -> None:
         assert not cloud.driver("cmp1").instance_exists(moved)
     assert cloud.usage("cmp1") == src_before - 768
     assert cloud.usage("cmp2") == dst_before + 768
-    [(action, events)] = [a for a in actions_of(first.uuid) if a[0] == "live-migration"]
+    # The source host ends its event after it saves the migration's status.
+    events = wait_for(lambda: live_migration_events_ended(first.uuid))
     assert sorted(events) == sorted(
         [
             ("compute_check_can_live_migrate_destination", "Success"),
@@ -508,7 +519,7 @@ def test_failed_live_migration_rolls_back_on_both_hosts(cloud: Cloud, flags: Any
     assert cloud.usage("cmp1") == src_before and cloud.usage("cmp2") == dst_before
     [fault] = faults_of(inst.uuid)
     assert "guest already exists on cmp2" in fault.message
-    [(_, events)] = [a for a in actions_of(inst.uuid) if a[0] == "live-migration"]
+    events = wait_for(lambda: live_migration_events_ended(inst.uuid))
     assert ("compute_rollback_live_migration_at_destination", "Success") in events
     assert ("compute_live_migration", "Error") in events
 

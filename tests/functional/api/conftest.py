@@ -146,6 +146,23 @@ class Cloud:
         result: dict[str, Any] = wait_for(reached, what=f"server {server_id} to be {status}")
         return result
 
+    def ended_action(self, server_id: str, action: str | None = None) -> tuple[str, dict[str, str]]:
+        """The server's newest action (of that name, if given) and its events (name ->
+        result), once every event has its result. A host ends an operation's event after it
+        saves the state a test waits for, so the result is waited for too."""
+        client = self.client("admin", "2.51")
+
+        def ended() -> tuple[str, dict[str, str]] | None:
+            listed = client.get(f"/v2.1/servers/{server_id}/os-instance-actions").json()
+            newest = next(a for a in listed["instanceActions"] if action in (None, a["action"]))
+            path = f"/v2.1/servers/{server_id}/os-instance-actions/{newest['request_id']}"
+            shown = client.get(path).json()["instanceAction"]
+            events = {e["event"]: e["result"] for e in shown["events"]}
+            return None if not events or None in events.values() else (newest["action"], events)
+
+        result: tuple[str, dict[str, str]] = wait_for(ended, what=f"{server_id}'s action to end")
+        return result
+
     def wait_gone(self, server_id: str) -> None:
         admin = self.client("admin")
         wait_for(

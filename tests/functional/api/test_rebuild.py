@@ -81,16 +81,6 @@ def rebuild(
     )
 
 
-def events_of(cloud: Cloud, server_id: str) -> dict[str, str]:
-    """The events of the server's newest action (a rebuild), name -> result."""
-    client = cloud.client("admin", "2.51")
-    actions = client.get(f"/v2.1/servers/{server_id}/os-instance-actions").json()
-    newest = actions["instanceActions"][0]
-    assert newest["action"] == "rebuild"
-    shown = client.get(f"/v2.1/servers/{server_id}/os-instance-actions/{newest['request_id']}")
-    return {e["event"]: e["result"] for e in shown.json()["instanceAction"]["events"]}
-
-
 def console(cloud: Cloud, server_id: str) -> str:
     response = cloud.client("alice").post(
         f"/v2.1/servers/{server_id}/action", {"os-getConsoleOutput": {}}
@@ -129,10 +119,10 @@ def test_rebuild_with_another_image_and_new_attributes(
     assert after["OS-EXT-SRV-ATTR:host"] == before["OS-EXT-SRV-ATTR:host"]
     assert after["OS-EXT-STS:power_state"] == 1
     assert after["OS-SRV-USG:launched_at"] > before["OS-SRV-USG:launched_at"]
-    assert events_of(cloud, server) == {
-        "rebuild_server": "Success",
-        "compute_rebuild_instance": "Success",
-    }
+    assert cloud.ended_action(server) == (
+        "rebuild",
+        {"rebuild_server": "Success", "compute_rebuild_instance": "Success"},
+    )
     # The fake driver's own rebuild: a new guest log, booted from the new image.
     assert console(cloud, server).count("boot 1, image " + other_image) == 1
     assert "boot 2" not in console(cloud, server)
@@ -204,7 +194,7 @@ def test_a_failed_rebuild_ends_in_error_with_a_fault_and_can_be_retried(
         drv.fail_next_spawns(0)
     assert failed["OS-EXT-STS:task_state"] is None
     assert "the disk would not boot" in failed["fault"]["message"]
-    assert events_of(cloud, server)["compute_rebuild_instance"] == "Error"
+    assert cloud.ended_action(server, "rebuild")[1]["compute_rebuild_instance"] == "Error"
     # The guest is gone: a new rebuild spawns it afresh.
     assert rebuild(cloud, server, imageRef=cloud.image_id).status_code == 202
     assert cloud.wait_status(server, "ACTIVE")["image"]["id"] == cloud.image_id

@@ -53,16 +53,6 @@ def guest(cloud: Cloud, server_id: str) -> Any:
     return cloud.driver(host)._guests.get(server_id)
 
 
-def newest_action(cloud: Cloud, server_id: str) -> tuple[str, dict[str, str]]:
-    client = cloud.client("admin", "2.51")
-    actions = client.get(f"/v2.1/servers/{server_id}/os-instance-actions").json()
-    newest = actions["instanceActions"][0]
-    shown = client.get(f"/v2.1/servers/{server_id}/os-instance-actions/{newest['request_id']}")
-    return newest["action"], {
-        e["event"]: e["result"] for e in shown.json()["instanceAction"]["events"]
-    }
-
-
 def used_instances(cloud: Cloud) -> int:
     limits = cloud.client("alice").get("/v2.1/limits").json()["limits"]["absolute"]
     return int(limits["totalInstancesUsed"])
@@ -74,7 +64,7 @@ def test_delete_soft_deletes_and_restore_brings_it_back(cloud: Cloud, server: st
     assert deleted["OS-EXT-STS:power_state"] == power_state.SHUTDOWN
     assert deleted["OS-EXT-STS:vm_state"] == "soft-delete"
     assert guest(cloud, server).state == power_state.SHUTDOWN  # kept, off
-    assert newest_action(cloud, server) == ("delete", {"compute_soft_delete_instance": "Success"})
+    assert cloud.ended_action(server) == ("delete", {"compute_soft_delete_instance": "Success"})
     assert used_instances(cloud) == used - 1  # counted out, as Nova counts it
     row = objects.Instance.get_by_uuid(get_admin_context(), server)
     assert row.deleted_at is not None and not row.deleted
@@ -94,7 +84,7 @@ def test_delete_soft_deletes_and_restore_brings_it_back(cloud: Cloud, server: st
     active = cloud.wait_status(server, "ACTIVE")
     assert active["OS-EXT-STS:power_state"] == power_state.RUNNING
     assert guest(cloud, server).state == power_state.RUNNING
-    assert newest_action(cloud, server) == ("restore", {"compute_restore_instance": "Success"})
+    assert cloud.ended_action(server) == ("restore", {"compute_restore_instance": "Success"})
     assert used_instances(cloud) == used
     assert objects.Instance.get_by_uuid(get_admin_context(), server).deleted_at is None
 

@@ -57,16 +57,6 @@ def actions_of(cloud: Cloud, server_id: str) -> list[dict[str, Any]]:
     return list(response.json()["instanceActions"])
 
 
-def events_of(cloud: Cloud, server_id: str, action: str) -> list[dict[str, Any]]:
-    request_id = next(a for a in actions_of(cloud, server_id) if a["action"] == action)[
-        "request_id"
-    ]
-    response = cloud.client("admin", "2.60").get(
-        f"/v2.1/servers/{server_id}/os-instance-actions/{request_id}"
-    )
-    return list(response.json()["instanceAction"]["events"])
-
-
 # --- createImage ---------------------------------------------------------------------------
 
 
@@ -96,8 +86,7 @@ def test_create_image_before_2_45_answers_a_location(cloud: Cloud, server: str) 
     assert os.stat(path).st_mode & 0o777 == 0o640
     download = cloud.client("alice").get(f"/image/v2/images/{image_id}/file")
     assert download.content == data
-    [event] = events_of(cloud, server, "createImage")
-    assert event["event"] == "compute_snapshot_instance" and event["result"] == "Success"
+    assert cloud.ended_action(server, "createImage")[1] == {"compute_snapshot_instance": "Success"}
 
 
 def test_create_image_from_2_45_answers_the_image_id_and_keeps_a_stopped_server(
@@ -140,8 +129,7 @@ def test_a_failed_snapshot_deletes_the_image_and_records_a_fault(cloud: Cloud, s
         CONF.clear_override("images_path", group="fake_driver")
     view = cloud.wait_status(server, "ACTIVE")
     assert view["OS-EXT-STS:task_state"] is None
-    [event] = events_of(cloud, server, "createImage")
-    assert event["result"] == "Error"
+    assert cloud.ended_action(server, "createImage")[1] == {"compute_snapshot_instance": "Error"}
     [fault] = objects.InstanceFaultList.get_by_instance_uuids(
         get_admin_context(), [server], latest=True
     )
@@ -242,8 +230,7 @@ def test_backups_rotate_out_the_oldest(cloud: Cloud, server: str) -> None:
     cloud.wait_status(server, "ACTIVE")
     assert backups_of(cloud, server) == ["backup-2", "backup-3"]
     assert not os.path.exists(os.path.join(str(CONF.api.images_path), first_id))
-    [event] = events_of(cloud, server, "createBackup")[:1]
-    assert event["event"] == "compute_backup_instance" and event["result"] == "Success"
+    assert cloud.ended_action(server, "createBackup")[1] == {"compute_backup_instance": "Success"}
 
 
 def test_rotation_zero_deletes_every_backup_and_answers_no_location(

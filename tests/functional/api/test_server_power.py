@@ -38,16 +38,6 @@ def accepted(cloud: Cloud, server_id: str, action: str, status: str) -> dict[str
     return cloud.wait_status(server_id, status)
 
 
-def newest_action(cloud: Cloud, server_id: str) -> tuple[str, dict[str, str]]:
-    """The newest action of the server and its events (name -> result)."""
-    client = cloud.client("admin", "2.51")
-    actions = client.get(f"/v2.1/servers/{server_id}/os-instance-actions").json()
-    newest = actions["instanceActions"][0]
-    shown = client.get(f"/v2.1/servers/{server_id}/os-instance-actions/{newest['request_id']}")
-    events = {e["event"]: e["result"] for e in shown.json()["instanceAction"]["events"]}
-    return newest["action"], events
-
-
 def guest_state(cloud: Cloud, server_id: str) -> int:
     host = cloud.server(server_id)["OS-EXT-SRV-ATTR:host"]
     return int(cloud.driver(host)._guests[server_id].state)
@@ -77,19 +67,19 @@ def test_pause_and_unpause(cloud: Cloud, server: str) -> None:
     assert paused["OS-EXT-STS:vm_state"] == "paused"
     assert paused["OS-EXT-STS:power_state"] == power_state.PAUSED
     assert guest_state(cloud, server) == power_state.PAUSED
-    assert newest_action(cloud, server) == ("pause", {"compute_pause_instance": "Success"})
+    assert cloud.ended_action(server) == ("pause", {"compute_pause_instance": "Success"})
 
     active = accepted(cloud, server, "unpause", "ACTIVE")
     assert active["OS-EXT-STS:power_state"] == power_state.RUNNING
     assert guest_state(cloud, server) == power_state.RUNNING
-    assert newest_action(cloud, server) == ("unpause", {"compute_unpause_instance": "Success"})
+    assert cloud.ended_action(server) == ("unpause", {"compute_unpause_instance": "Success"})
 
 
 def test_suspend_and_resume(cloud: Cloud, server: str) -> None:
     suspended = accepted(cloud, server, "suspend", "SUSPENDED")
     assert suspended["OS-EXT-STS:vm_state"] == "suspended"
     assert suspended["OS-EXT-STS:power_state"] == power_state.SUSPENDED
-    assert newest_action(cloud, server) == ("suspend", {"compute_suspend_instance": "Success"})
+    assert cloud.ended_action(server) == ("suspend", {"compute_suspend_instance": "Success"})
     # Suspended and in sync: the power-state sync leaves it alone.
     host = cloud.server(server)["OS-EXT-SRV-ATTR:host"]
     instance = objects.Instance.get_by_uuid(get_admin_context(), server)
@@ -100,7 +90,7 @@ def test_suspend_and_resume(cloud: Cloud, server: str) -> None:
 
     active = accepted(cloud, server, "resume", "ACTIVE")
     assert active["OS-EXT-STS:power_state"] == power_state.RUNNING
-    assert newest_action(cloud, server) == ("resume", {"compute_resume_instance": "Success"})
+    assert cloud.ended_action(server) == ("resume", {"compute_resume_instance": "Success"})
 
 
 def test_each_action_starts_from_nova_s_state_only(cloud: Cloud, server: str) -> None:
@@ -204,7 +194,7 @@ def test_a_driver_without_the_ability_ends_the_task_with_a_fault(
             f"VirtOperationNotSupported: {action} is not supported by the FakeDriver virt driver"
         )
         assert fault.code == 501
-        assert newest_action(cloud, server) == (action, {f"compute_{action}_instance": "Error"})
+        assert cloud.ended_action(server) == (action, {f"compute_{action}_instance": "Error"})
     assert guest_state(cloud, server) == power_state.RUNNING
 
 

@@ -52,16 +52,6 @@ def rescue(cloud: Cloud, server_id: str, persona: str = "alice", **body: Any) ->
     return act(cloud, server_id, {"rescue": body}, persona)
 
 
-def newest_action(cloud: Cloud, server_id: str) -> tuple[str, dict[str, str]]:
-    client = cloud.client("admin", "2.51")
-    actions = client.get(f"/v2.1/servers/{server_id}/os-instance-actions").json()
-    newest = actions["instanceActions"][0]
-    shown = client.get(f"/v2.1/servers/{server_id}/os-instance-actions/{newest['request_id']}")
-    return newest["action"], {
-        e["event"]: e["result"] for e in shown.json()["instanceAction"]["events"]
-    }
-
-
 def guest(cloud: Cloud, server_id: str) -> Any:
     return cloud.driver(cloud.server(server_id)["OS-EXT-SRV-ATTR:host"])._guests[server_id]
 
@@ -85,7 +75,7 @@ def test_rescue_and_unrescue_an_active_server(cloud: Cloud, server: str) -> None
     rescued = cloud.wait_status(server, "RESCUE")
     assert rescued["OS-EXT-STS:vm_state"] == "rescued"
     assert rescued["OS-EXT-STS:power_state"] == power_state.RUNNING
-    assert newest_action(cloud, server) == ("rescue", {"compute_rescue_instance": "Success"})
+    assert cloud.ended_action(server) == ("rescue", {"compute_rescue_instance": "Success"})
     # Booted from the server's own image (none was named), its own disk second.
     boot = guest(cloud, server).console[-4]
     assert boot.endswith(f"image {cloud.image_id} (rescue; its own disk {cloud.image_id} second)")
@@ -96,7 +86,7 @@ def test_rescue_and_unrescue_an_active_server(cloud: Cloud, server: str) -> None
     assert unrescued.status_code == 202 and unrescued.text == ""
     active = cloud.wait_status(server, "ACTIVE")
     assert active["OS-EXT-STS:power_state"] == power_state.RUNNING
-    assert newest_action(cloud, server) == ("unrescue", {"compute_unrescue_instance": "Success"})
+    assert cloud.ended_action(server) == ("unrescue", {"compute_unrescue_instance": "Success"})
     assert guest(cloud, server).rescue_image is None
     assert guest(cloud, server).console[-4].endswith(f"image {cloud.image_id}")
 
@@ -235,12 +225,8 @@ def test_a_driver_without_rescue_ends_the_task_with_a_fault(
     drv = cloud.driver(cloud.server(server)["OS-EXT-SRV-ATTR:host"])
     monkeypatch.setattr(drv, "capabilities", {**drv.capabilities, "supports_rescue": False})
     assert rescue(cloud, server).status_code == 200
-    wait_for(
-        lambda: newest_action(cloud, server)[1].get("compute_rescue_instance"),
-        what="the rescue to end",
-    )
     after = cloud.wait_status(server, "ACTIVE")
-    assert newest_action(cloud, server) == ("rescue", {"compute_rescue_instance": "Error"})
+    assert cloud.ended_action(server) == ("rescue", {"compute_rescue_instance": "Error"})
     assert after["OS-EXT-STS:power_state"] == power_state.RUNNING  # untouched
     assert "rescue is not supported by the FakeDriver virt driver" in latest_fault(server).message
 
@@ -257,7 +243,7 @@ def test_a_failed_rescue_ends_in_error_and_can_be_retried(
     assert rescue(cloud, server).status_code == 200
     failed = cloud.wait_status(server, "ERROR")
     assert "the disk is gone" in failed["fault"]["message"]
-    assert newest_action(cloud, server)[1] == {"compute_rescue_instance": "Error"}
+    assert cloud.ended_action(server)[1] == {"compute_rescue_instance": "Error"}
     monkeypatch.undo()
     assert rescue(cloud, server).status_code == 200  # from ERROR, as Nova allows
     rescued_from_error(cloud, server)
