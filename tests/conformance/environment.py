@@ -42,14 +42,18 @@ from typing import Any
 import pytest
 
 from nubis.core.conformance import Target
-from tests.faults.servers import ZK_SERVER_SH, PrivateMemcached, PrivateZooKeeper, ServerError
+from tests.faults.servers import (
+    CONFORMANCE_MC_PORT,
+    CONFORMANCE_ZK_PORT,
+    ZK_SERVER_SH,
+    PrivateMemcached,
+    PrivateZooKeeper,
+    ServerError,
+)
 from tests.fixtures import real_servers as servers
 from tests.fixtures.libvirt_hosts import second_libvirt_host  # noqa: F401 - a fixture
 from tests.fixtures.real_servers import libvirt_uri  # noqa: F401 - a fixture
 from tests.fixtures.require import missing, require_port
-
-CONFORMANCE_ZK_PORT = 32191
-CONFORMANCE_MC_PORT = 31221
 
 NODE_XML = Path(__file__).parent.joinpath("virt", "libvirt-test-node.xml").resolve()
 

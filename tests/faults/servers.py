@@ -50,6 +50,10 @@ ZK_PORT = 32181
 ZK_SERVER_SH = "/usr/share/zookeeper/bin/zkServer.sh"
 MC_PORT = 31211
 REDIS_PORT = 31379
+#: The conformance suite's own ZooKeeper and memcached (tests/conformance/environment.py):
+#: other ports than the fault tests', so that both suites can run in one session.
+CONFORMANCE_ZK_PORT = 32191
+CONFORMANCE_MC_PORT = 31221
 
 
 class ServerError(RuntimeError):
@@ -123,7 +127,8 @@ def ephemeral_port_clashes(
 
 
 def fixed_ports() -> dict[str, int]:
-    """The fixed ports of the private servers (what listens there -> port)."""
+    """The fixed ports of the private servers, the fault tests' and the conformance
+    suite's (what listens there -> port)."""
     ctl_low, ctl_high = RABBIT_CTL_DIST_PORTS  # a range: its ends are checked
     return {
         "RabbitMQ (AMQP)": RABBIT_PORT,
@@ -134,6 +139,8 @@ def fixed_ports() -> dict[str, int]:
         "ZooKeeper": ZK_PORT,
         "memcached": MC_PORT,
         "Redis": REDIS_PORT,
+        "ZooKeeper (conformance)": CONFORMANCE_ZK_PORT,
+        "memcached (conformance)": CONFORMANCE_MC_PORT,
     }
 
 
