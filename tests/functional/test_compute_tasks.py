@@ -193,11 +193,13 @@ def test_a_build_failing_everywhere_errors_the_instance(clean: Cloud) -> None:
     messages = [f.message for f in faults_of(inst.uuid)]
     assert any("no valid host" in m for m in messages), messages
     assert sum("broken" in m for m in messages) == 2
-    # The conductor ends the build event after it saves ERROR, so the event is waited for.
-    action, events = wait_for(
-        lambda: (a := actions_of(inst.uuid)[0])[1][-1][1] is not None and a,
-        what="the build event to end",
-    )
+
+    def build_ended() -> Any:
+        # The conductor ends the build event after it saves ERROR: a moment behind.
+        action, events = actions_of(inst.uuid)[0]
+        return (action, events) if events[-1][1] is not None else None
+
+    action, events = wait_for(build_ended, what="the build event to end")
     assert action == "create"
     assert events[-1] == ("conductor_schedule_and_build_instances", "Error")
 
