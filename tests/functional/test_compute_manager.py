@@ -31,6 +31,7 @@ from nubis.plugins.managers.compute.operations import Operations
 from tests.fixtures.inproc_cloud import (
     actions_of,
     active,
+    ended_actions_of,
     faults_of,
     inproc_services,
     instance_of,
@@ -76,8 +77,7 @@ class Cloud:
             lambda: active(instance.uuid), what=f"instance {instance.uuid} to become active"
         )
         # The host ends the build's event after it saves ACTIVE: the build is over then.
-        ended = ("create", [("compute_build_and_run_instance", "Success")])
-        wait_for(lambda: ended in actions_of(instance.uuid), what="the build's event to end")
+        wait_for(lambda: ended_actions_of(instance.uuid), what="the build's event to end")
         return built
 
     def usage(self, host: str) -> int:
@@ -381,10 +381,12 @@ def ended(migration: Any) -> Callable[[], Any]:
     return check
 
 
-def live_migration_events_ended(instance_uuid: str) -> list[tuple[str, str | None]] | None:
-    """The events of the instance's one live-migration action once every one has ended."""
-    [(_, events)] = [a for a in actions_of(instance_uuid) if a[0] == "live-migration"]
-    return events if all(result is not None for _, result in events) else None
+def live_migration_events(instance_uuid: str) -> list[tuple[str, str | None]]:
+    """The events of the instance's one live-migration action, once all have ended (the
+    source host ends its event after it saves the migration's status)."""
+    actions = wait_for(lambda: ended_actions_of(instance_uuid), what="the events to end")
+    [(_, events)] = [a for a in actions if a[0] == "live-migration"]
+    return events
 
 
 def live_migrate(ctx: Any, inst: Any, migration: Any, api: ComputeAPI | None = None) -> None:
@@ -444,8 +446,7 @@ def test_live_migration_end_to_end_with_one_slot(cloud: Cloud) -> None:
         assert not cloud.driver("cmp1").instance_exists(moved)
     assert cloud.usage("cmp1") == src_before - 768
     assert cloud.usage("cmp2") == dst_before + 768
-    # The source host ends its event after it saves the migration's status.
-    events = wait_for(lambda: live_migration_events_ended(first.uuid))
+    events = live_migration_events(first.uuid)
     assert sorted(events) == sorted(
         [
             ("compute_check_can_live_migrate_destination", "Success"),
@@ -519,7 +520,7 @@ def test_failed_live_migration_rolls_back_on_both_hosts(cloud: Cloud, flags: Any
     assert cloud.usage("cmp1") == src_before and cloud.usage("cmp2") == dst_before
     [fault] = faults_of(inst.uuid)
     assert "guest already exists on cmp2" in fault.message
-    events = wait_for(lambda: live_migration_events_ended(inst.uuid))
+    events = live_migration_events(inst.uuid)
     assert ("compute_rollback_live_migration_at_destination", "Success") in events
     assert ("compute_live_migration", "Error") in events
 

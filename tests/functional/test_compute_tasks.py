@@ -21,6 +21,7 @@ from nubis.core.service import Service
 from tests.fixtures.inproc_cloud import (
     actions_of,
     active,
+    ended_actions_of,
     faults_of,
     inproc_services,
     instance_of,
@@ -194,12 +195,8 @@ def test_a_build_failing_everywhere_errors_the_instance(clean: Cloud) -> None:
     assert any("no valid host" in m for m in messages), messages
     assert sum("broken" in m for m in messages) == 2
 
-    def build_ended() -> Any:
-        # The conductor ends the build event after it saves ERROR: a moment behind.
-        action, events = actions_of(inst.uuid)[0]
-        return (action, events) if events[-1][1] is not None else None
-
-    action, events = wait_for(build_ended, what="the build event to end")
+    # The conductor ends the build event after it saves ERROR: a moment behind.
+    action, events = wait_for(lambda: ended_actions_of(inst.uuid), what="the events to end")[0]
     assert action == "create"
     assert events[-1] == ("conductor_schedule_and_build_instances", "Error")
 
