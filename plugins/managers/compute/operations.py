@@ -123,6 +123,15 @@ class Operations:
         self._write(f"recording a fault on {instance_uuid}", fault.create)
 
     def revert_task_state(self, context: Any, instance: Any, vm_state: str | None) -> None:
+        """End *instance*'s task after a failure, setting *vm_state* when given.
+
+        While records wait to be written (this failure's fault among them, perhaps), this
+        one waits behind them, as every record does: the instance is never seen ended
+        (in ERROR, say) before its fault is recorded.
+        """
+        if self.pending is not None and len(self.pending):
+            self._end_task_later(context, instance.uuid, vm_state, None)
+            return
         try:
             instance.task_state = None
             if vm_state is not None:
@@ -134,12 +143,15 @@ class Operations:
             if self.pending is None:
                 LOG.exception("reverting the task state of %s failed", instance.uuid)
                 return
-            uuid = instance.uuid
-            cause = exc
-            self._write(
-                f"reverting the task state of {uuid}",
-                lambda: end_task(context, uuid, vm_state, cause),
-            )
+            self._end_task_later(context, instance.uuid, vm_state, exc)
+
+    def _end_task_later(
+        self, context: Any, uuid: str, vm_state: str | None, cause: BaseException | None
+    ) -> None:
+        self._write(
+            f"reverting the task state of {uuid}",
+            lambda: end_task(context, uuid, vm_state, cause),
+        )
 
     # --- the operation -----------------------------------------------------------------
 
