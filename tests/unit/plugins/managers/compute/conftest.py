@@ -1,5 +1,6 @@
 """Fixtures of the compute manager's unit tests: a migrated SQLite database reached
-through a counting ``local`` indirection, fake-driver hosts and compute managers.
+through a counting ``local`` indirection, fake-driver hosts and compute managers; and,
+for the records a failed operation keeps (PendingRecords), a conductor that is away.
 
 Nothing here is a mock: the drivers are the ``fake`` plugin (configured through a
 private ConfigOpts each, as a deployment would configure one host), the objects run
@@ -12,8 +13,10 @@ from __future__ import annotations
 import collections
 import uuid
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
+import oslo_messaging as messaging
 import pytest
 from oslo_config import cfg
 
@@ -22,6 +25,7 @@ from nubis.core.compute.states import VMState
 from nubis.core.context import RequestContext, get_admin_context
 from nubis.core.objects import base
 from nubis.core.virt import power_state
+from nubis.plugins.managers.compute.bookkeeping import PendingRecords
 
 
 class CountingIndirection(plugins.load_one("nubis.indirection", "local")):  # type: ignore[misc]
@@ -131,3 +135,38 @@ def new_instance(
     instance.power_state = power
     instance.create()
     return instance
+
+
+class AwayConductor:
+    """A conductor that is away until ``up`` is set; records what was written."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.written: list[str] = []
+
+    def writer(self, name: str, error: BaseException | None = None) -> Any:
+        def write() -> None:
+            if error is not None:
+                raise error
+            if not self.up:
+                raise messaging.MessagingTimeout("no reply from the conductor")
+            self.written.append(name)
+
+        return write
+
+
+def bookkeeping_conf(interval: float = 0.05, timeout: float = 60.0) -> Any:
+    """The two options PendingRecords reads: retry every *interval* s for *timeout* s."""
+    return SimpleNamespace(
+        compute=SimpleNamespace(
+            bookkeeping_retry_interval=interval, bookkeeping_retry_timeout=timeout
+        )
+    )
+
+
+@pytest.fixture
+def pending() -> Iterator[PendingRecords]:
+    """Records of host cmp1 retried every 50 ms; stopped after the test."""
+    records = PendingRecords(bookkeeping_conf(), "cmp1")
+    yield records
+    records.stop()

@@ -4,53 +4,18 @@ conductor could not take, and writes them, in order, when they answer again."""
 from __future__ import annotations
 
 import logging
-from types import SimpleNamespace
-from typing import Any
 
 import oslo_messaging as messaging
-import pytest
 
 from nubis.core import exception
 from nubis.plugins.managers.compute import bookkeeping
 from nubis.plugins.managers.compute.bookkeeping import PendingRecords
-
-
-class Backend:
-    """A conductor that is away until ``up`` is set; records what was written."""
-
-    def __init__(self) -> None:
-        self.up = False
-        self.written: list[str] = []
-
-    def writer(self, name: str, error: BaseException | None = None) -> Any:
-        def write() -> None:
-            if error is not None:
-                raise error
-            if not self.up:
-                raise messaging.MessagingTimeout("no reply from the conductor")
-            self.written.append(name)
-
-        return write
-
-
-def _conf(interval: float = 0.05, timeout: float = 60.0) -> Any:
-    return SimpleNamespace(
-        compute=SimpleNamespace(
-            bookkeeping_retry_interval=interval, bookkeeping_retry_timeout=timeout
-        )
-    )
-
-
-@pytest.fixture
-def pending() -> Any:
-    records = PendingRecords(_conf(), "cmp1")
-    yield records
-    records.stop()
+from tests.unit.plugins.managers.compute.conftest import AwayConductor, bookkeeping_conf
 
 
 def test_records_are_kept_and_written_in_order_when_the_conductor_returns(pending, caplog) -> None:
     caplog.set_level(logging.INFO)
-    backend = Backend()
+    backend = AwayConductor()
     assert not pending.write("fault of i1", backend.writer("fault"))
     assert not pending.write("revert of i1", backend.writer("revert"))
     assert pending.pending() == ["fault of i1", "revert of i1"]
@@ -62,7 +27,7 @@ def test_records_are_kept_and_written_in_order_when_the_conductor_returns(pendin
 
 
 def test_the_thread_writes_them_without_being_asked(pending) -> None:
-    backend = Backend()
+    backend = AwayConductor()
     pending.write("fault of i1", backend.writer("fault"))
     backend.up = True
     import time
@@ -75,7 +40,7 @@ def test_the_thread_writes_them_without_being_asked(pending) -> None:
 
 
 def test_records_that_no_longer_apply_are_dropped_quietly(pending) -> None:
-    backend = Backend()
+    backend = AwayConductor()
     pending.write("revert of i1", backend.writer("revert"))
     gone = exception.InstanceNotFound(instance_id="i1")
     pending.keep("end of i1", backend.writer("x", gone), None)
@@ -87,14 +52,14 @@ def test_records_that_no_longer_apply_are_dropped_quietly(pending) -> None:
 
 def test_nubis_verdicts_are_not_retried(pending) -> None:
     error = exception.Invalid(message="bad")
-    assert not pending.write("fault", Backend().writer("x", error))
+    assert not pending.write("fault", AwayConductor().writer("x", error))
     assert len(pending) == 0
 
 
 def test_records_past_their_deadline_are_dropped_with_an_error(caplog) -> None:
-    records = PendingRecords(_conf(timeout=0), "cmp1")
+    records = PendingRecords(bookkeeping_conf(timeout=0), "cmp1")
     try:
-        records.write("fault of i1", Backend().writer("fault"))
+        records.write("fault of i1", AwayConductor().writer("fault"))
         assert records.flush() == 0
         assert records.dropped == 1
         assert any("gave up" in r.getMessage() for r in caplog.records)

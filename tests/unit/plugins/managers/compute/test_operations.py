@@ -4,16 +4,13 @@ after its fault, also when the fault had to wait to be written."""
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
-
-import pytest
 
 from nubis.core.compute.states import TaskState, VMState
 from nubis.core.context import get_admin_context
 from nubis.plugins.managers.compute.bookkeeping import PendingRecords
 from nubis.plugins.managers.compute.locks import KeyedLocks
 from nubis.plugins.managers.compute.operations import Operations
-from tests.unit.plugins.managers.compute.test_bookkeeping import Backend, _conf
+from tests.unit.plugins.managers.compute.conftest import AwayConductor
 
 
 class Instance(SimpleNamespace):
@@ -25,13 +22,6 @@ class Instance(SimpleNamespace):
 
 def _instance() -> Instance:
     return Instance(uuid="i1", vm_state=VMState.BUILDING, task_state=TaskState.SPAWNING, saved=[])
-
-
-@pytest.fixture
-def pending() -> Any:
-    records = PendingRecords(_conf(), "cmp1")
-    yield records
-    records.stop()
 
 
 def _operations(pending: PendingRecords) -> Operations:
@@ -49,7 +39,7 @@ def test_the_task_waits_behind_a_fault_that_waits(pending: PendingRecords) -> No
     # The fault could not be written (the conductor is away); the conductor is back by
     # the time the task is ended. Saving the task at once would show the instance in
     # ERROR with no fault until the fault is written.
-    backend = Backend()
+    backend = AwayConductor()
     assert not pending.write("recording a fault on i1", backend.writer("fault"))
     inst = _instance()
     _operations(pending).revert_task_state(get_admin_context(), inst, VMState.ERROR)
