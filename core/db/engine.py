@@ -11,7 +11,11 @@ Contract:
   ends and rolls back when it raises. Objects it loaded stay usable afterwards, detached
   with their attributes loaded (``expire_on_commit=False``). :func:`connection` is the
   same transaction on a Core :class:`~sqlalchemy.engine.Connection`, without the
-  Session, for hot paths that run one or two statements.
+  Session, for hot paths that run one or two statements. :func:`one_statement` is for
+  a write that is a single statement returning its row (``UPDATE ... RETURNING``): in
+  autocommit where the database can return the row, so the statement is its own
+  transaction and no ``BEGIN`` and ``COMMIT`` go to the database; elsewhere (MariaDB)
+  it is :func:`connection`.
 * SQLite: a file database's folder is created mode 0700 and the file mode 0600 (it
   holds password hashes); ``PRAGMA foreign_keys=ON`` on every connection; file
   databases use WAL with ``synchronous=NORMAL`` (a power cut may lose the last
@@ -65,6 +69,7 @@ class Database:
 
     engine: Engine
     writer_engine: Engine
+    statement_engine: Engine
     writer_sessions: sessionmaker[Session]
     reader_sessions: sessionmaker[Session]
     serialized: contextlib.AbstractContextManager[Any]
@@ -134,9 +139,9 @@ def _create_sqlite_engine(url: URL, options: dict[str, Any]) -> tuple[Engine, bo
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: sqlalchemy.Connection) -> None:
-        connection.exec_driver_sql(
-            connection.get_execution_options().get(_SQLITE_BEGIN_OPTION, "BEGIN")
-        )
+        begin = connection.get_execution_options().get(_SQLITE_BEGIN_OPTION, "BEGIN")
+        if begin:  # None: autocommit, each statement its own transaction
+            connection.exec_driver_sql(begin)
 
     return engine, in_memory
 
@@ -148,8 +153,17 @@ def _create_server_engine(url: URL, options: dict[str, Any]) -> Engine:
         max_overflow=CONF.database.max_overflow,
         pool_timeout=CONF.database.pool_timeout,
         pool_recycle=CONF.database.connection_recycle_time,
-        isolation_level="READ COMMITTED",
     )
+    if url.get_backend_name() == "postgresql":
+        # READ COMMITTED as the session's default, set once when the connection starts.
+        # Set through psycopg2 instead, it would cost a "SET default_transaction_isolation"
+        # round trip each time the pool's pre-ping or an autocommit statement switches
+        # the connection's autocommit, and a longer BEGIN for every transaction.
+        startup = "-c default_transaction_isolation=read\\ committed"
+        given = url.query.get("options")
+        options["connect_args"] = {"options": f"{given} {startup}" if given else startup}
+    else:
+        options["isolation_level"] = "READ COMMITTED"
     return sqlalchemy.create_engine(url, **options)
 
 
@@ -169,15 +183,21 @@ def _create_database(connection: str) -> Database:
     if url.get_backend_name() == "sqlite":
         engine, in_memory = _create_sqlite_engine(url, options)
         writer_bind: Engine = engine.execution_options(**{_SQLITE_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+        statement_bind: Engine = engine.execution_options(**{_SQLITE_BEGIN_OPTION: None})
         if in_memory:
             serialized = threading.RLock()
     else:
         engine = _create_server_engine(url, options)
         writer_bind = engine
+        # PostgreSQL: psycopg2's own autocommit, switched in one_statement; MariaDB reads
+        # the row back with a second statement, so its single statements stay in a
+        # transaction.
+        statement_bind = engine if engine.dialect.update_returning else writer_bind
     LOG.debug("created database engine for %s", mask_url(connection))
     return Database(
         engine=engine,
         writer_engine=writer_bind,
+        statement_engine=statement_bind,
         writer_sessions=sessionmaker(bind=writer_bind, expire_on_commit=False),
         reader_sessions=sessionmaker(bind=engine, expire_on_commit=False),
         serialized=serialized,
@@ -234,6 +254,43 @@ def connection(
     bind = database.writer_engine if writer else database.engine
     with database.serialized, bind.begin() as conn:
         yield conn
+
+
+@contextlib.contextmanager
+def one_statement(caller: str | None = None) -> Iterator[sqlalchemy.Connection]:
+    """Yield a Core connection for a write that is one ``UPDATE ... RETURNING``.
+
+    Where the database returns a written row (SQLite, PostgreSQL) the connection is in
+    autocommit: the statement commits as it completes, with no ``BEGIN`` before it and
+    no ``COMMIT`` after it (on PostgreSQL two round trips of four: the pool's pre-ping
+    and the statement remain). On SQLite the statement
+    takes the write lock itself and waits on the busy timeout as a ``BEGIN IMMEDIATE``
+    would. Elsewhere (MariaDB, which reads the row back with a second statement) this
+    is :func:`connection`'s writer transaction. The access guard and the in-memory
+    lock apply as in :func:`connection`. Run one statement only: a second would be a
+    transaction of its own.
+    """
+    guard.ensure_allowed(caller or guard.caller_name(sys._getframe(1)))
+    database = get_database()
+    bind = database.statement_engine
+    if bind.dialect.name != "postgresql":  # SQLite: no BEGIN (see on_begin); MariaDB
+        with database.serialized, bind.begin() as conn:
+            yield conn
+        return
+    # SQLAlchemy's AUTOCOMMIT isolation level would make psycopg2 send a "SET
+    # default_transaction_isolation" before and after; its autocommit attribute sends
+    # nothing (SQLAlchemy's pre-ping switches it the same way). With it on, the
+    # transaction below is SQLAlchemy's bookkeeping only: psycopg2 sends no BEGIN or
+    # COMMIT.
+    with bind.connect() as conn:
+        driver: Any = conn.connection.dbapi_connection
+        driver.autocommit = True
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            if not driver.closed:  # a connection lost in the statement stays closed
+                driver.autocommit = False
 
 
 def reset() -> None:

@@ -2,9 +2,11 @@
 
 :func:`_api_function` turns ``f(bind, context, ...)`` into the public
 ``f(context, ...)``: it opens the transaction (an ORM Session for :data:`_reader` and
-:data:`_writer`, a Core connection for :data:`_core_writer`), retries it as a whole on
-transient errors, and names the function by its public path in
-:mod:`nubis.core.db.api` for the access guard's and the retry log's messages.
+:data:`_writer`, a Core connection for :data:`_core_writer`, an autocommit one where
+the database allows for :data:`_one_statement_writer`, whose function runs one
+statement), retries it as a whole on transient errors, and names the function by its
+public path in :mod:`nubis.core.db.api` for the access guard's and the retry log's
+messages.
 :func:`block_db_access` and :func:`unblock_db_access` switch that guard.
 """
 
@@ -41,12 +43,14 @@ def unblock_db_access() -> None:
 
 
 def _api_function(
-    begin: Callable[..., contextlib.AbstractContextManager[BindT]], *, writer: bool
+    begin: Callable[[str], contextlib.AbstractContextManager[BindT]],
 ) -> Callable[[Callable[Concatenate[BindT, P], R]], Callable[P, R]]:
     """Make ``f(bind, context, ...)`` the retried one-transaction ``f(context, ...)``.
 
-    *begin* opens the transaction: :func:`engine.transaction` hands the function a
-    Session, :func:`engine.connection` a Core connection (hot paths). The result's
+    ``begin(caller)`` opens the transaction: :func:`engine.transaction` hands the
+    function a Session, :func:`engine.connection` a Core connection (hot paths),
+    :func:`engine.one_statement` a Core connection for a single ``UPDATE ...
+    RETURNING`` (the hottest: object saves of compute nodes and migrations). The result's
     ``__module__`` is :data:`API_MODULE`, so the access guard, the retry log and
     introspection name it ``nubis.core.db.api.<name>``, the path callers use.
     """
@@ -56,7 +60,7 @@ def _api_function(
 
         @functools.wraps(function)
         def in_transaction(*args: P.args, **kwargs: P.kwargs) -> R:
-            with begin(caller, writer=writer) as bind:
+            with begin(caller) as bind:
                 return function(bind, *args, **kwargs)
 
         in_transaction.__module__ = API_MODULE
@@ -69,6 +73,7 @@ def _api_function(
     return decorate
 
 
-_reader = _api_function(engine.transaction, writer=False)
-_writer = _api_function(engine.transaction, writer=True)
-_core_writer = _api_function(engine.connection, writer=True)
+_reader = _api_function(functools.partial(engine.transaction, writer=False))
+_writer = _api_function(functools.partial(engine.transaction, writer=True))
+_core_writer = _api_function(functools.partial(engine.connection, writer=True))
+_one_statement_writer = _api_function(engine.one_statement)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from nubis.core import exception
 from nubis.core.db.api._rows import _add, _all, _first, _query, _soft_delete_rows, _update_one
-from nubis.core.db.api._transaction import _core_writer, _reader, _writer
+from nubis.core.db.api._transaction import _one_statement_writer, _reader, _writer
 from nubis.core.db.models import ComputeNode
 
 
@@ -109,7 +109,7 @@ def compute_node_get_all_by_host(session: Session, context: Any, host: str) -> l
     return nodes
 
 
-@_core_writer
+@_one_statement_writer
 def compute_node_update(
     connection: Connection, context: Any, compute_id: int, values: Mapping[str, Any]
 ) -> ComputeNode:

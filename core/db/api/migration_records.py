@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from nubis.core import exception
 from nubis.core.db.api._rows import _all, _filtered, _first, _query, _update_one
-from nubis.core.db.api._transaction import _core_writer, _reader, _writer
+from nubis.core.db.api._transaction import _one_statement_writer, _reader, _writer
 from nubis.core.db.models import Migration
 
 MIGRATION_STATUSES_NOT_IN_PROGRESS = (
@@ -58,7 +58,7 @@ def migration_get_by_uuid(session: Session, context: Any, migration_uuid: str) -
     return migration
 
 
-@_core_writer
+@_one_statement_writer
 def migration_update(
     connection: Connection, context: Any, migration_id: int, values: Mapping[str, Any]
 ) -> Migration:

@@ -134,6 +134,32 @@ def test_migration_update_uses_the_same_path(admin_context):
         assert _columns(updated) == _row(models.Migration, migration.id)
 
 
+def test_a_one_statement_write_is_committed_as_the_statement_completes(admin_context):
+    # Where the row comes back from the UPDATE (SQLite, PostgreSQL) the statement is its
+    # own transaction: another connection sees it before the block ends. Elsewhere
+    # (MariaDB) it is a transaction, committed when the block ends.
+    node = _node(admin_context)
+    with engine.one_statement() as connection:
+        returned = api._update_one(
+            connection, admin_context, models.ComputeNode, {"id": node.id}, {"vcpus_used": 5}
+        )
+        autocommit = connection.dialect.update_returning
+        seen_meanwhile = _row(models.ComputeNode, node.id)["vcpus_used"]
+    assert returned.vcpus_used == 5
+    assert seen_meanwhile == (5 if autocommit else 0)
+    assert _row(models.ComputeNode, node.id)["vcpus_used"] == 5
+
+
+def test_a_one_statement_write_that_fails_writes_nothing(admin_context):
+    node = _node(admin_context)
+    other = _node(admin_context, hypervisor_hostname="node2")
+    with pytest.raises(sa_exc.IntegrityError):
+        # The (host, hypervisor_hostname) of a live node is unique.
+        api.compute_node_update(admin_context, node.id, {"hypervisor_hostname": "node2"})
+    assert _row(models.ComputeNode, node.id)["hypervisor_hostname"] == "node1"
+    assert _row(models.ComputeNode, other.id)["hypervisor_hostname"] == "node2"
+
+
 def test_sql_keys_sql_values_and_sessions_agree_with_the_keyed_path(admin_context):
     node = _node(admin_context)
     table = models.ComputeNode
