@@ -13,20 +13,20 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from oslo_utils import timeutils
-from sqlalchemy import case, false, func, or_, select, update
+from sqlalchemy import Connection, case, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from nubis.core import binaries, exception
 from nubis.core.db.api._rows import (
     _add,
     _all,
+    _detached,
     _first,
     _query,
-    _reloaded,
     _soft_delete_rows,
     _visible,
 )
-from nubis.core.db.api._transaction import _reader, _writer
+from nubis.core.db.api._transaction import _one_statement_writer, _reader, _writer
 from nubis.core.db.models import ComputeNode, Service
 
 
@@ -149,46 +149,45 @@ def service_get_minimum_version(
     return {binary: int(version) for binary, version in session.execute(statement)}
 
 
-@_writer
+@_one_statement_writer
 def service_update(
-    session: Session, context: Any, service_id: int, values: Mapping[str, Any]
+    connection: Connection, context: Any, service_id: int, values: Mapping[str, Any]
 ) -> Service:
     """Update a service and return it; ServiceNotFound if there is none.
 
     When *values* carries a ``report_count`` greater than the stored one, the same
     UPDATE stamps ``last_seen_up`` with the current time (unless *values* sets it);
-    otherwise ``last_seen_up`` is left alone.
+    otherwise ``last_seen_up`` is left alone. One statement where the database returns
+    the row (every membership report of every service comes here).
     """
+    table = Service.__table__
     assignments: list[tuple[Any, Any]] = []
     if "report_count" in values and "last_seen_up" not in values:
         # First in the SET list: MariaDB evaluates assignments left to right, so this
         # must compare against the report_count stored before this UPDATE.
         assignments.append(
             (
-                Service.last_seen_up,
+                table.c.last_seen_up,
                 case(
-                    (Service.report_count < values["report_count"], timeutils.utcnow()),
-                    else_=Service.last_seen_up,
+                    (table.c.report_count < values["report_count"], timeutils.utcnow()),
+                    else_=table.c.last_seen_up,
                 ),
             )
         )
     assignments.extend((getattr(Service, name), value) for name, value in values.items())
     if "updated_at" not in values:
-        assignments.append((Service.updated_at, timeutils.utcnow()))
-    statement = (
-        update(Service)
-        .where(Service.id == service_id, *_visible(context, Service))
-        .ordered_values(*assignments)
-        .execution_options(synchronize_session=False)
-    )
-    if session.get_bind().dialect.update_returning:
-        service = session.scalars(statement.returning(Service)).one_or_none()
-        if service is None:
-            raise exception.ServiceNotFound(service_id=service_id)
-        return service
-    if not session.execute(statement).rowcount:  # type: ignore[attr-defined]
+        assignments.append((table.c.updated_at, timeutils.utcnow()))
+    key = table.c.id == service_id
+    statement = update(table).where(key, *_visible(context, Service)).ordered_values(*assignments)
+    if connection.dialect.update_returning:
+        row = connection.execute(statement.returning(*table.columns)).one_or_none()
+    elif connection.execute(statement).rowcount:
+        row = connection.execute(select(table).where(key)).one()
+    else:
+        row = None
+    if row is None:
         raise exception.ServiceNotFound(service_id=service_id)
-    return _reloaded(session, select(Service).where(Service.id == service_id))
+    return _detached(Service, row._mapping)
 
 
 @_writer
