@@ -230,26 +230,32 @@ class ComputeTaskManager:
                 preserve_ephemeral=bool(preserve_ephemeral),
             )
         except Exception as exc:
-            self._event_finish(context, current.uuid, EVENT_REBUILD, exc)
-            self._rebuild_not_sent(context, current, exc)
+            self._not_sent("rebuild", context, current, TaskState.REBUILDING, EVENT_REBUILD, exc)
             return
         self._event_finish(context, current.uuid, EVENT_REBUILD)
         LOG.info("rebuild of instance %s sent to %s", current.uuid, current.host)
 
-    def _rebuild_not_sent(self, context: Any, instance: Any, exc: BaseException) -> None:
-        """End the task of a rebuild that cannot reach its host: fault, task cleared
-        (the guest was not touched), action finished."""
-        LOG.warning("rebuild of instance %s not sent: %s", instance.uuid, exception.one_line(exc))
-        instance.task_state = None
+    def _not_sent(
+        self, what: str, context: Any, instance: Any, task: str, event: str, exc: BaseException
+    ) -> None:
+        """End *task* of *instance* whose request (*what*, e.g. ``rebuild``) reached no
+        host, so the guest was not touched: a fault, the task cleared, then *event* and
+        the action ended with *exc*, in that order, so that whoever sees the task end
+        finds the fault. When the task is no longer *task* (the instance was deleted or
+        another request took it over) only the event is ended."""
+        LOG.warning("%s of instance %s not sent: %s", what, instance.uuid, exception.one_line(exc))
         try:
-            instance.save(expected_task_state=[TaskState.REBUILDING])
-        except (exception.InstanceNotFound, exception.UnexpectedTaskStateError):
+            objects.InstanceFault.from_exception(context, instance.uuid, exc, self.host).create()
+            instance.task_state = None
+            instance.save(expected_task_state=[task])
+        except (exception.InstanceNotFound, exception.UnexpectedTaskStateError) as lost:
+            LOG.info("instance %s: task %s not ended here: %s", instance.uuid, task, lost)
+            self._event_finish(context, instance.uuid, event, exc)
             return
-        objects.InstanceFault.from_exception(context, instance.uuid, exc, self.host).create()
         try:
-            objects.InstanceAction.action_finish(context, instance.uuid)
+            objects.InstanceActionEvent.event_and_action_end(context, instance.uuid, event, exc)
         except exception.InstanceActionNotFound:
-            pass
+            LOG.debug("no action to record the end of %s of %s on", event, instance.uuid)
 
     # --- unshelve ------------------------------------------------------------------
 

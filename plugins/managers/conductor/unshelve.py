@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from nubis.core import exception, objects
+from nubis.core import exception
 from nubis.core.compute.rpcapi import ComputeAPI
 from nubis.core.compute.states import TaskState, VMState
 
@@ -67,24 +67,9 @@ class Unshelves:
         except Exception as exc:
             if not isinstance(exc, exception.NubisException):
                 exc = exception.NoValidHost(reason=f"unshelve failed: {exception.one_line(exc)}")
-            endpoint._event_finish(context, current.uuid, EVENT_UNSHELVE, exc)
-            self._not_sent(context, current, exc)
+            endpoint._not_sent(
+                "unshelve", context, current, TaskState.UNSHELVING, EVENT_UNSHELVE, exc
+            )
             return
         endpoint._event_finish(context, current.uuid, EVENT_UNSHELVE)
         LOG.info("unshelve of instance %s sent to %s (node %s)", current.uuid, host, node)
-
-    def _not_sent(self, context: Any, instance: Any, exc: BaseException) -> None:
-        """End an unshelve that reaches no host: fault, task cleared, action ended."""
-        LOG.warning("unshelve of instance %s not sent: %s", instance.uuid, exception.one_line(exc))
-        instance.task_state = None
-        try:
-            instance.save(expected_task_state=[TaskState.UNSHELVING])
-        except (exception.InstanceNotFound, exception.UnexpectedTaskStateError):
-            return
-        objects.InstanceFault.from_exception(
-            context, instance.uuid, exc, self.endpoint.host
-        ).create()
-        try:
-            objects.InstanceAction.action_finish(context, instance.uuid)
-        except exception.InstanceActionNotFound:
-            pass
