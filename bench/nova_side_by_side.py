@@ -29,11 +29,14 @@ checked on both sides (``_common.SaveSide.run``: the object, the row read back t
 a separate SQLite connection, the conductor's count); a failed check ends the run with
 exit 1 and no ratio.
 
-After the rounds, with both sides stopped, the transport's floor is timed in this
-process: a raw oslo.messaging ``call`` of an endpoint that does nothing, on the same
-transport (``--calls`` calls after the warm-up). No conductor can save faster than
-that, so ``Nova p50 / floor p50`` is the highest ratio any implementation could reach
-on this transport; it is printed beside the ratios.
+After the rounds, with both sides stopped, two floors are timed in this process
+(``transport_floors``; ``--calls`` calls each after the warm-up): a raw oslo.messaging
+``call`` of an endpoint that does nothing, and of one that writes the value into a row
+of a SQLite file with the same settings through a bare ``sqlite3`` UPDATE, on the same
+transport. No conductor can save faster than the first, and none that writes the row
+faster than the second, so ``Nova p50 / floor p50`` is the highest ratio any
+implementation could reach on this transport, and ``Nova p50 / write floor p50`` the
+highest for one that reaches the database; both are printed beside the ratios.
 
 Prints p50/p99/mean of each side and the ratios Nova/nubis. Targets: nubis at least 5x
 faster on p50 and 3x on p99; exit 0 when both are met, 1 otherwise, 2 when the Nova
@@ -222,39 +225,73 @@ def alternate(
     return samples
 
 
-def transport_floor(calls: int, warmup: int) -> list[float]:
-    """Time *calls* raw oslo.messaging calls of a do-nothing endpoint on TRANSPORT_URL,
-    server and client in this process as on the sides (ms each)."""
+def transport_floors(calls: int, warmup: int, workdir: Path) -> dict[str, list[float]]:
+    """Time raw oslo.messaging calls on TRANSPORT_URL, server and client in this process
+    as on the sides (ms each), of two endpoints:
+
+    * ``floor``: an endpoint that does nothing;
+    * ``floor_write``: an endpoint that writes the value into one row of a SQLite file
+      with the sides' settings (a plain ``sqlite3`` UPDATE in autocommit, a connection
+      per server thread) and returns it: the least work any conductor must do for a
+      save that reaches the database.
+
+    *calls* calls of each after *warmup* not counted; every answer is checked.
+    """
+    import sqlite3
     import time
 
     import oslo_messaging as messaging
     from oslo_config import cfg
 
-    conf = cfg.CONF  # oslo.messaging registers some of its options on the global one only
-    conf([], project="nubis-bench-floor", default_config_files=[], default_config_dirs=[])
-    transport = messaging.get_rpc_transport(conf, url=TRANSPORT_URL)
+    db_path = workdir / "floor.sqlite"
+    setup = sqlite3.connect(db_path, isolation_level=None)
+    setup.execute("PRAGMA journal_mode=WAL")
+    setup.execute("CREATE TABLE row (id INTEGER PRIMARY KEY, value INTEGER)")
+    setup.execute("INSERT INTO row VALUES (1, 0)")
+    setup.close()
+    local = threading.local()
 
-    class Nothing:
+    class Floor:
         target = messaging.Target(version="1.0")
 
         def nothing(self, ctxt: Any, value: int) -> int:
             return value
 
+        def write(self, ctxt: Any, value: int) -> int:
+            db = getattr(local, "db", None)
+            if db is None:
+                db = local.db = sqlite3.connect(db_path, isolation_level=None)
+                db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("UPDATE row SET value = ? WHERE id = 1", (value,))
+            return value
+
+    conf = cfg.CONF  # oslo.messaging registers some of its options on the global one only
+    conf([], project="nubis-bench-floor", default_config_files=[], default_config_dirs=[])
+    transport = messaging.get_rpc_transport(conf, url=TRANSPORT_URL)
     target = messaging.Target(topic=f"floor-{uuid.uuid4().hex[:8]}", server="floor")
-    server = messaging.get_rpc_server(transport, target, [Nothing()], executor="threading")
+    server = messaging.get_rpc_server(transport, target, [Floor()], executor="threading")
     server.start()
     client = messaging.get_rpc_client(transport, messaging.Target(topic=target.topic))
+    reader = sqlite3.connect(db_path)
     try:
-        for value in range(warmup):
-            client.call({}, "nothing", value=value)
-        samples = []
-        for value in range(calls):
-            began = time.perf_counter()
-            if client.call({}, "nothing", value=value) != value:
-                raise CheckFailed(f"the floor's endpoint answered wrong for {value}")
-            samples.append((time.perf_counter() - began) * 1000)
-        return samples
+        floors: dict[str, list[float]] = {}
+        for name, method in (("floor", "nothing"), ("floor_write", "write")):
+            for value in range(warmup):
+                client.call({}, method, value=value)
+            samples = floors[name] = []
+            for value in range(warmup, warmup + calls):
+                began = time.perf_counter()
+                answer = client.call({}, method, value=value)
+                samples.append((time.perf_counter() - began) * 1000)
+                if answer != value:
+                    raise CheckFailed(f"the floor's {method} answered {answer} for {value}")
+            if method == "write":
+                row = reader.execute("SELECT value FROM row WHERE id = 1").fetchone()
+                if row != (warmup + calls - 1,):
+                    raise CheckFailed(f"the floor's writes left {row} in the row")
+        return floors
     finally:
+        reader.close()
         server.stop()
         server.wait()
         transport.cleanup()
@@ -277,7 +314,7 @@ def nova_python(venv: Path) -> Path | None:
 def report(samples: dict[str, list[float]], infos: dict[str, Any], args: Any) -> bool:
     """Print the table and the ratios; return whether both targets are met."""
     nova, nubis = summarize(samples["nova"]), summarize(samples["nubis"])
-    floor = summarize(samples["floor"])
+    floor, floor_write = summarize(samples["floor"]), summarize(samples["floor_write"])
     p50_ratio, p99_ratio = nova["p50"] / nubis["p50"], nova["p99"] / nubis["p99"]
     sqlite = ", ".join(f"{key}={value}" for key, value in infos["nubis"]["sqlite"].items())
     print(
@@ -289,15 +326,17 @@ def report(samples: dict[str, list[float]], infos: dict[str, Any], args: Any) ->
     rows = (
         (f"Nova {infos['nova']['version']} (nova.conductor)", nova),
         (f"nubis {infos['nubis']['version']} (conductor indirection)", nubis),
+        ("floor: raw oslo.messaging call, no work", floor),
+        ("floor: raw call, one sqlite3 UPDATE", floor_write),
     )
-    rows += (("floor: raw oslo.messaging call, no work", floor),)
     for label, stats in rows:
         print(f"{label:<46}{stats['p50']:>9.3f}{stats['p99']:>9.3f}{stats['mean']:>9.3f}")
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
     print(
         f"nubis above the floor: p50 +{nubis['p50'] - floor['p50']:.3f} ms, "
         f"Nova +{nova['p50'] - floor['p50']:.3f} ms; the highest p50 ratio this transport "
-        f"allows: {nova['p50'] / floor['p50']:.1f}x"
+        f"allows: {nova['p50'] / floor['p50']:.1f}x, to a conductor that writes the row: "
+        f"{nova['p50'] / floor_write['p50']:.1f}x"
     )
     met = p50_ratio >= TARGET_P50 and p99_ratio >= TARGET_P99
     print(
@@ -358,7 +397,7 @@ def main() -> int:
                 f"nubis {infos['nubis']['sqlite']}"
             )
         samples = alternate(workers["nova"], workers["nubis"], calls, args.round, args.warmup)
-        samples["floor"] = transport_floor(calls, args.warmup)
+        samples.update(transport_floors(calls, args.warmup, workdir))
     except CheckFailed as exc:
         print(f"nova_side_by_side: run abandoned, no ratio: {exc}", file=sys.stderr)
         print(f"(worker logs in {workdir})", file=sys.stderr)
