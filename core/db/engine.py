@@ -263,12 +263,12 @@ def one_statement(caller: str | None = None) -> Iterator[sqlalchemy.Connection]:
     Where the database returns a written row (SQLite, PostgreSQL) the connection is in
     autocommit: the statement commits as it completes, with no ``BEGIN`` before it and
     no ``COMMIT`` after it (on PostgreSQL two round trips of four: the pool's pre-ping
-    and the statement remain). On SQLite the statement
-    takes the write lock itself and waits on the busy timeout as a ``BEGIN IMMEDIATE``
-    would. Elsewhere (MariaDB, which reads the row back with a second statement) this
-    is :func:`connection`'s writer transaction. The access guard and the in-memory
-    lock apply as in :func:`connection`. Run one statement only: a second would be a
-    transaction of its own.
+    and the statement remain). On SQLite the statement takes the write lock itself and
+    waits on the busy timeout as a ``BEGIN IMMEDIATE`` would. Elsewhere (MariaDB,
+    which reads the row back with a second statement) this is :func:`connection`'s
+    writer transaction. The access guard and the in-memory lock apply as in
+    :func:`connection`. Run one statement only: a second would be a transaction of
+    its own.
     """
     guard.ensure_allowed(caller or guard.caller_name(sys._getframe(1)))
     database = get_database()

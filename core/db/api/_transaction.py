@@ -50,7 +50,7 @@ def _api_function(
     ``begin(caller)`` opens the transaction: :func:`engine.transaction` hands the
     function a Session, :func:`engine.connection` a Core connection (hot paths),
     :func:`engine.one_statement` a Core connection for a single ``UPDATE ...
-    RETURNING`` (the hottest: object saves of compute nodes and migrations). The result's
+    RETURNING`` (the hottest: saves of compute nodes, migrations and services). The result's
     ``__module__`` is :data:`API_MODULE`, so the access guard, the retry log and
     introspection name it ``nubis.core.db.api.<name>``, the path callers use.
     """
