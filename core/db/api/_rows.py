@@ -16,7 +16,18 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
 from oslo_utils import timeutils
-from sqlalchemy import ColumnElement, Connection, Select, Table, and_, bindparam, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    select,
+    update,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql import ClauseElement
@@ -249,13 +260,21 @@ def _update_one(
         if isinstance(key, Mapping):
             key = and_(*(table.c[name] == value for name, value in key.items()))
         update_statement = update(table).where(*_visible(context, model), key).values(values)
-        if returning:
-            row = connection.execute(update_statement.returning(*table.columns)).one_or_none()
-        elif connection.execute(update_statement).rowcount:
-            row = connection.execute(select(table).where(key)).one()
-        else:
-            row = None
+        row = _updated_row(connection, table, update_statement, key)
     return None if row is None else _detached(model, row._mapping)
+
+
+def _updated_row(
+    connection: Connection, table: Table, statement: Update, key: ColumnElement[bool]
+) -> Row[Any] | None:
+    """Run the UPDATE *statement* of one row of *table* and return that row as it is now
+    (None: no row matched): from the UPDATE itself where the database can (RETURNING),
+    else read again by *key* in the same transaction."""
+    if connection.dialect.update_returning:
+        return connection.execute(statement.returning(*table.columns)).one_or_none()
+    if connection.execute(statement).rowcount:
+        return connection.execute(select(table).where(key)).one()
+    return None
 
 
 def _soft_delete_rows(session: Session, model: type[SoftDeleteMixin], where: Iterable[Any]) -> int:

@@ -24,6 +24,7 @@ from nubis.core.db.api._rows import (
     _first,
     _query,
     _soft_delete_rows,
+    _updated_row,
     _visible,
 )
 from nubis.core.db.api._transaction import _one_statement_writer, _reader, _writer
@@ -179,12 +180,7 @@ def service_update(
         assignments.append((table.c.updated_at, timeutils.utcnow()))
     key = table.c.id == service_id
     statement = update(table).where(key, *_visible(context, Service)).ordered_values(*assignments)
-    if connection.dialect.update_returning:
-        row = connection.execute(statement.returning(*table.columns)).one_or_none()
-    elif connection.execute(statement).rowcount:
-        row = connection.execute(select(table).where(key)).one()
-    else:
-        row = None
+    row = _updated_row(connection, table, statement, key)
     if row is None:
         raise exception.ServiceNotFound(service_id=service_id)
     return _detached(Service, row._mapping)
