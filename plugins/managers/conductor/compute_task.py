@@ -242,7 +242,8 @@ class ComputeTaskManager:
         host, so the guest was not touched: a fault, the task cleared, then *event* and
         the action ended with *exc*, in that order, so that whoever sees the task end
         finds the fault. When the task is no longer *task* (the instance was deleted or
-        another request took it over) only the event is ended."""
+        another request took it over) only the event is ended; the fault, written
+        first, stays: this request did fail."""
         LOG.warning("%s of instance %s not sent: %s", what, instance.uuid, exception.one_line(exc))
         try:
             objects.InstanceFault.from_exception(context, instance.uuid, exc, self.host).create()

@@ -87,3 +87,5 @@ def test_a_task_taken_over_meanwhile_is_left_alone(ctx, writes) -> None:
     assert action.finish_time is None  # the delete's to end
     [event_row] = objects.InstanceActionEventList.get_by_action(ctx, action.id)
     assert event_row.result == "Error"
+    [fault] = objects.InstanceFaultList.get_by_instance_uuids(ctx, [instance.uuid])
+    assert "nowhere to go" in fault.message  # written first: this request did fail
