@@ -34,6 +34,7 @@ from sqlalchemy.sql import ClauseElement
 
 from nubis.core import exception
 from nubis.core.db import errors
+from nubis.core.db.api import _direct
 from nubis.core.db.models import Base, SoftDeleteMixin
 
 ModelT = TypeVar("ModelT", bound=Base)
@@ -250,12 +251,12 @@ def _update_one(
             table, key_column, frozenset(values), read_deleted, returning
         )
         values[_KEY_PARAM] = key_value
-        result = connection.execute(statement, values)
         if reread is None:
-            row = result.one_or_none()
-        else:
-            found = result.rowcount
-            row = connection.execute(reread, {_KEY_PARAM: key_value}).one() if found else None
+            found = _direct.returning_one(connection, statement, values, table.columns)
+            return None if found is None else _detached(model, found)
+        if not connection.execute(statement, values).rowcount:
+            return None
+        row: Row[Any] | None = connection.execute(reread, {_KEY_PARAM: key_value}).one()
     else:
         if isinstance(key, Mapping):
             key = and_(*(table.c[name] == value for name, value in key.items()))
