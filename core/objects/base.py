@@ -15,6 +15,7 @@ import logging
 from types import ModuleType
 from typing import Any
 
+import netaddr
 from oslo_config import cfg
 from oslo_serialization import jsonutils
 from oslo_versionedobjects import base as ovo_base
@@ -59,6 +60,7 @@ _PLAIN_FIELD_TYPES: dict[type, type] = {
 # may be left in place (see NubisPersistentObject._from_db_object).
 _PLAIN = frozenset({*_PLAIN_FIELD_TYPES.values(), type(None)})
 _plain_fields_of: dict[type, dict[str, type]] = {}
+_NO_OFFSET = datetime.timedelta(0)
 _UNSET = object()
 
 
@@ -92,6 +94,30 @@ def _plain_container(value: dict[Any, Any] | list[Any] | set[Any]) -> Any:
     if isinstance(value, list):
         return list(value)
     return set(value)
+
+
+def _holds(current: Any, value: Any) -> bool:
+    """Whether a field holding *current* holds what setting it to *value*, a column's
+    value, would store: an equal plain value (int, float, str, bool, None) of the same
+    type; the same float as an integer column value; the same instant as a naive UTC
+    datetime (a tz-aware field adds UTC to it); the same address as its text; an equal
+    dict or list (JSON columns, decoded). Setting the field again would coerce and
+    store an equal value.
+    """
+    kind = type(value)
+    if kind is type(current) and kind in _PLAIN:
+        return bool(current == value)
+    if isinstance(current, datetime.datetime) and kind is datetime.datetime:
+        if current.tzinfo is not None and value.tzinfo is None:
+            return current.utcoffset() == _NO_OFFSET and current.replace(tzinfo=None) == value
+        return current.tzinfo is value.tzinfo and current == value
+    if type(current) is float and kind is int:
+        return current == value
+    if isinstance(current, netaddr.IPAddress) and kind is str:
+        return str(current) == value
+    if isinstance(current, dict | list) and kind in (dict, list):
+        return bool(current == value)
+    return False
 
 
 class NubisObjectRegistry(ovo_base.VersionedObjectRegistry):
@@ -252,9 +278,9 @@ class NubisPersistentObject:
         """Fill *obj* from the row *db_obj*, bind it to *context*, reset its changes.
 
         Every field the row has is set through the field (coerced and checked), except
-        a field that already holds an equal plain value (int, float, str, bool, None)
-        of the same type: setting it again would store what it holds. That is most
-        fields when a save reloads the row it just wrote.
+        a field that already holds what setting it would store (see :func:`_holds`).
+        That is every field but ``updated_at`` when a save reloads the row it just
+        wrote.
         """
         stored = obj.__dict__
         json_fields = cls._json_fields
@@ -268,7 +294,7 @@ class NubisPersistentObject:
             elif name == "deleted":
                 value = bool(value)
             current = stored.get("_obj_" + name, _UNSET)
-            if type(current) is type(value) and type(value) in _PLAIN and current == value:
+            if current is not _UNSET and _holds(current, value):
                 continue
             setattr(obj, name, value)
         obj._context = context

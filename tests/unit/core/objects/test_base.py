@@ -62,3 +62,57 @@ def test_coercion_still_validates_incoming_values(node):
     primitive["nubis_object.data"]["vcpus"] = "not a number"
     with pytest.raises(ValueError):
         objects.ComputeNode.obj_from_primitive(primitive, get_admin_context())
+
+
+def _row_of(node, **changed):
+    """A row as the database returns *node*: naive UTC times, the address as text,
+    JSON columns as text, a whole-number float as an integer (SQLite's REAL)."""
+    import json
+    from types import SimpleNamespace
+
+    values = {name: getattr(node, name) for name in node.fields if node.obj_attr_is_set(name)}
+    values["created_at"] = values["created_at"].replace(tzinfo=None)
+    values["host_ip"] = str(values["host_ip"])
+    values["stats"] = json.dumps(dict(values["stats"]))
+    values["supported_instances"] = json.dumps([list(x) for x in values["supported_instances"]])
+    values["cpu_allocation_ratio"] = int(values["cpu_allocation_ratio"])
+    values.update(changed)
+    return SimpleNamespace(**values)
+
+
+def test_reloading_an_equal_row_sets_no_field_and_a_different_value_is_coerced(node):
+    """A field already holding what the row says is left as it is (the same value
+    object: no coercion); each field whose value differs is set through the field, as
+    oslo would."""
+    node.host_ip = "192.0.2.10"
+    node.cpu_allocation_ratio = 4.0
+    node.obj_reset_changes()
+    held = {key: value for key, value in vars(node).items() if key.startswith("_obj_")}
+    node._from_db_object(node._context, node, _row_of(node))
+    replaced = [key for key, value in held.items() if vars(node)[key] is not value]
+    assert replaced == []
+
+    later = datetime.datetime(2026, 1, 2, 3, 4, 5, 6)
+    row = _row_of(
+        node, created_at=later, host_ip="192.0.2.11", stats='{"a": "2"}', cpu_allocation_ratio=3
+    )
+    node._from_db_object(node._context, node, row)
+    assert node.created_at == later.replace(tzinfo=datetime.UTC)
+    assert node.created_at.utcoffset() == datetime.timedelta(0)
+    assert str(node.host_ip) == "192.0.2.11" and node.host_ip.version == 4
+    assert node.stats == {"a": "2"}
+    assert node.cpu_allocation_ratio == 3.0 and type(node.cpu_allocation_ratio) is float
+    assert node.obj_what_changed() == set()
+
+
+def test_holds_compares_as_the_field_would_store():
+    from nubis.core.objects.base import _holds
+
+    utc = datetime.datetime(2026, 1, 1, 12, tzinfo=datetime.UTC)
+    plus_one = utc.astimezone(datetime.timezone(datetime.timedelta(hours=1)))
+    assert _holds(utc, utc.replace(tzinfo=None))
+    assert not _holds(plus_one, utc.replace(tzinfo=None))  # the field would store UTC
+    assert not _holds(utc.replace(tzinfo=None), utc)  # a naive field would drop the zone
+    assert _holds(4.0, 4) and not _holds(4, 4.0) and not _holds(True, 1)
+    assert not _holds("1", 1) and not _holds(None, 0) and _holds(None, None)
+    assert _holds({"a": "1"}, {"a": "1"}) and not _holds({"a": "1"}, {"a": 1})
