@@ -70,6 +70,10 @@ class Database:
     engine: Engine
     writer_engine: Engine
     statement_engine: Engine
+    #: Whether :func:`one_statement` switches the driver's own autocommit on for its
+    #: statement (PostgreSQL); otherwise it opens a transaction on ``statement_engine``
+    #: (SQLite, whose ``BEGIN`` that engine leaves out: autocommit; MariaDB: a real one).
+    statement_switches_autocommit: bool
     writer_sessions: sessionmaker[Session]
     reader_sessions: sessionmaker[Session]
     serialized: contextlib.AbstractContextManager[Any]
@@ -180,6 +184,7 @@ def _create_database(connection: str) -> Database:
     _configure_sql_logging()
     options: dict[str, Any] = {}
     serialized: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    switches_autocommit = False
     if url.get_backend_name() == "sqlite":
         engine, in_memory = _create_sqlite_engine(url, options)
         writer_bind: Engine = engine.execution_options(**{_SQLITE_BEGIN_OPTION: "BEGIN IMMEDIATE"})
@@ -188,16 +193,17 @@ def _create_database(connection: str) -> Database:
             serialized = threading.RLock()
     else:
         engine = _create_server_engine(url, options)
-        writer_bind = engine
-        # PostgreSQL: psycopg2's own autocommit, switched in one_statement; MariaDB reads
-        # the row back with a second statement, so its single statements stay in a
-        # transaction.
-        statement_bind = engine if engine.dialect.update_returning else writer_bind
+        writer_bind = statement_bind = engine
+        # PostgreSQL returns the written row: psycopg2's own autocommit, switched in
+        # one_statement. MariaDB reads the row back with a second statement, so its
+        # single statements stay in a transaction.
+        switches_autocommit = engine.dialect.name == "postgresql"
     LOG.debug("created database engine for %s", mask_url(connection))
     return Database(
         engine=engine,
         writer_engine=writer_bind,
         statement_engine=statement_bind,
+        statement_switches_autocommit=switches_autocommit,
         writer_sessions=sessionmaker(bind=writer_bind, expire_on_commit=False),
         reader_sessions=sessionmaker(bind=engine, expire_on_commit=False),
         serialized=serialized,
@@ -273,7 +279,7 @@ def one_statement(caller: str | None = None) -> Iterator[sqlalchemy.Connection]:
     guard.ensure_allowed(caller or guard.caller_name(sys._getframe(1)))
     database = get_database()
     bind = database.statement_engine
-    if bind.dialect.name != "postgresql":  # SQLite: no BEGIN (see on_begin); MariaDB
+    if not database.statement_switches_autocommit:  # SQLite: no BEGIN (on_begin); MariaDB
         with database.serialized, bind.begin() as conn:
             yield conn
         return
