@@ -7,6 +7,8 @@ retry gets a live one, and every statement visible to whoever listens for the en
 execution events.
 """
 
+import logging
+
 import pytest
 import sqlalchemy
 from sqlalchemy import event, select, text
@@ -132,3 +134,16 @@ def test_a_lost_connection_is_invalidated_and_the_next_write_gets_a_live_one(
             select(models.ComputeNode.vcpus).where(models.ComputeNode.id == node.id)
         ).scalar_one()
     assert stored == 3
+
+
+def test_with_sql_logging_on_the_statement_is_logged(admin_context, caplog):
+    """``[database] connection_debug`` turns SQLAlchemy's SQL log on: the keyed update
+    then goes through ``Connection.execute``, which logs it."""
+    node = _node(admin_context)
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+    try:
+        updated = api.compute_node_update(admin_context, node.id, {"vcpus_used": 6})
+    finally:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    assert updated.vcpus_used == 6
+    assert any(r.getMessage().startswith("UPDATE compute_nodes") for r in caplog.records)
