@@ -47,7 +47,7 @@ import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import PoolProxiedConnection, StaticPool
 
 from nubis.core.conf import CONF, paths
 from nubis.core.conf.masking import mask_url
@@ -262,25 +262,92 @@ def connection(
         yield conn
 
 
-@contextlib.contextmanager
-def one_statement(caller: str | None = None) -> Iterator[sqlalchemy.Connection]:
-    """Yield a Core connection for a write that is one ``UPDATE ... RETURNING``.
+class OneStatement:
+    """What :func:`one_statement` gives a DB API function that writes with one statement.
 
-    Where the database returns a written row (SQLite, PostgreSQL) the connection is in
-    autocommit: the statement commits as it completes, with no ``BEGIN`` before it and
-    no ``COMMIT`` after it (on PostgreSQL two round trips of four: the pool's pre-ping
-    and the statement remain). On SQLite the statement takes the write lock itself and
-    waits on the busy timeout as a ``BEGIN IMMEDIATE`` would. Elsewhere (MariaDB,
-    which reads the row back with a second statement) this is :func:`connection`'s
-    writer transaction. The access guard and the in-memory lock apply as in
-    :func:`connection`. Run one statement only: a second would be a transaction of
-    its own.
+    The function takes one of the two, once:
+
+    * :meth:`driver`: a pooled driver connection in autocommit, where the database
+      returns the written row (SQLite, PostgreSQL), for a statement run straight on the
+      driver (:mod:`nubis.core.db.api._direct`); None elsewhere (MariaDB).
+    * :meth:`connection`: a SQLAlchemy Connection, in the same autocommit where the
+      database returns the row; elsewhere (MariaDB) in a transaction, committed when
+      the block ends and rolled back when it raises.
+
+    What was taken goes back to the pool when the block ends. ``engine`` and
+    ``dialect`` are those of the statements' engine.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self.engine = database.statement_engine
+        self.dialect = self.engine.dialect
+        self._database = database
+        self._taken = contextlib.ExitStack()
+        self._driver: PoolProxiedConnection | None = None
+        self._connection: sqlalchemy.Connection | None = None
+
+    def driver(self) -> PoolProxiedConnection | None:
+        """The pooled driver connection, in autocommit; None where the database cannot
+        return the written row, so the row is read back in a transaction."""
+        if not self.dialect.update_returning:
+            return None
+        if self._driver is None:
+            self._not_taken("connection()", self._connection)
+            fairy = self.engine.raw_connection()
+            self._taken.callback(self._release, fairy)
+            if self._database.statement_switches_autocommit:
+                fairy.dbapi_connection.autocommit = True  # type: ignore[union-attr]
+            self._driver = fairy
+        return self._driver
+
+    def connection(self) -> sqlalchemy.Connection:
+        """The SQLAlchemy Connection (see the class's docstring)."""
+        if self._connection is None:
+            self._not_taken("driver()", self._driver)
+            self._connection = self._taken.enter_context(_statement_connection(self._database))
+        return self._connection
+
+    @staticmethod
+    def _not_taken(other: str, taken: object) -> None:
+        if taken is not None:
+            raise RuntimeError(f"one_statement: {other} was taken already; take one of the two")
+
+    def _release(self, fairy: PoolProxiedConnection) -> None:
+        driver: Any = fairy.dbapi_connection
+        if driver is None:  # lost in the statement and invalidated: back in the pool
+            return
+        if self._database.statement_switches_autocommit and not driver.closed:
+            driver.autocommit = False
+        fairy.close()
+
+
+@contextlib.contextmanager
+def one_statement(caller: str | None = None) -> Iterator[OneStatement]:
+    """Yield a :class:`OneStatement` for a write that is one ``UPDATE ... RETURNING``.
+
+    Where the database returns a written row (SQLite, PostgreSQL) the statement runs in
+    autocommit: it commits as it completes, with no ``BEGIN`` before it and no
+    ``COMMIT`` after it (on PostgreSQL two round trips of four: the pool's pre-ping and
+    the statement remain). On SQLite the statement takes the write lock itself and
+    waits on the busy timeout as a ``BEGIN IMMEDIATE`` would. Elsewhere (MariaDB, which
+    reads the row back with a second statement) it is :func:`connection`'s writer
+    transaction. The access guard and the in-memory lock apply as in
+    :func:`connection`. Run one statement only: a second would be a transaction of its
+    own.
     """
     guard.ensure_allowed(caller or guard.caller_name(sys._getframe(1)))
     database = get_database()
+    statement = OneStatement(database)
+    with database.serialized, statement._taken:
+        yield statement
+
+
+@contextlib.contextmanager
+def _statement_connection(database: Database) -> Iterator[sqlalchemy.Connection]:
+    """:meth:`OneStatement.connection`'s Connection, as :func:`one_statement` describes."""
     bind = database.statement_engine
     if not database.statement_switches_autocommit:  # SQLite: no BEGIN (on_begin); MariaDB
-        with database.serialized, bind.begin() as conn:
+        with bind.begin() as conn:
             yield conn
         return
     # SQLAlchemy's AUTOCOMMIT isolation level would make psycopg2 send a "SET

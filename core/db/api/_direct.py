@@ -1,19 +1,23 @@
-"""Run a cached Core statement straight on the driver's cursor of a SQLAlchemy connection.
+"""Run a cached Core statement straight on the driver's cursor of a pooled connection.
 
 For the DB API's hottest statement, the keyed ``UPDATE ... RETURNING`` of one row
 (:func:`nubis.core.db.api._rows._update_one` by one key column: the saves of compute
 nodes -- every resource audit that finds a change -- and of migrations), SQLAlchemy's
-execution of a cached statement costs more than the driver's own work: measured on
+execution of a cached statement costs more than the driver's own work. Measured on
 SQLite, ``compute_node_update`` took 130 µs through ``Connection.execute`` (execution
-context, result metadata, events) and takes 79 µs this way, of which the driver's
-statement is about 30 µs. :func:`returning_one` does only what the driver needs, with
-what SQLAlchemy worked out once per statement and dialect: the SQL its compiler wrote,
-the bound literals' values, and its types' bind and result processors.
+context, result metadata, events) and 79 µs this way, of which the driver's statement
+is about 30 µs; on a slower machine, 128 µs on a SQLAlchemy Connection and 97 µs on the
+pooled driver connection a :class:`~nubis.core.db.engine.OneStatement` hands out, which
+skips the Connection's begin, commit and events. :func:`returning_one` does only what
+the driver needs, with what SQLAlchemy worked out once per statement and dialect: the
+SQL its compiler wrote, the bound literals' values, and its types' bind and result
+processors.
 
 It keeps what callers rely on from SQLAlchemy's execution:
 
-* the statement runs on the connection the caller checked out, inside its transaction
-  (or its autocommit, see :func:`nubis.core.db.engine.one_statement`);
+* the statement runs on the connection the caller checked out, inside its transaction,
+  or on a one-statement write's pooled driver connection in autocommit (see
+  :func:`nubis.core.db.engine.one_statement`);
 * a driver error is raised as SQLAlchemy's exception for it
   (:meth:`sqlalchemy.exc.DBAPIError.instance`: ``OperationalError``,
   ``IntegrityError``, ... with ``orig``), which :mod:`nubis.core.db.retry` and
@@ -35,7 +39,9 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
+
+from nubis.core.db.engine import OneStatement
 
 _EXECUTION_EVENTS = (
     "before_execute",
@@ -93,38 +99,48 @@ def _compiled(statement: Update, dialect: Dialect) -> _Compiled:
     return _Compiled(compiled.string, order, literals, tuple(processors))
 
 
-def _watched(connection: Connection) -> bool:
-    """Whether anything watches the statements *connection* runs."""
-    dispatch = connection.dispatch
+def _watched(engine: Engine, connection: Connection | None = None) -> bool:
+    """Whether anything watches the statements run through *engine* (and *connection*,
+    whose own listeners join the engine's)."""
+    dispatch = engine.dispatch if connection is None else connection.dispatch
     if any(getattr(dispatch, name) for name in _EXECUTION_EVENTS):
         return True
-    if connection.dialect.dispatch.handle_error:
+    if engine.dialect.dispatch.handle_error:
         return True
-    return bool(connection.engine.logger.isEnabledFor(logging.INFO))  # SQL echo
+    return bool(engine.logger.isEnabledFor(logging.INFO))  # SQL echo
 
 
 def returning_one(
-    connection: Connection,
+    bind: Connection | OneStatement,
     statement: Update,
     params: Mapping[str, Any],
     columns: Sequence[Column[Any]],
 ) -> dict[str, Any] | None:
     """Run *statement* (an ``UPDATE ... RETURNING`` *columns*, built once and kept by the
-    caller) with *params* on *connection*; return the one row it returned as ``{column
-    key: value}``, or None when it matched no row.
+    caller) with *params*; return the one row it returned as ``{column key: value}``, or
+    None when it matched no row.
 
-    Raises SQLAlchemy's exception for a driver error, as ``Connection.execute`` does,
-    and ``MultipleResultsFound`` when more than one row came back.
+    *bind* is a Connection (the statement runs in its transaction) or a one-statement
+    write's :class:`~nubis.core.db.engine.OneStatement` (on its pooled driver
+    connection, in autocommit; through its Connection while anything watches). Raises
+    SQLAlchemy's exception for a driver error, as ``Connection.execute`` does, and
+    ``MultipleResultsFound`` when more than one row came back.
     """
-    if _watched(connection):
-        rows = [row._mapping for row in connection.execute(statement, params)]
-        return _one(rows, columns, None)
-    dialect = connection.dialect
+    if isinstance(bind, OneStatement):
+        if _watched(bind.engine):
+            return _executed(bind.connection(), statement, params, columns)
+        fairy = bind.driver()
+        assert fairy is not None  # the caller checked dialect.update_returning
+        invalidate = fairy.invalidate
+    else:
+        if _watched(bind.engine, bind):
+            return _executed(bind, statement, params, columns)
+        fairy = bind.connection
+        invalidate = bind.invalidate
+    dialect = bind.dialect
     compiled = _compiled(statement, dialect)
     arguments = compiled.arguments(params)
-    driver_connection = connection.connection.dbapi_connection
-    assert driver_connection is not None  # a checked-out, valid connection
-    cursor = driver_connection.cursor()
+    cursor = fairy.cursor()
     try:
         cursor.execute(compiled.sql, arguments)
         if compiled.result_processors is None:
@@ -134,10 +150,31 @@ def returning_one(
             ]
         fetched = cursor.fetchall()
     except dialect.loaded_dbapi.Error as error:
-        raise _translated(connection, compiled.sql, arguments, error, cursor) from error
+        lost = dialect.is_disconnect(error, fairy.dbapi_connection, cursor)
+        if lost:
+            invalidate(error)
+        raise sa_exc.DBAPIError.instance(
+            compiled.sql,
+            arguments,
+            error,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=dialect,
+        ) from error
     finally:
         _close(cursor)
     return _one(fetched, columns, compiled.result_processors)
+
+
+def _executed(
+    connection: Connection,
+    statement: Update,
+    params: Mapping[str, Any],
+    columns: Sequence[Column[Any]],
+) -> dict[str, Any] | None:
+    """:func:`returning_one` through ``Connection.execute``, which events and logs see."""
+    rows = [row._mapping for row in connection.execute(statement, params)]
+    return _one(rows, columns, None)
 
 
 def _one(
@@ -156,24 +193,6 @@ def _one(
         key: value if process is None or value is None else process(value)
         for (key, process), value in zip(processors, row, strict=True)
     }
-
-
-def _translated(
-    connection: Connection, sql: str, arguments: Any, error: Any, cursor: Any
-) -> sa_exc.StatementError:
-    """*error* as SQLAlchemy's exception; *connection* invalidated if it was lost."""
-    dialect = connection.dialect
-    lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
-    if lost:
-        connection.invalidate(error)
-    return sa_exc.DBAPIError.instance(
-        sql,
-        arguments,
-        error,
-        dialect.loaded_dbapi.Error,
-        connection_invalidated=lost,
-        dialect=dialect,
-    )
 
 
 def _close(cursor: Any) -> None:

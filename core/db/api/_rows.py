@@ -35,6 +35,7 @@ from sqlalchemy.sql import ClauseElement
 from nubis.core import exception
 from nubis.core.db import errors
 from nubis.core.db.api import _direct
+from nubis.core.db.engine import OneStatement
 from nubis.core.db.models import Base, SoftDeleteMixin
 
 ModelT = TypeVar("ModelT", bound=Base)
@@ -221,7 +222,7 @@ def _detached(model: type[ModelT], values: Mapping[Any, Any]) -> ModelT:
 
 
 def _update_one(
-    bind: Session | Connection,
+    bind: Session | Connection | OneStatement,
     context: Any,
     model: type[ModelT],
     key: Mapping[str, Any] | ColumnElement[bool],
@@ -236,13 +237,14 @@ def _update_one(
     call. Where the database can (SQLite, PostgreSQL) the row comes back from the UPDATE
     itself (RETURNING); elsewhere (MariaDB) a SELECT in the same transaction reads it.
     The row is returned as a detached *model* instance. *bind* is the calling API
-    function's Session or Core connection; the statements are plain Core on the table
-    either way.
+    function's Session, Core connection or one-statement write; the statements are
+    plain Core on the table in every case.
     """
-    connection = bind.connection() if isinstance(bind, Session) else bind
+    if isinstance(bind, Session):
+        bind = bind.connection()
     values = dict(values)
     values.setdefault("updated_at", timeutils.utcnow())
-    returning = connection.dialect.update_returning
+    returning = bind.dialect.update_returning
     table: Table = model.__table__
     if isinstance(key, Mapping) and len(key) == 1 and _bindable(table, values):
         ((key_column, key_value),) = key.items()
@@ -252,8 +254,9 @@ def _update_one(
         )
         values[_KEY_PARAM] = key_value
         if reread is None:
-            found = _direct.returning_one(connection, statement, values, table.columns)
+            found = _direct.returning_one(bind, statement, values, table.columns)
             return None if found is None else _detached(model, found)
+        connection = _core(bind)
         if not connection.execute(statement, values).rowcount:
             return None
         row: Row[Any] | None = connection.execute(reread, {_KEY_PARAM: key_value}).one()
@@ -261,8 +264,13 @@ def _update_one(
         if isinstance(key, Mapping):
             key = and_(*(table.c[name] == value for name, value in key.items()))
         update_statement = update(table).where(*_visible(context, model), key).values(values)
-        row = _updated_row(connection, table, update_statement, key)
+        row = _updated_row(_core(bind), table, update_statement, key)
     return None if row is None else _detached(model, row._mapping)
+
+
+def _core(bind: Connection | OneStatement) -> Connection:
+    """The Core connection of *bind*."""
+    return bind.connection() if isinstance(bind, OneStatement) else bind
 
 
 def _updated_row(

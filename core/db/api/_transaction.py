@@ -2,11 +2,11 @@
 
 :func:`_api_function` turns ``f(bind, context, ...)`` into the public
 ``f(context, ...)``: it opens the transaction (an ORM Session for :data:`_reader` and
-:data:`_writer`, a Core connection for :data:`_core_writer`, an autocommit one where
-the database allows for :data:`_one_statement_writer`, whose function runs one
-statement), retries it as a whole on transient errors, and names the function by its
-public path in :mod:`nubis.core.db.api` for the access guard's and the retry log's
-messages.
+:data:`_writer`, a Core connection for :data:`_core_writer`, a
+:class:`~nubis.core.db.engine.OneStatement` for :data:`_one_statement_writer`, whose
+function runs one statement, in autocommit where the database allows), retries it as a
+whole on transient errors, and names the function by its public path in
+:mod:`nubis.core.db.api` for the access guard's and the retry log's messages.
 :func:`block_db_access` and :func:`unblock_db_access` switch that guard.
 """
 
@@ -22,10 +22,11 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from nubis.core.db import engine, guard, retry
+from nubis.core.db.engine import OneStatement
 
 P = ParamSpec("P")
 R = TypeVar("R")
-BindT = TypeVar("BindT", Session, Connection)
+BindT = TypeVar("BindT", Session, Connection, OneStatement)
 
 API_MODULE = __name__.rpartition(".")[0]
 """``nubis.core.db.api``: where callers find every API function, whichever module of
@@ -49,8 +50,8 @@ def _api_function(
 
     ``begin(caller)`` opens the transaction: :func:`engine.transaction` hands the
     function a Session, :func:`engine.connection` a Core connection (hot paths),
-    :func:`engine.one_statement` a Core connection for a single ``UPDATE ...
-    RETURNING`` (the hottest: saves of compute nodes, migrations and services). The result's
+    :func:`engine.one_statement` a :class:`~engine.OneStatement` for a single ``UPDATE
+    ... RETURNING`` (the hottest: saves of compute nodes, migrations and services). The result's
     ``__module__`` is :data:`API_MODULE`, so the access guard, the retry log and
     introspection name it ``nubis.core.db.api.<name>``, the path callers use.
     """

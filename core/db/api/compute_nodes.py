@@ -11,12 +11,13 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from nubis.core import exception
 from nubis.core.db.api._rows import _add, _all, _first, _query, _soft_delete_rows, _update_one
 from nubis.core.db.api._transaction import _one_statement_writer, _reader, _writer
+from nubis.core.db.engine import OneStatement
 from nubis.core.db.models import ComputeNode
 
 
@@ -111,10 +112,10 @@ def compute_node_get_all_by_host(session: Session, context: Any, host: str) -> l
 
 @_one_statement_writer
 def compute_node_update(
-    connection: Connection, context: Any, compute_id: int, values: Mapping[str, Any]
+    bind: OneStatement, context: Any, compute_id: int, values: Mapping[str, Any]
 ) -> ComputeNode:
     """Update a compute node and return it; ComputeNodeNotFound if there is none."""
-    node = _update_one(connection, context, ComputeNode, {"id": compute_id}, values)
+    node = _update_one(bind, context, ComputeNode, {"id": compute_id}, values)
     if node is None:
         raise exception.ComputeNodeNotFound(compute_id=compute_id)
     return node

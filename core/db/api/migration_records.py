@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_
+from sqlalchemy import and_, or_
 from sqlalchemy.orm import Session
 
 from nubis.core import exception
 from nubis.core.db.api._rows import _all, _filtered, _first, _query, _update_one
 from nubis.core.db.api._transaction import _one_statement_writer, _reader, _writer
+from nubis.core.db.engine import OneStatement
 from nubis.core.db.models import Migration
 
 MIGRATION_STATUSES_NOT_IN_PROGRESS = (
@@ -60,10 +61,10 @@ def migration_get_by_uuid(session: Session, context: Any, migration_uuid: str) -
 
 @_one_statement_writer
 def migration_update(
-    connection: Connection, context: Any, migration_id: int, values: Mapping[str, Any]
+    bind: OneStatement, context: Any, migration_id: int, values: Mapping[str, Any]
 ) -> Migration:
     """Update a migration and return it; MigrationNotFound if there is none."""
-    migration = _update_one(connection, context, Migration, {"id": migration_id}, values)
+    migration = _update_one(bind, context, Migration, {"id": migration_id}, values)
     if migration is None:
         raise exception.MigrationNotFound(migration_id=migration_id)
     return migration

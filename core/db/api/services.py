@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from oslo_utils import timeutils
-from sqlalchemy import Connection, case, false, func, or_, select, update
+from sqlalchemy import case, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from nubis.core import binaries, exception
@@ -28,6 +28,7 @@ from nubis.core.db.api._rows import (
     _visible,
 )
 from nubis.core.db.api._transaction import _one_statement_writer, _reader, _writer
+from nubis.core.db.engine import OneStatement
 from nubis.core.db.models import ComputeNode, Service
 
 
@@ -152,7 +153,7 @@ def service_get_minimum_version(
 
 @_one_statement_writer
 def service_update(
-    connection: Connection, context: Any, service_id: int, values: Mapping[str, Any]
+    bind: OneStatement, context: Any, service_id: int, values: Mapping[str, Any]
 ) -> Service:
     """Update a service and return it; ServiceNotFound if there is none.
 
@@ -180,7 +181,7 @@ def service_update(
         assignments.append((table.c.updated_at, timeutils.utcnow()))
     key = table.c.id == service_id
     statement = update(table).where(key, *_visible(context, Service)).ordered_values(*assignments)
-    row = _updated_row(connection, table, statement, key)
+    row = _updated_row(bind.connection(), table, statement, key)
     if row is None:
         raise exception.ServiceNotFound(service_id=service_id)
     return _detached(Service, row._mapping)

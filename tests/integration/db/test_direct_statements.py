@@ -120,12 +120,12 @@ def test_a_lost_connection_is_invalidated_and_the_next_write_gets_a_live_one(
     killer = sqlalchemy.create_engine(db_url, isolation_level="AUTOCOMMIT")
     try:
         with pytest.raises(sa_exc.OperationalError) as caught:
-            with engine.one_statement() as connection:
-                pid = connection.connection.dbapi_connection.get_backend_pid()
+            with engine.one_statement() as statement:
+                pid = statement.driver().dbapi_connection.get_backend_pid()
                 with killer.connect() as admin:
                     admin.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
                 api._update_one(
-                    connection, admin_context, models.ComputeNode, {"id": node.id}, {"vcpus": 2}
+                    statement, admin_context, models.ComputeNode, {"id": node.id}, {"vcpus": 2}
                 )
         assert caught.value.connection_invalidated
     finally:

@@ -160,6 +160,36 @@ def test_a_one_statement_write_that_fails_writes_nothing(admin_context):
     assert _row(models.ComputeNode, other.id)["hypervisor_hostname"] == "node2"
 
 
+def test_one_statement_gives_the_driver_or_the_connection_and_returns_it():
+    """Where the database returns the written row, a one-statement write takes either
+    the pooled driver connection (in autocommit) or a SQLAlchemy Connection, not both;
+    elsewhere (MariaDB) it has only the Connection. Whichever it took is back in the
+    pool when the block ends, the driver's autocommit as it was."""
+    pool = engine.get_engine().pool
+    idle = pool.checkedout()
+    with engine.one_statement() as statement:
+        driver = statement.driver()
+        if statement.dialect.update_returning:
+            assert driver is statement.driver() and pool.checkedout() == idle + 1
+            with pytest.raises(RuntimeError, match="driver\\(\\) was taken already"):
+                statement.connection()
+            raw = driver.dbapi_connection
+            if statement.dialect.name == "postgresql":
+                assert raw.autocommit is True
+        else:
+            assert driver is None and pool.checkedout() == idle
+    assert pool.checkedout() == idle
+    if statement.dialect.name == "postgresql":
+        assert raw.autocommit is False
+    with engine.one_statement() as statement:
+        connection = statement.connection()
+        assert connection is statement.connection() and not connection.closed
+        if statement.dialect.update_returning:
+            with pytest.raises(RuntimeError, match="connection\\(\\) was taken already"):
+                statement.driver()
+    assert connection.closed and pool.checkedout() == idle
+
+
 def test_sql_keys_sql_values_and_sessions_agree_with_the_keyed_path(admin_context):
     node = _node(admin_context)
     table = models.ComputeNode
