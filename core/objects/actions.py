@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import netaddr
 from oslo_versionedobjects import base as ovo_base
 
 from nubis.core.objects.base import IMMUTABLE_TYPES, NubisObject
@@ -30,9 +31,12 @@ def _original(fn: Any) -> Any:
 def _copied(value: Any) -> Any:
     """*value* as it is now, for comparing later: immutable values themselves, plain
     copies of containers (oslo's coerced ones point back at their owner object, which
-    a deep copy would copy too), deep copies of anything else."""
+    a deep copy would copy too), an address built from the address (a tenth of a deep
+    copy's cost), deep copies of anything else."""
     if isinstance(value, IMMUTABLE_TYPES):
         return value
+    if type(value) is netaddr.IPAddress:  # a copy from the address: no deep copy needed
+        return netaddr.IPAddress(value)
     if isinstance(value, dict):
         return {key: _copied(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -71,7 +75,7 @@ def object_action(
         if value is _UNSET:
             continue
         old = before.get(key, _UNSET)
-        if old is _UNSET or old != value:
+        if old is not value and (old is _UNSET or old != value):
             updates[name] = field.to_primitive(objinst, name, value)
     updates["obj_what_changed"] = objinst.obj_what_changed()
     return updates, result

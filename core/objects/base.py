@@ -60,6 +60,7 @@ _PLAIN_FIELD_TYPES: dict[type, type] = {
 # may be left in place (see NubisPersistentObject._from_db_object).
 _PLAIN = frozenset({*_PLAIN_FIELD_TYPES.values(), type(None)})
 _plain_fields_of: dict[type, dict[str, type]] = {}
+_hydration_of: dict[type, dict[str, tuple[str, Any, type | None]]] = {}
 _NO_OFFSET = datetime.timedelta(0)
 _UNSET = object()
 
@@ -86,6 +87,20 @@ def _plain_fields(cls: type) -> dict[str, type]:
                 plain[name] = kind
         _plain_fields_of[cls] = plain
     return plain
+
+
+def _hydration(cls: type) -> dict[str, tuple[str, Any, type | None]]:
+    """``{field name: (attribute, field, plain type or None)}`` of *cls*, for
+    :meth:`NubisObject._obj_from_primitive` (see :func:`_plain_fields`)."""
+    hydration = _hydration_of.get(cls)
+    if hydration is None:
+        plain = _plain_fields(cls)
+        fields: dict[str, Any] = cls.fields  # type: ignore[attr-defined]
+        hydration = {
+            name: ("_obj_" + name, field, plain.get(name)) for name, field in fields.items()
+        }
+        _hydration_of[cls] = hydration
+    return hydration
 
 
 def _plain_container(value: dict[Any, Any] | list[Any] | set[Any]) -> Any:
@@ -206,16 +221,16 @@ class NubisObject(ovo_base.VersionedObject):
         self.VERSION = objver
         key = cls._obj_primitive_key
         values = self.__dict__
-        plain = _plain_fields(cls)
+        hydration = _hydration(cls)
         for name, value in primitive[key("data")].items():
-            field = self.fields.get(name)
-            if field is None:
+            how = hydration.get(name)
+            if how is None:
                 continue
-            kind = plain.get(name)
+            attribute, field, kind = how
             if kind is not None and (type(value) is kind or (value is None and field.nullable)):
-                values["_obj_" + name] = value
+                values[attribute] = value
             else:
-                values["_obj_" + name] = field.coerce(
+                values[attribute] = field.coerce(
                     self, name, field.from_primitive(self, name, value)
                 )
         self._changed_fields = {
@@ -283,12 +298,15 @@ class NubisPersistentObject:
         wrote.
         """
         stored = obj.__dict__
+        loaded = getattr(db_obj, "__dict__", {})  # a row's loaded columns, read directly
         json_fields = cls._json_fields
         for name, field in obj.fields.items():
-            try:
-                value = getattr(db_obj, name)
-            except AttributeError:
-                continue
+            value = loaded.get(name, _UNSET)
+            if value is _UNSET:
+                try:
+                    value = getattr(db_obj, name)
+                except AttributeError:
+                    continue
             if name in json_fields:
                 value = jsonutils.loads(value) if value else field.default
             elif name == "deleted":

@@ -108,7 +108,12 @@ class _Gadget(base.NubisObject):
         "tags": fields.DictOfStringsField(default={}),
         "matrix": fields.ListOfListsOfStringsField(default=[]),
         "seen": fields.DateTimeField(nullable=True),
+        "address": fields.IPAddressField(nullable=True),
     }
+
+    @base.remotable
+    def move_address_in_place(self):
+        self.address.value = int(self.address) + 1
 
     @base.remotable
     def mutate_in_place(self):
@@ -131,6 +136,7 @@ def _gadget():
     gadget.id, gadget.name = 1, "g"
     gadget.tags = {"a": "1"}
     gadget.matrix = [["x", "y"]]
+    gadget.address = "192.0.2.10"
     gadget.obj_reset_changes()
     return gadget
 
@@ -144,6 +150,13 @@ def test_in_place_changes_of_containers_are_in_the_diff():
         "matrix": [["x", "y", "z"]],
         "obj_what_changed": set(),
     }
+
+
+def test_an_address_changed_in_place_is_in_the_diff():
+    # The snapshot holds a copy of the address, not the address itself.
+    gadget = _gadget()
+    updates, _ = actions.object_action(get_admin_context(), gadget, "move_address_in_place", (), {})
+    assert updates == {"address": "192.0.2.11", "obj_what_changed": set()}
 
 
 def test_equal_values_set_again_are_not_in_the_diff_but_stay_changed():

@@ -116,3 +116,27 @@ def test_holds_compares_as_the_field_would_store():
     assert _holds(4.0, 4) and not _holds(4, 4.0) and not _holds(True, 1)
     assert not _holds("1", 1) and not _holds(None, 0) and _holds(None, None)
     assert _holds({"a": "1"}, {"a": "1"}) and not _holds({"a": "1"}, {"a": 1})
+
+
+def test_reloading_reads_a_row_s_attributes_as_well_as_its_loaded_columns(node):
+    """A row's loaded columns are read from its ``__dict__``; a value it only has as an
+    attribute (a property, an unloaded column) is read through the attribute, and a
+    field the row has no attribute for is left alone."""
+
+    class Row:
+        def __init__(self, values):
+            self.__dict__.update(values)
+
+        @property
+        def vcpus_used(self):
+            return 7
+
+    node.host_ip = "192.0.2.10"
+    node.cpu_allocation_ratio = 4.0
+    node.running_vms = 3
+    node.obj_reset_changes()
+    values = vars(_row_of(node, memory_mb_used=64))
+    del values["vcpus_used"], values["running_vms"]
+    node._from_db_object(node._context, node, Row(values))
+    assert (node.vcpus_used, node.running_vms, node.memory_mb_used) == (7, 3, 64)
+    assert node.obj_what_changed() == set()
