@@ -90,8 +90,9 @@ def _plain_fields(cls: type) -> dict[str, type]:
 
 
 def _hydration(cls: type) -> dict[str, tuple[str, Any, type | None]]:
-    """``{field name: (attribute, field, plain type or None)}`` of *cls*, for
-    :meth:`NubisObject._obj_from_primitive` (see :func:`_plain_fields`)."""
+    """``{field name: (attribute, field, plain type or None)}`` of *cls*, in the fields'
+    order, for :meth:`NubisObject._obj_from_primitive` and
+    :meth:`NubisObject.obj_to_primitive` (see :func:`_plain_fields`)."""
     hydration = _hydration_of.get(cls)
     if hydration is None:
         plain = _plain_fields(cls)
@@ -247,13 +248,11 @@ class NubisObject(ovo_base.VersionedObject):
             result: dict[str, Any] = super().obj_to_primitive(target_version, version_manifest)
             return result
         values = self.__dict__
-        plain = _plain_fields(type(self))
         data = {}
-        for name, field in self.fields.items():
-            value = values.get("_obj_" + name, _UNSET)
+        for name, (attribute, field, kind) in _hydration(type(self)).items():
+            value = values.get(attribute, _UNSET)
             if value is _UNSET:
                 continue
-            kind = plain.get(name)
             if kind is not None and (value is None or type(value) is kind):
                 data[name] = value
             else:
