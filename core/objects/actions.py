@@ -35,7 +35,7 @@ def _copied(value: Any) -> Any:
     copy's cost), deep copies of anything else."""
     if isinstance(value, IMMUTABLE_TYPES):
         return value
-    if type(value) is netaddr.IPAddress:  # a copy from the address: no deep copy needed
+    if type(value) is netaddr.IPAddress:
         return netaddr.IPAddress(value)
     if isinstance(value, dict):
         return {key: _copied(item) for key, item in value.items()}

@@ -59,46 +59,40 @@ _PLAIN_FIELD_TYPES: dict[type, type] = {
 # Values a field holds once coerced as they were given: an equal one of the same type
 # may be left in place (see NubisPersistentObject._from_db_object).
 _PLAIN = frozenset({*_PLAIN_FIELD_TYPES.values(), type(None)})
-_plain_fields_of: dict[type, dict[str, type]] = {}
 _hydration_of: dict[type, dict[str, tuple[str, Any, type | None]]] = {}
 _NO_OFFSET = datetime.timedelta(0)
 _UNSET = object()
 
 
-def _plain_fields(cls: type) -> dict[str, type]:
-    """``{field name: Python type}`` for the fields of *cls* whose value, when of exactly
-    that type (or None), comes out of ``from_primitive``, ``coerce`` and
-    ``to_primitive`` as it went in: the field is oslo's own ``Field`` (methods not
-    overridden) over oslo's own Integer, String, Float or Boolean (not a subclass,
-    which may check more). For those, the conversions are skipped.
+def _plain_kind(field: Any) -> type | None:
+    """The Python type whose values (or None) come out of *field*'s ``from_primitive``,
+    ``coerce`` and ``to_primitive`` as they went in, or None: the field is oslo's own
+    ``Field`` (methods not overridden) over oslo's own Integer, String, Float or Boolean
+    (not a subclass, which may check more). For those values the conversions are
+    skipped.
     """
-    plain = _plain_fields_of.get(cls)
-    if plain is None:
-        plain = {}
-        for name, field in cls.fields.items():  # type: ignore[attr-defined]
-            kind = _PLAIN_FIELD_TYPES.get(type(getattr(field, "_type", None)))
-            field_class = type(field)
-            if (
-                kind is not None
-                and field_class.coerce is ovo_fields.Field.coerce
-                and field_class.from_primitive is ovo_fields.Field.from_primitive
-                and field_class.to_primitive is ovo_fields.Field.to_primitive
-            ):
-                plain[name] = kind
-        _plain_fields_of[cls] = plain
-    return plain
+    kind = _PLAIN_FIELD_TYPES.get(type(getattr(field, "_type", None)))
+    field_class = type(field)
+    if (
+        kind is not None
+        and field_class.coerce is ovo_fields.Field.coerce
+        and field_class.from_primitive is ovo_fields.Field.from_primitive
+        and field_class.to_primitive is ovo_fields.Field.to_primitive
+    ):
+        return kind
+    return None
 
 
 def _hydration(cls: type) -> dict[str, tuple[str, Any, type | None]]:
     """``{field name: (attribute, field, plain type or None)}`` of *cls*, in the fields'
     order, for :meth:`NubisObject._obj_from_primitive` and
-    :meth:`NubisObject.obj_to_primitive` (see :func:`_plain_fields`)."""
+    :meth:`NubisObject.obj_to_primitive` (see :func:`_plain_kind`); built once per
+    class."""
     hydration = _hydration_of.get(cls)
     if hydration is None:
-        plain = _plain_fields(cls)
         fields: dict[str, Any] = cls.fields  # type: ignore[attr-defined]
         hydration = {
-            name: ("_obj_" + name, field, plain.get(name)) for name, field in fields.items()
+            name: ("_obj_" + name, field, _plain_kind(field)) for name, field in fields.items()
         }
         _hydration_of[cls] = hydration
     return hydration
